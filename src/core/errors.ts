@@ -1,0 +1,82 @@
+/**
+ * The one error type of edge-resizer. Every failure that reaches a user is an
+ * `HttpError` carrying the contract's status and snake_case code (CONTRACT.md §4);
+ * adapters (edge handlers, API, local server, CLI) turn it into a response.
+ */
+
+/** The codes of CONTRACT.md §4, plus `busy` for the transform time budget. */
+export const ErrorCode = {
+  invalid_param: 400,
+  invalid_key: 400,
+  unauthorized: 401,
+  invalid_signature: 403,
+  expired: 403,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  too_large: 413,
+  unsupported_format: 415,
+  corrupt_image: 422,
+  internal_error: 500,
+  decrypt_failed: 502,
+  storage_error: 502,
+  busy: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCode;
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HttpError';
+    this.code = code;
+    this.status = options?.status ?? ErrorCode[code];
+  }
+
+  /** Client errors are safe to show as they are; server errors keep their cause private. */
+  get expose(): boolean {
+    return this.status < 500;
+  }
+}
+
+/** The JSON body of CONTRACT.md §4. */
+export interface ErrorBody {
+  status: number;
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * Turns anything thrown into an `HttpError`. Unknown errors become a 500 with a
+ * generic message: their text may hold bucket names, paths or AWS error text.
+ */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  return new HttpError('internal_error', 'Internal error', { cause: error });
+}
+
+export function errorBody(error: HttpError): ErrorBody {
+  return { status: error.status, code: error.code, message: error.message };
+}
+
+/**
+ * `Cache-Control` for an error response: a missing image may be cached briefly
+ * so a broken `<img>` on a busy page does not hammer the origin; nothing else is.
+ */
+export function errorCacheControl(error: HttpError, isImageUrl: boolean): string {
+  return isImageUrl && error.status === 404 ? 'public, max-age=60' : 'no-store';
+}
+
+/** sharp-style message: "Expected integer between 1 and 4096 for width but received 'abc'". */
+export function invalidParam(name: string, expected: string, received: unknown): HttpError {
+  return new HttpError('invalid_param', `Expected ${expected} for ${name} but received ${describeValue(received)}`);
+}
+
+function describeValue(value: unknown): string {
+  const text = String(value);
+  const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return `'${shown}'`;
+}
