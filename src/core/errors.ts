@@ -20,6 +20,8 @@ export const ErrorCode = {
   internal_error: 500,
   decrypt_failed: 502,
   storage_error: 502,
+  /** CloudFront's own 502 when a trigger returns an invalid result; the local CDN emulates it. */
+  lambda_validation_error: 502,
   busy: 503,
 } as const;
 

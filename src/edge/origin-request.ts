@@ -1,2 +1,54 @@
-// placeholder: the real handler is being written by the lead
-export const handler = async (event: unknown) => event;
+/**
+ * Origin-request trigger: on a cache miss, turn the image URL into the
+ * derivative's S3 key, or answer a bad URL itself with the contract's JSON error.
+ * CloudFront then asks the derivatives bucket for that key; the origin-response
+ * trigger makes the derivative when S3 has none.
+ */
+import type { EdgeResizerConfig } from '../core/config.js';
+import { toHttpError } from '../core/errors.js';
+import { derivativeKey, parseImageKey } from '../core/keys.js';
+import { acceptsWebp, canonicalVariant, parseImageParams } from '../core/params.js';
+import { bakedConfig } from './baked-config.js';
+import {
+  type CloudFrontRequest,
+  type CloudFrontRequestEvent,
+  type CloudFrontResultResponse,
+  errorResponse,
+  getHeader,
+  setHeader,
+} from './cloudfront.js';
+
+/**
+ * The URI as the viewer sent it, for the origin-response trigger's 302. An
+ * origin custom header: CloudFront forwards it to S3 (which ignores it) and
+ * shows it to origin-response in `request.headers`. Not `X-Edge-*`: CloudFront
+ * forbids those names.
+ */
+export const ORIGINAL_URI_HEADER = 'X-Resizer-Uri';
+
+export type OriginRequestHandler = (event: CloudFrontRequestEvent) => Promise<CloudFrontRequest | CloudFrontResultResponse>;
+
+export function createOriginRequestHandler(config: EdgeResizerConfig): OriginRequestHandler {
+  return async (event) => {
+    const request = event.Records[0].cf.request;
+    try {
+      const key = parseImageKey(request.uri.slice(1));
+      const params = parseImageParams(request.querystring, config);
+      const variant = canonicalVariant(params, acceptsWebp(getHeader(request.headers, 'accept')), config);
+      setHeader(request.headers, ORIGINAL_URI_HEADER, request.uri);
+      // Keys hold only URL-safe characters (see keys.ts), so the S3 path needs no encoding.
+      request.uri = `/${derivativeKey(key, variant)}`;
+      return request;
+    } catch (error) {
+      return errorResponse(toHttpError(error));
+    }
+  };
+}
+
+let deployed: OriginRequestHandler | undefined;
+
+/** The Lambda@Edge entry point: configuration baked in at build time. */
+export const handler: OriginRequestHandler = (event) => {
+  deployed ??= createOriginRequestHandler(bakedConfig());
+  return deployed(event);
+};

@@ -1,0 +1,216 @@
+/**
+ * Envelope encryption of originals (CONTRACT.md §6), after the S3 Encryption
+ * Client v2 convention: a fresh 256-bit data key per object encrypts the body
+ * with AES-256-GCM (tag appended), and the data key is wrapped by the master
+ * key with AES-256-GCM. The wrap and the metadata names follow S3EC v2, so the
+ * objects stay readable by its "AES/GCM" keyring given the same master key.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { HttpError } from './errors.js';
+
+export const CONTENT_ALGORITHM = 'AES/GCM/NoPadding';
+export const WRAP_ALGORITHM = 'AES/GCM';
+export const TAG_BYTES = 16;
+const IV_BYTES = 12;
+const KEY_BYTES = 32;
+const BLOCK_BYTES = 16;
+
+/** Object metadata names (S3 user metadata, without the `x-amz-meta-` prefix S3 adds). */
+export const META = {
+  wrappedKey: 'x-amz-key-v2',
+  iv: 'x-amz-iv',
+  contentAlgorithm: 'x-amz-cek-alg',
+  wrapAlgorithm: 'x-amz-wrap-alg',
+  tagLength: 'x-amz-tag-len',
+  plaintextLength: 'x-amz-unencrypted-content-length',
+  materialDescription: 'x-amz-matdesc',
+} as const;
+
+export type EnvelopeMetadata = Record<string, string>;
+
+/** Reads a master key given as 64 hex characters or 32 raw bytes. */
+export function parseMasterKey(material: Buffer | string): Buffer {
+  const text = Buffer.isBuffer(material) ? material.toString('latin1') : material;
+  const trimmed = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
+  if (Buffer.isBuffer(material) && material.length === KEY_BYTES) return material;
+  throw new Error('A master key must be 64 hex characters (256 bits)');
+}
+
+/** A new master key as 64 hex characters. */
+export function generateMasterKeyHex(): string {
+  return randomBytes(KEY_BYTES).toString('hex');
+}
+
+interface DataKey {
+  dataKey: Buffer;
+  iv: Buffer;
+  metadata: EnvelopeMetadata;
+}
+
+function newDataKey(masterKey: Buffer, plaintextLength: number): DataKey {
+  const dataKey = randomBytes(KEY_BYTES);
+  const iv = randomBytes(IV_BYTES);
+  // S3EC v2 "AES/GCM" wrap: wrapIv || AES-GCM(masterKey, dataKey, aad = content algorithm) || tag.
+  const wrapIv = randomBytes(IV_BYTES);
+  const wrap = createCipheriv('aes-256-gcm', masterKey, wrapIv);
+  wrap.setAAD(Buffer.from(CONTENT_ALGORITHM));
+  const wrapped = Buffer.concat([wrapIv, wrap.update(dataKey), wrap.final(), wrap.getAuthTag()]);
+  return {
+    dataKey,
+    iv,
+    metadata: {
+      [META.wrappedKey]: wrapped.toString('base64'),
+      [META.iv]: iv.toString('base64'),
+      [META.contentAlgorithm]: CONTENT_ALGORITHM,
+      [META.wrapAlgorithm]: WRAP_ALGORITHM,
+      [META.tagLength]: String(TAG_BYTES * 8),
+      [META.plaintextLength]: String(plaintextLength),
+      [META.materialDescription]: '{}',
+    },
+  };
+}
+
+function decryptFailed(reason: string, cause?: unknown): HttpError {
+  return new HttpError('decrypt_failed', `The original could not be decrypted: ${reason}`, { cause });
+}
+
+function unwrapDataKey(metadata: EnvelopeMetadata, masterKey: Buffer): { dataKey: Buffer; iv: Buffer } {
+  if (metadata[META.contentAlgorithm] !== CONTENT_ALGORITHM || metadata[META.wrapAlgorithm] !== WRAP_ALGORITHM) {
+    throw decryptFailed('unknown encryption algorithm');
+  }
+  const wrapped = Buffer.from(metadata[META.wrappedKey] ?? '', 'base64');
+  const iv = Buffer.from(metadata[META.iv] ?? '', 'base64');
+  if (wrapped.length !== IV_BYTES + KEY_BYTES + TAG_BYTES || iv.length !== IV_BYTES) {
+    throw decryptFailed('encryption metadata is missing or malformed');
+  }
+  try {
+    const unwrap = createDecipheriv('aes-256-gcm', masterKey, wrapped.subarray(0, IV_BYTES));
+    unwrap.setAAD(Buffer.from(CONTENT_ALGORITHM));
+    unwrap.setAuthTag(wrapped.subarray(IV_BYTES + KEY_BYTES));
+    const dataKey = Buffer.concat([unwrap.update(wrapped.subarray(IV_BYTES, IV_BYTES + KEY_BYTES)), unwrap.final()]);
+    return { dataKey, iv };
+  } catch (error) {
+    throw decryptFailed('the data key does not unwrap with this master key', error);
+  }
+}
+
+/** Encrypts a whole body: `ciphertext || tag` and the metadata to store beside it. */
+export function encryptBuffer(plaintext: Buffer, masterKey: Buffer): { body: Buffer; metadata: EnvelopeMetadata } {
+  const { dataKey, iv, metadata } = newDataKey(masterKey, plaintext.length);
+  const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  return { body, metadata };
+}
+
+/**
+ * Decrypts and authenticates a whole body. Nothing is returned unless the tag
+ * verifies, so a tampered object can never reach the decoder.
+ */
+export function decryptBuffer(body: Buffer, metadata: EnvelopeMetadata, masterKey: Buffer): Buffer {
+  const { dataKey, iv } = unwrapDataKey(metadata, masterKey);
+  if (body.length < TAG_BYTES) throw decryptFailed('the body is shorter than its tag');
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]);
+  } catch (error) {
+    throw decryptFailed('the body fails authentication', error);
+  }
+}
+
+/** A stream that encrypts as it goes and appends the tag; `metadata` is known before the first byte. */
+export function createEncryptStream(
+  masterKey: Buffer,
+  plaintextLength: number,
+): { metadata: EnvelopeMetadata; stream: Transform } {
+  const { dataKey, iv, metadata } = newDataKey(masterKey, plaintextLength);
+  const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      callback(null, cipher.update(chunk));
+    },
+    flush(callback: TransformCallback) {
+      this.push(cipher.final());
+      callback(null, cipher.getAuthTag());
+    },
+  });
+  return { metadata, stream };
+}
+
+/** Plaintext length of a stored envelope, from its metadata or its stored size. */
+export function plaintextLength(metadata: EnvelopeMetadata, storedBytes?: number): number {
+  const declared = Number(metadata[META.plaintextLength]);
+  if (Number.isSafeInteger(declared) && declared >= 0) return declared;
+  if (storedBytes !== undefined) return storedBytes - TAG_BYTES;
+  throw decryptFailed('the plaintext length is unknown');
+}
+
+/**
+ * Decrypts a whole stored object (`ciphertext || tag`) as a stream. Bytes flow
+ * out before the tag is checked (that is what streaming means); the stream
+ * errors with `decrypt_failed` at the end if the tag does not verify, which
+ * aborts the response instead of completing it.
+ */
+export function createDecryptStream(metadata: EnvelopeMetadata, masterKey: Buffer): Transform {
+  const { dataKey, iv } = unwrapDataKey(metadata, masterKey);
+  const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
+  // The last TAG_BYTES of the object are the tag: always hold them back.
+  let held: Buffer = Buffer.alloc(0);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      const joined = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+      const cut = Math.max(0, joined.length - TAG_BYTES);
+      held = joined.subarray(cut);
+      callback(null, cut > 0 ? decipher.update(joined.subarray(0, cut)) : undefined);
+    },
+    flush(callback: TransformCallback) {
+      try {
+        if (held.length !== TAG_BYTES) throw decryptFailed('the body is shorter than its tag');
+        decipher.setAuthTag(held);
+        callback(null, decipher.final());
+      } catch (error) {
+        callback(error instanceof HttpError ? error : decryptFailed('the body fails authentication', error));
+      }
+    },
+  });
+}
+
+/**
+ * Where to read and how to decrypt plaintext bytes `start..end` (inclusive) of
+ * an envelope. GCM encrypts with AES-CTR whose first block counter is
+ * `iv || 2`, so any block can be decrypted alone: read from the block holding
+ * `start`, decrypt with CTR at that counter, drop the leading bytes. A range is
+ * not authenticated (the tag covers the whole body): ranges are served only to
+ * holders of a sealed token.
+ */
+export function planRangeDecrypt(
+  metadata: EnvelopeMetadata,
+  masterKey: Buffer,
+  start: number,
+  end: number,
+): { storedStart: number; storedEnd: number; stream: Transform } {
+  const { dataKey, iv } = unwrapDataKey(metadata, masterKey);
+  const firstBlock = Math.floor(start / BLOCK_BYTES);
+  const counter = Buffer.alloc(BLOCK_BYTES);
+  iv.copy(counter, 0);
+  counter.writeUInt32BE((2 + firstBlock) >>> 0, IV_BYTES);
+  const ctr = createDecipheriv('aes-256-ctr', dataKey, counter);
+  let skip = start - firstBlock * BLOCK_BYTES;
+  let remaining = end - start + 1;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      let plain = ctr.update(chunk);
+      if (skip > 0) {
+        const dropped = Math.min(skip, plain.length);
+        plain = plain.subarray(dropped);
+        skip -= dropped;
+      }
+      if (plain.length > remaining) plain = plain.subarray(0, remaining);
+      remaining -= plain.length;
+      callback(null, plain.length > 0 ? plain : undefined);
+    },
+  });
+  return { storedStart: firstBlock * BLOCK_BYTES, storedEnd: end, stream };
+}

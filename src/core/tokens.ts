@@ -1,0 +1,53 @@
+/**
+ * Originals tokens (CONTRACT.md §8): `{key, version?, exp}` sealed with
+ * AES-256-GCM and written as base64url, so a download is authorized without a
+ * lookup. The token key is derived from the master key (HKDF), so a token can
+ * never be used to unwrap data keys and rotating the master key revokes them all.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { HttpError } from './errors.js';
+
+export interface OriginalToken {
+  key: string;
+  version?: number;
+  /** Unix seconds. */
+  exp: number;
+}
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+/** `GET /api/images/<key>` hands out links valid this long (CONTRACT.md §7). */
+export const ORIGINAL_URL_TTL_SECONDS = 15 * 60;
+
+export function deriveTokenKey(masterKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'edge-resizer originals token v1', 32));
+}
+
+export function sealToken(token: OriginalToken, tokenKey: Buffer): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', tokenKey, iv);
+  const sealed = Buffer.concat([cipher.update(JSON.stringify(token)), cipher.final(), cipher.getAuthTag()]);
+  return Buffer.concat([iv, sealed]).toString('base64url');
+}
+
+/** Opens a token: tampered → 403 `forbidden`, past `exp` → 403 `expired`. */
+export function openToken(text: string, tokenKey: Buffer, nowSeconds = Date.now() / 1000): OriginalToken {
+  const raw = /^[A-Za-z0-9_-]+$/.test(text) ? Buffer.from(text, 'base64url') : Buffer.alloc(0);
+  if (raw.length <= IV_BYTES + TAG_BYTES) throw forbidden();
+  let token: OriginalToken;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', tokenKey, raw.subarray(0, IV_BYTES));
+    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+    const plain = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
+    token = JSON.parse(plain.toString('utf8')) as OriginalToken;
+  } catch {
+    throw forbidden();
+  }
+  if (typeof token.key !== 'string' || typeof token.exp !== 'number') throw forbidden();
+  if (token.exp < nowSeconds) throw new HttpError('expired', 'This link has expired');
+  return token;
+}
+
+function forbidden(): HttpError {
+  return new HttpError('forbidden', 'This link is not valid');
+}

@@ -1,0 +1,52 @@
+/**
+ * The embedded S3- and DynamoDB-compatible servers (s3rver, dynalite) that the
+ * local CDN and the tests run on loopback, with their state on disk.
+ */
+import dynalite from 'dynalite';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import S3rver from 's3rver';
+
+export interface EmbeddedServer {
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+/** s3rver with `buckets` created; `port` 0 picks a free one. */
+export async function startS3rver(options: { directory: string; buckets: string[]; port?: number }): Promise<EmbeddedServer> {
+  await mkdir(options.directory, { recursive: true });
+  const server = new S3rver({
+    address: LOOPBACK,
+    port: options.port ?? 0,
+    silent: true,
+    directory: options.directory,
+    // The SDK signs for the real AWS host; s3rver cannot check that signature.
+    allowMismatchedSignatures: true,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  });
+  const { port } = await server.run();
+  return { endpoint: `http://${LOOPBACK}:${port}`, port, close: () => server.close() };
+}
+
+/** dynalite storing its tables under `directory`; `port` 0 picks a free one. */
+export async function startDynalite(options: { directory: string; port?: number }): Promise<EmbeddedServer> {
+  await mkdir(options.directory, { recursive: true });
+  const server = dynalite({ path: options.directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, LOOPBACK, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://${LOOPBACK}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections?.();
+      }),
+  };
+}

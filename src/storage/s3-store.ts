@@ -1,0 +1,164 @@
+/**
+ * Originals and derivatives in S3. Missing objects come back as `undefined`:
+ * the caller decides that means 404. S3 answers 403 rather than 404 for a
+ * missing key when the caller may not list the bucket, so both mean "missing".
+ * Every other failure, after the SDK's retries, is a 502 `storage_error` whose
+ * message names no bucket and carries no AWS error text.
+ */
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { HttpError } from '../core/errors.js';
+import { derivativePrefix } from '../core/keys.js';
+import type { EnvelopeMetadata } from '../core/envelope.js';
+
+export interface S3StoreOptions {
+  client: S3Client;
+  originalsBucket: string;
+  derivativesBucket: string;
+}
+
+export interface StoredObject {
+  body: Buffer;
+  contentType?: string;
+  etag?: string;
+  metadata: Record<string, string>;
+}
+
+export interface StoredStream {
+  stream: Readable;
+  /** Bytes of this response (the range when one was asked). */
+  contentLength: number;
+  /** Bytes of the whole stored object. */
+  totalLength: number;
+  metadata: Record<string, string>;
+}
+
+export type S3Store = ReturnType<typeof createS3Store>;
+
+export function createS3Store({ client, originalsBucket, derivativesBucket }: S3StoreOptions) {
+  async function getObject(bucket: string, key: string): Promise<StoredObject | undefined> {
+    const response = await call(() => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    if (!response || !response.Body) return undefined;
+    const body = Buffer.from(await response.Body.transformToByteArray());
+    return { body, contentType: response.ContentType, etag: response.ETag, metadata: response.Metadata ?? {} };
+  }
+
+  async function getObjectStream(bucket: string, key: string, range?: { start: number; end: number }) {
+    const response = await call(() =>
+      client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+      ),
+    );
+    if (!response || !response.Body) return undefined;
+    const contentLength = response.ContentLength ?? 0;
+    const totalFromRange = /\/(\d+)$/.exec(response.ContentRange ?? '')?.[1];
+    return {
+      stream: response.Body as Readable,
+      contentLength,
+      totalLength: totalFromRange ? Number(totalFromRange) : contentLength,
+      metadata: response.Metadata ?? {},
+    } satisfies StoredStream;
+  }
+
+  return {
+    /** The encrypted original and its envelope metadata. */
+    getOriginal: (key: string) => getObject(originalsBucket, key),
+
+    /** The encrypted original as a stream, optionally a byte range of the stored object. */
+    getOriginalStream: (key: string, range?: { start: number; end: number }) =>
+      getObjectStream(originalsBucket, key, range),
+
+    /** Size and envelope metadata without the body. */
+    async headOriginal(key: string): Promise<{ totalLength: number; metadata: Record<string, string> } | undefined> {
+      const response = await call(() => client.send(new HeadObjectCommand({ Bucket: originalsBucket, Key: key })));
+      if (!response) return undefined;
+      return { totalLength: response.ContentLength ?? 0, metadata: response.Metadata ?? {} };
+    },
+
+    /** Stores an encrypted original; a stream body needs its exact length. */
+    async putOriginal(key: string, body: Buffer | Readable, metadata: EnvelopeMetadata, contentLength: number) {
+      await call(() =>
+        client.send(
+          new PutObjectCommand({
+            Bucket: originalsBucket,
+            Key: key,
+            Body: body,
+            ContentLength: contentLength,
+            ContentType: 'application/octet-stream',
+            Metadata: metadata,
+          }),
+        ),
+      );
+    },
+
+    async deleteOriginal(key: string) {
+      await call(() => client.send(new DeleteObjectCommand({ Bucket: originalsBucket, Key: key })));
+    },
+
+    getDerivative: (derivativeKey: string) => getObject(derivativesBucket, derivativeKey),
+
+    async putDerivative(derivativeKey: string, body: Buffer, contentType: string, cacheControl: string) {
+      await call(() =>
+        client.send(
+          new PutObjectCommand({
+            Bucket: derivativesBucket,
+            Key: derivativeKey,
+            Body: body,
+            ContentType: contentType,
+            CacheControl: cacheControl,
+          }),
+        ),
+      );
+    },
+
+    /** Deletes every derivative of `key` (the prefix `<key>/`), page by page. Returns how many. */
+    async deleteDerivatives(key: string): Promise<number> {
+      let deleted = 0;
+      let token: string | undefined;
+      do {
+        const page = await call(() =>
+          client.send(
+            new ListObjectsV2Command({
+              Bucket: derivativesBucket,
+              Prefix: derivativePrefix(key),
+              ContinuationToken: token,
+            }),
+          ),
+        );
+        const objects = (page?.Contents ?? []).flatMap((item) => (item.Key ? [{ Key: item.Key }] : []));
+        if (objects.length > 0) {
+          await call(() =>
+            client.send(new DeleteObjectsCommand({ Bucket: derivativesBucket, Delete: { Objects: objects, Quiet: true } })),
+          );
+          deleted += objects.length;
+        }
+        token = page?.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return deleted;
+    },
+  };
+}
+
+/** Runs an S3 call: missing → undefined, other failures → `storage_error`. */
+async function call<T>(send: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await send();
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw new HttpError('storage_error', 'Storage is unavailable; try again', { cause: error });
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  return status === 404 || status === 403 || e?.name === 'NoSuchKey' || e?.name === 'NotFound';
+}
