@@ -19,12 +19,12 @@ import {
 } from './cloudfront.js';
 
 /**
- * The URI as the viewer sent it, for the origin-response trigger's 302. An
- * origin custom header: CloudFront forwards it to S3 (which ignores it) and
- * shows it to origin-response in `request.headers`. Not `X-Edge-*`: CloudFront
+ * The path and query as the viewer sent them, set by the viewer-request
+ * function (which rewrites the query) and forwarded by the origin request
+ * policy, for the origin-response trigger's 302. Not `X-Edge-*`: CloudFront
  * forbids those names.
  */
-export const ORIGINAL_URI_HEADER = 'X-Resizer-Uri';
+export const VIEWER_LOCATION_HEADER = 'X-Resizer-Location';
 
 export type OriginRequestHandler = (event: CloudFrontRequestEvent) => Promise<CloudFrontRequest | CloudFrontResultResponse>;
 
@@ -35,7 +35,10 @@ export function createOriginRequestHandler(config: EdgeResizerConfig): OriginReq
       const key = parseImageKey(request.uri.slice(1));
       const params = parseImageParams(request.querystring, config);
       const variant = canonicalVariant(params, acceptsWebp(getHeader(request.headers, 'accept')), config);
-      setHeader(request.headers, ORIGINAL_URI_HEADER, request.uri);
+      if (!getHeader(request.headers, VIEWER_LOCATION_HEADER)) {
+        const query = request.querystring ? `?${request.querystring}` : '';
+        setHeader(request.headers, VIEWER_LOCATION_HEADER, `${request.uri}${query}`);
+      }
       // Keys hold only URL-safe characters (see keys.ts), so the S3 path needs no encoding.
       request.uri = `/${derivativeKey(key, variant)}`;
       return request;

@@ -27,7 +27,7 @@ import {
   statusDescription,
   toCloudFrontHeaders,
 } from './cloudfront.js';
-import { ORIGINAL_URI_HEADER } from './origin-request.js';
+import { VIEWER_LOCATION_HEADER } from './origin-request.js';
 
 /** Derivatives never change under one key: a new version of an original purges them. */
 export const DERIVATIVE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
@@ -103,12 +103,11 @@ export function createOriginResponseHandler(options: OriginResponseOptions): Ori
       if (generatedResponseSize(result) <= GENERATED_RESPONSE_LIMIT_BYTES) return result;
       if (!stored) throw new HttpError('storage_error', 'The image is too large to answer before it is stored');
       // Too large to generate: it is stored now, so send the viewer back for it.
-      const viewerUri = getHeader(request.headers, ORIGINAL_URI_HEADER) ?? `/${target.key}`;
       return {
         status: '302',
         statusDescription: statusDescription(302),
         headers: toCloudFrontHeaders({
-          Location: request.querystring ? `${viewerUri}?${request.querystring}` : viewerUri,
+          Location: getHeader(request.headers, VIEWER_LOCATION_HEADER) ?? `/${target.key}`,
           'Cache-Control': 'no-store',
         }),
       };

@@ -1,0 +1,103 @@
+/**
+ * `edge-resizer`: the CLI of CONTRACT.md §2. Each command lives in its own
+ * file; this one only declares them. Exit codes: 0 ok, 1 failure (one line on
+ * stderr, the stack only with DEBUG=1), 2 bad usage.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CliError, DEFAULT_DATA_DIR, env, EXIT } from './common.js';
+import { keygen } from './keygen.js';
+import { purge } from './purge.js';
+import { serve } from './serve.js';
+import { sign } from './sign.js';
+import { upload } from './upload.js';
+
+// The AWS SDK warns once that releases after January 2027 need Node 22; we pin
+// the SDK (package.json), so the warning is noise on every start. Others still print.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (!warning.message.startsWith('NodeVersionSupportWarning')) process.stderr.write(`${warning.name}: ${warning.message}\n`);
+});
+
+const dataDirOption = () => new Option('--data-dir <dir>', 'state directory (DATA_DIR)').default(env('DATA_DIR') ?? DEFAULT_DATA_DIR);
+const endpointOption = () => new Option('--endpoint <url>', 'CDN to talk to (default: the local one, HOST/PORT)');
+const tokenOption = () => new Option('--token <token>', 'API token (API_TOKEN; default: <data-dir>/api-token)');
+
+const program = new Command('edge-resizer')
+  .description('On-the-fly image resizing CDN for AWS: local CDN, uploads, keys, signed URLs, purges, benchmarks.')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+program
+  .command('serve')
+  .description('run the local CDN (what `npm start` runs)')
+  .addOption(new Option('--port <port>', 'port, 0 for any free one (PORT)').default(env('PORT') ?? '3000'))
+  .addOption(new Option('--host <host>', 'address to bind (HOST)').default(env('HOST') ?? '127.0.0.1'))
+  .addOption(dataDirOption())
+  .action(serve);
+
+program
+  .command('upload')
+  .description('upload files or directories through the API; one JSON line per file unless on a TTY')
+  .argument('<paths...>', 'files or directories')
+  .option('--prefix <prefix>', 'key prefix, e.g. photos/', '')
+  .addOption(endpointOption())
+  .addOption(tokenOption())
+  .option('--concurrency <n>', 'uploads at once', '4')
+  .addOption(dataDirOption())
+  .action(async (paths: string[], options) => {
+    process.exitCode = await upload(paths, options);
+  });
+
+program
+  .command('keygen')
+  .description('write a new 256-bit master key (64 hex characters)')
+  .option('--out <file>', 'write to this file (mode 0600) instead of stdout')
+  .option('--force', 'overwrite an existing --out file')
+  .action(keygen);
+
+program
+  .command('sign')
+  .description('print the URL signed with SIGNING_SECRET (CONTRACT.md §5)')
+  .argument('<url>', 'absolute URL or path with its query')
+  .option('--expires <when>', '30s, 15m, 1h, 7d or a unix time', '1h')
+  .option('--secret <secret>', 'signing secret (default: SIGNING_SECRET)')
+  .action(sign);
+
+program
+  .command('purge')
+  .description('delete every derivative of <key> (and invalidate /<key>* when deployed)')
+  .argument('<key>', 'image key, e.g. photos/cat.jpg')
+  .addOption(endpointOption())
+  .addOption(tokenOption())
+  .addOption(dataDirOption())
+  .action(purge);
+
+program
+  .command('bench')
+  .description('run the benchmark suite; writes bench/results.json')
+  .option('--quick', 'a short run (under a minute)')
+  .action(async (options: { quick?: boolean }) => {
+    const { runBench } = await import('../../bench/run.js');
+    await runBench({ quick: options.quick === true });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = exitCodeFor(error);
+}
+
+function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed the usage error (or the help) already.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof CliError) {
+    process.stderr.write(`edge-resizer: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`edge-resizer: ${message}\n`);
+  if (env('DEBUG') === '1' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  return EXIT.failure;
+}

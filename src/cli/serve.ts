@@ -1,0 +1,55 @@
+/** `edge-resizer serve`: the local CDN until Ctrl-C. */
+import { isLogLevel } from '../core/log.js';
+import { startLocalServer } from '../local/server.js';
+import { CliError, env } from './common.js';
+
+export interface ServeOptions {
+  port: string;
+  host: string;
+  dataDir: string;
+}
+
+export async function serve(options: ServeOptions): Promise<void> {
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`Invalid port '${options.port}'`, 2);
+  const level = env('LOG_LEVEL') ?? 'info';
+  if (!isLogLevel(level)) throw new CliError(`LOG_LEVEL must be debug, info, warn, error or silent, not '${level}'`, 2);
+  const started = performance.now();
+  const server = await startLocalServer({
+    dataDir: options.dataDir,
+    host: options.host,
+    port,
+    s3Endpoint: env('S3_ENDPOINT'),
+    dynamoEndpoint: env('DYNAMODB_ENDPOINT'),
+    apiToken: env('API_TOKEN'),
+    signingSecret: env('SIGNING_SECRET'),
+    logLevel: level,
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE') throw new CliError(`Port ${port} on ${options.host} is in use: pass --port or set PORT`);
+    throw error;
+  });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  process.stderr.write(
+    [
+      '',
+      `  edge-resizer local CDN ready in ${seconds}s`,
+      '',
+      `  Playground   ${server.url}/`,
+      `  Try          ${server.url}/samples/mountains.jpg?width=400`,
+      `               ${server.url}/samples/fig.jpg?width=300&height=300&fit=cover&format=avif`,
+      `  API          ${server.url}/api/images   (Authorization: Bearer <token in ${options.dataDir}/api-token>)`,
+      `  Data         ${options.dataDir}/`,
+      '',
+      '  Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.stderr.write('\n  Stopping…\n');
+      server.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

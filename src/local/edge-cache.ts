@@ -1,0 +1,105 @@
+/**
+ * The local CDN's cache: what CloudFront's edge cache does for us, small.
+ * Keyed like the deployed cache policy (path, the image params, normalized
+ * Accept), honours `Cache-Control` (`no-store`, `private`, `max-age`,
+ * `s-maxage`), bounded in bytes with least-recently-used eviction, and
+ * collapses concurrent misses for one key into one origin trip, as CloudFront does.
+ */
+import type { EdgeResponse } from './edge-pipeline.js';
+
+interface Entry {
+  response: EdgeResponse;
+  expiresAt: number;
+  bytes: number;
+}
+
+export interface CacheLookup {
+  response: EdgeResponse;
+  /** True when no origin trip was made for this request. */
+  hit: boolean;
+}
+
+/** Default 256 MB: a designer's session of variants without growing without bound. */
+export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+
+export function createEdgeCache(maxBytes = DEFAULT_CACHE_BYTES, now: () => number = Date.now) {
+  // A Map iterates in insertion order: re-inserting on use makes the first entry the least recently used.
+  const entries = new Map<string, Entry>();
+  const inFlight = new Map<string, Promise<EdgeResponse>>();
+  let totalBytes = 0;
+
+  function remove(key: string) {
+    const entry = entries.get(key);
+    if (!entry) return;
+    entries.delete(key);
+    totalBytes -= entry.bytes;
+  }
+
+  function store(key: string, response: EdgeResponse) {
+    const ttl = cacheTtlSeconds(response.headers['cache-control']);
+    if (ttl <= 0) return;
+    const bytes = response.body.length + 512;
+    if (bytes > maxBytes) return;
+    remove(key);
+    entries.set(key, { response, expiresAt: now() + ttl * 1000, bytes });
+    totalBytes += bytes;
+    for (const [oldest] of entries) {
+      if (totalBytes <= maxBytes) break;
+      remove(oldest);
+    }
+  }
+
+  return {
+    /** Answers from the cache, or runs `fetchFromOrigin` once for all concurrent askers of `key`. */
+    async get(key: string, fetchFromOrigin: () => Promise<EdgeResponse>): Promise<CacheLookup> {
+      const entry = entries.get(key);
+      if (entry && entry.expiresAt > now()) {
+        entries.delete(key);
+        entries.set(key, entry);
+        return { response: entry.response, hit: true };
+      }
+      if (entry) remove(key);
+      const pending = inFlight.get(key);
+      if (pending) return { response: await pending, hit: true };
+      const trip = fetchFromOrigin().then((response) => {
+        store(key, response);
+        return response;
+      });
+      inFlight.set(key, trip);
+      try {
+        return { response: await trip, hit: false };
+      } finally {
+        inFlight.delete(key);
+      }
+    },
+
+    /** Drops every entry whose key starts with `prefix` (an invalidation of `/<key>*`). */
+    invalidate(prefix: string): number {
+      let dropped = 0;
+      for (const key of [...entries.keys()]) {
+        if (key.startsWith(prefix)) {
+          remove(key);
+          dropped += 1;
+        }
+      }
+      return dropped;
+    },
+
+    stats: () => ({ entries: entries.size, bytes: totalBytes, maxBytes }),
+  };
+}
+
+export type EdgeCache = ReturnType<typeof createEdgeCache>;
+
+/** Seconds a shared cache may keep a response; 0 means not at all. */
+export function cacheTtlSeconds(cacheControl: string | undefined): number {
+  if (!cacheControl) return 0;
+  const directives = cacheControl.toLowerCase().split(',').map((d) => d.trim());
+  if (directives.some((d) => d === 'no-store' || d === 'private' || d === 'no-cache')) return 0;
+  const value = (name: string) => {
+    const directive = directives.find((d) => d.startsWith(`${name}=`));
+    return directive === undefined ? undefined : Number(directive.slice(name.length + 1));
+  };
+  const ttl = value('s-maxage') ?? value('max-age') ?? 0;
+  return Number.isFinite(ttl) && ttl > 0 ? ttl : 0;
+}
