@@ -12,6 +12,13 @@ export const MAX_KEY_LENGTH = 512;
 /** Route and playground prefixes; an image key may not start with them. */
 export const RESERVED_KEY_PREFIXES = ['api/', 'originals/', '_'] as const;
 
+/**
+ * The playground's files live in the derivatives bucket under this prefix and
+ * reach the image behaviour as the distribution's default root object, so the
+ * edge handlers let them through untouched.
+ */
+export const PLAYGROUND_PATH_PREFIX = '/_playground/';
+
 const KEY_CHARS = /^[A-Za-z0-9._\-/]+$/;
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { EdgeResizerConfig } from '../core/config.js';
 import { toHttpError } from '../core/errors.js';
-import { derivativeKey, parseImageKey } from '../core/keys.js';
+import { derivativeKey, PLAYGROUND_PATH_PREFIX, parseImageKey } from '../core/keys.js';
 import { acceptsWebp, canonicalVariant, parseImageParams } from '../core/params.js';
 import { bakedConfig } from './baked-config.js';
 import {
@@ -31,6 +31,7 @@ export type OriginRequestHandler = (event: CloudFrontRequestEvent) => Promise<Cl
 export function createOriginRequestHandler(config: EdgeResizerConfig): OriginRequestHandler {
   return async (event) => {
     const request = event.Records[0].cf.request;
+    if (request.uri.startsWith(PLAYGROUND_PATH_PREFIX)) return request;
     try {
       const key = parseImageKey(request.uri.slice(1));
       const params = parseImageParams(request.querystring, config);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { type EdgeResizerConfig, GENERATED_RESPONSE_LIMIT_BYTES } from '../core/config.js';
 import { decryptBuffer, TAG_BYTES } from '../core/envelope.js';
 import { HttpError, toHttpError } from '../core/errors.js';
-import { parseDerivativeKey } from '../core/keys.js';
+import { PLAYGROUND_PATH_PREFIX, parseDerivativeKey } from '../core/keys.js';
 import { createLogger, describeError, type Logger } from '../core/log.js';
 import { parseImageParams } from '../core/params.js';
 import { inspectImage, transformImage } from '../core/transform.js';
@@ -50,6 +50,7 @@ export function createOriginResponseHandler(options: OriginResponseOptions): Ori
 
   return async (event) => {
     const { request, response } = event.Records[0].cf;
+    if (request.uri.startsWith(PLAYGROUND_PATH_PREFIX)) return response;
     const negotiated = isNegotiated(request.querystring, config);
     const status = Number(response.status);
     if (status === 200 || status === 304) {

@@ -20,6 +20,8 @@ var DEFAULTS = { quality: String(CONFIG.defaultQuality || 80), fit: 'cover', for
 function handler(event) {
   var request = event.request;
   var query = request.querystring;
+  // The playground (the default root object and its assets) is not an image.
+  if (request.uri === '/' || request.uri.indexOf('/_playground/') === 0) return request;
 
   for (var name in query) {
     if (query[name].multiValue && query[name].multiValue.length > 1) {

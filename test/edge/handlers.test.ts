@@ -79,6 +79,14 @@ describe('edge handlers', () => {
       expect([...uris]).to.deep.equal(['/a/b.jpg/w400-h300-q80-cover.webp']);
     });
 
+    it('lets the playground (default root object) through untouched', async () => {
+      const event = originRequestEvent({ uri: '/_playground/index.html' });
+      const result = (await originRequest(event)) as CloudFrontRequest;
+      expect(result.uri).to.equal('/_playground/index.html');
+      const response = await originResponse(originResponseEvent(result, 200, { 'Cache-Control': 'no-cache' }));
+      expect(response.headers?.['cache-control']?.[0]?.value).to.equal('no-cache');
+    });
+
     const errors: [string, string, string][] = [
       ['/photos/cat.jpg', 'width=abc', 'invalid_param'],
       ['/photos/cat.jpg', 'width=5000', 'invalid_param'],

@@ -1,0 +1,82 @@
+'use strict';
+/**
+ * serverless-esbuild options (serverless.yml `custom.esbuild.config`), called
+ * with the serverless instance once its variables are resolved.
+ *
+ * Lambda@Edge has no environment variables, so the stage's configuration is
+ * baked into each bundle: `custom.edgeConfig` becomes the object literal that
+ * replaces `__EDGE_RESIZER_CONFIG__` (src/edge/baked-config.ts) through
+ * esbuild's `define`. Only the handlers read it; nothing reads process.env.
+ */
+
+/** The fields of EdgeResizerConfigInput (src/core/config.ts); test/deploy checks this list against DEFAULT_CONFIG. */
+const CONFIG_FIELDS = {
+  stage: true,
+  region: true,
+  originalsBucket: true,
+  derivativesBucket: true,
+  metadataTable: true,
+  masterKey: ['type', 'path', 'parameterName', 'region', 'keyHex'],
+  limits: ['maxDimension', 'maxOriginalBytes', 'maxInputPixels', 'transformTimeoutMs'],
+  defaultQuality: true,
+  defaultFit: true,
+  allowedWidths: true,
+  widthPolicy: true,
+  signing: ['secret'],
+  avifEffort: true,
+  storage: ['timeoutMs', 'maxAttempts'],
+};
+
+/** Checks field names (a typo would silently fall back to a default) and drops an empty signing secret. */
+function edgeConfigFrom(input) {
+  if (!input || typeof input !== 'object') throw new Error('serverless.yml: custom.edgeConfig is missing');
+  const config = {};
+  for (const [name, value] of Object.entries(input)) {
+    const known = CONFIG_FIELDS[name];
+    if (!known) throw new Error(`serverless.yml: custom.edgeConfig.${name} is not a field of EdgeResizerConfigInput`);
+    if (Array.isArray(known)) {
+      for (const inner of Object.keys(value || {})) {
+        if (!known.includes(inner)) {
+          throw new Error(
+            `serverless.yml: custom.edgeConfig.${name}.${inner} is not a field of EdgeResizerConfigInput`,
+          );
+        }
+      }
+    }
+    config[name] = value;
+  }
+  if (config.signing && !config.signing.secret) {
+    const { secret: _off, ...rest } = config.signing;
+    config.signing = rest;
+  }
+  return config;
+}
+
+module.exports = (serverless) => {
+  const region = serverless.service.provider.region;
+  if (region !== 'us-east-1') {
+    throw new Error(`edge-resizer deploys to us-east-1 only (Lambda@Edge), not '${region}'`);
+  }
+  const stage = serverless.service.provider.stage;
+  const edgeConfig = edgeConfigFrom(serverless.service.custom.edgeConfig);
+  return {
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    keepNames: true,
+    sourcemap: false,
+    // Native binaries: installed for Lambda's linux-x64 below, not bundled.
+    external: ['sharp'],
+    // Bundle the pinned AWS SDK v3 instead of trusting the runtime's copy.
+    exclude: [],
+    define: { __EDGE_RESIZER_CONFIG__: JSON.stringify(edgeConfig) },
+    packager: 'npm',
+    installExtraArgs: ['--os=linux', '--cpu=x64', '--libc=glibc', '--omit=dev'],
+    // One work folder per stage, so dev and prod can be packaged at once.
+    outputWorkFolder: `.esbuild/${stage}`,
+  };
+};
+module.exports.edgeConfigFrom = edgeConfigFrom;
+module.exports.CONFIG_FIELDS = CONFIG_FIELDS;

@@ -1,0 +1,139 @@
+/** The build-time helpers serverless.yml calls, without running serverless. */
+import { createRequire } from 'node:module';
+import { expect } from 'chai';
+import { createConfig, DEFAULT_CONFIG } from '../../src/core/config.js';
+
+const require = createRequire(import.meta.url);
+const esbuildConfig = require('../../esbuild.config.cjs') as {
+  (serverless: unknown): Record<string, unknown>;
+  edgeConfigFrom: (input: unknown) => Record<string, unknown>;
+  CONFIG_FIELDS: Record<string, true | string[]>;
+};
+const viewer = require('../../scripts/sls-viewer-function.cjs') as {
+  viewerConfig: (edgeConfig: unknown) => Record<string, unknown>;
+  renderViewerFunction: (source: string, config: unknown) => string;
+  MAX_FUNCTION_BYTES: number;
+};
+const lifecycle = require('../../scripts/sls-derivatives-lifecycle.cjs') as {
+  derivativeLifecycleRules: (days: number) => { Id: string; Prefix: string; ExpirationInDays?: number }[];
+};
+
+function fakeServerless(edgeConfig: unknown, region = 'us-east-1') {
+  return { service: { provider: { region, stage: 'dev' }, custom: { edgeConfig } } };
+}
+
+describe('deploy/esbuild.config.cjs', () => {
+  it('knows exactly the fields of EdgeResizerConfig, nested ones included', () => {
+    const fields = esbuildConfig.CONFIG_FIELDS;
+    expect(Object.keys(fields)).to.have.members(Object.keys(DEFAULT_CONFIG));
+    expect(fields.limits).to.have.members(Object.keys(DEFAULT_CONFIG.limits));
+    expect(fields.storage).to.have.members(Object.keys(DEFAULT_CONFIG.storage));
+  });
+
+  it('defines __EDGE_RESIZER_CONFIG__ as the JSON of custom.edgeConfig, minus an empty signing secret', () => {
+    const options = esbuildConfig(
+      fakeServerless({ stage: 'dev', originalsBucket: 'o', limits: { maxDimension: 2048 }, signing: { secret: '' } }),
+    );
+    const define = options.define as Record<string, string>;
+    expect(JSON.parse(define.__EDGE_RESIZER_CONFIG__ as string)).to.deep.equal({
+      stage: 'dev',
+      originalsBucket: 'o',
+      limits: { maxDimension: 2048 },
+      signing: {},
+    });
+    expect(options).to.include({ format: 'cjs', target: 'node20', platform: 'node', packager: 'npm' });
+    expect(options.external).to.deep.equal(['sharp']);
+    expect(options.installExtraArgs).to.deep.equal(['--os=linux', '--cpu=x64', '--libc=glibc', '--omit=dev']);
+  });
+
+  it('refuses a misspelt field rather than letting it fall back to a default', () => {
+    expect(() => esbuildConfig.edgeConfigFrom({ originalBucket: 'x' })).to.throw(/originalBucket is not a field/);
+    expect(() => esbuildConfig.edgeConfigFrom({ limits: { maxWidth: 1 } })).to.throw(/limits\.maxWidth is not a field/);
+  });
+
+  it('refuses any region but us-east-1', () => {
+    expect(() => esbuildConfig(fakeServerless({}, 'eu-west-1'))).to.throw(/us-east-1 only/);
+  });
+});
+
+describe('deploy/sls-viewer-function.cjs', () => {
+  const config = {
+    signingSecret: null,
+    defaultQuality: 80,
+    allowedWidths: [100],
+    widthPolicy: 'snap',
+    maxDimension: 4096,
+  };
+
+  it('picks the viewer settings from the baked edge config', () => {
+    expect(
+      viewer.viewerConfig({
+        allowedWidths: [640, 320],
+        widthPolicy: 'snap',
+        limits: { maxDimension: 2000 },
+        signing: { secret: 's' },
+      }),
+    ).to.deep.equal({
+      signingSecret: 's',
+      defaultQuality: 80,
+      allowedWidths: [320, 640],
+      widthPolicy: 'snap',
+      maxDimension: 2000,
+    });
+    const defaults = createConfig({});
+    expect(viewer.viewerConfig({ signing: { secret: '' } })).to.deep.equal({
+      signingSecret: null,
+      defaultQuality: defaults.defaultQuality,
+      allowedWidths: defaults.allowedWidths,
+      widthPolicy: defaults.widthPolicy,
+      maxDimension: defaults.limits.maxDimension,
+    });
+  });
+
+  for (const source of [
+    'var CONFIG = __VIEWER_CONFIG__;',
+    'var CONFIG = {/*__VIEWER_CONFIG__*/};',
+    'var CONFIG = /* __VIEWER_CONFIG__ */;',
+  ]) {
+    it(`substitutes ${JSON.stringify(source)}`, () => {
+      expect(viewer.renderViewerFunction(source, config)).to.equal(`var CONFIG = ${JSON.stringify(config)};`);
+    });
+  }
+
+  it('keeps JS template literals, which serverless leaves alone', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the viewer function's own JS, as text
+    const source = 'var CONFIG = __VIEWER_CONFIG__; var s = `w${CONFIG.maxDimension}`;';
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the viewer function's own JS, as text
+    expect(viewer.renderViewerFunction(source, config)).to.include('`w${CONFIG.maxDimension}`');
+  });
+
+  it('refuses a missing or repeated token, serverless variable syntax, and code over 10 KB', () => {
+    expect(() => viewer.renderViewerFunction('var CONFIG = {};', config)).to.throw(/found it 0 times/);
+    expect(() => viewer.renderViewerFunction('__VIEWER_CONFIG__; __VIEWER_CONFIG__', config)).to.throw(
+      /found it 2 times/,
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: serverless variable syntax, as text
+    expect(() => viewer.renderViewerFunction('var a = __VIEWER_CONFIG__; var b = `${self:x}`;', config)).to.throw(
+      /serverless would resolve/,
+    );
+    const big = `var CONFIG = __VIEWER_CONFIG__;//${'x'.repeat(viewer.MAX_FUNCTION_BYTES)}`;
+    expect(() => viewer.renderViewerFunction(big, config)).to.throw(/at most 10240 bytes/);
+  });
+});
+
+describe('deploy/sls-derivatives-lifecycle.cjs', () => {
+  it('expires keys of every allowed first character and never the reserved `_` prefix', () => {
+    const rules = lifecycle.derivativeLifecycleRules(90);
+    const expiring = rules.filter((rule) => rule.ExpirationInDays === 90).map((rule) => rule.Prefix);
+    const allowed = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-';
+    expect(expiring.sort()).to.deep.equal([...allowed].sort());
+    expect(
+      rules.filter((rule) => rule.ExpirationInDays && (rule.Prefix === '' || rule.Prefix.startsWith('_'))),
+    ).to.deep.equal([]);
+    expect(new Set(rules.map((rule) => rule.Id)).size).to.equal(rules.length);
+  });
+
+  it('refuses a non-positive number of days', () => {
+    expect(() => lifecycle.derivativeLifecycleRules(0)).to.throw(/integer >= 1/);
+  });
+});
