@@ -8,6 +8,17 @@ import type { EdgeResizerConfig } from './config.js';
 import { HttpError } from './errors.js';
 import type { OutputFormat, Variant } from './params.js';
 
+/**
+ * Sizes libvips for a Lambda: its operation cache pays off for repeated work
+ * on one image, not for one transform per request, so it is kept small and
+ * file handles are not cached; threads follow the vCPUs Lambda gives for the
+ * memory size (about one per 1769 MB).
+ */
+export function configureSharpForLambda(memoryMb: number, cpus: number): void {
+  sharp.cache({ memory: Math.max(16, Math.floor(memoryMb / 32)), files: 0, items: 50 });
+  sharp.concurrency(Math.max(1, cpus));
+}
+
 /** Input formats we decode (sharp's names: AVIF is reported as `heif`). */
 const SUPPORTED_INPUTS = new Set<string>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
 

@@ -196,11 +196,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         headers: { Accept: accept, ...(location ? { 'X-Resizer-Location': location } : {}) },
       }),
     );
-    const outgoing: Record<string, string> = { ...response.headers, 'x-cache': `${hit ? 'Hit' : 'Miss'} from cloudfront` };
+    // setHeader, not writeHead's argument, so the request log can read it back.
+    res.setHeader('x-cache', `${hit ? 'Hit' : 'Miss'} from cloudfront`);
+    const outgoing: Record<string, string> = { ...response.headers };
     delete outgoing['x-resizer-location'];
     const etag = response.headers.etag;
     if (response.status === 200 && etag && req.headers['if-none-match'] === etag) {
-      res.writeHead(304, { etag, 'cache-control': outgoing['cache-control'] ?? '', 'x-cache': outgoing['x-cache'] ?? '' });
+      res.writeHead(304, { etag, 'cache-control': outgoing['cache-control'] ?? '' });
       return res.end();
     }
     outgoing['content-length'] = String(response.body.length);

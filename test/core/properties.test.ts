@@ -38,7 +38,9 @@ function spell(v: VariantValues, choices: { order: number[]; writeDefaults: bool
   if (v.fit !== 'cover' || choices.writeDefaults) pairs.push(['fit', v.fit]);
   if (v.format !== 'auto' || choices.writeDefaults) pairs.push(['format', v.format]);
   if (choices.junk) pairs.push(['utm_source', 'x']);
-  const ordered = choices.order.map((i) => pairs[i % pairs.length]).filter((p, i, all) => p && all.indexOf(p) === i);
+  const ordered = choices.order
+    .map((i) => pairs[i % pairs.length])
+    .filter((p, i, all): p is [string, string] => p !== undefined && all.indexOf(p) === i);
   const rest = pairs.filter((p) => !ordered.includes(p));
   return [...ordered, ...rest].map(([n, val]) => `${n}=${val}`).join('&');
 }

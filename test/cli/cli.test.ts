@@ -1,0 +1,137 @@
+import { expect } from 'chai';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadViewerFunction, viewerEvent, isViewerResponse } from '../../src/local/viewer-function.js';
+import { type LocalServer, startLocalServer } from '../../src/local/server.js';
+import { runCli } from '../helpers/cli.js';
+
+const fixturePath = (path: string) => new URL(`../../fixtures/${path}`, import.meta.url);
+
+describe('cli (edge-resizer)', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edge-resizer-cli-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  describe('usage', () => {
+    for (const command of ['', 'serve', 'upload', 'keygen', 'sign', 'purge', 'bench']) {
+      it(`\`${command || '(none)'} --help\` prints usage and exits 0`, async () => {
+        const result = await runCli([...(command ? [command] : []), '--help']);
+        expect(result.code).to.equal(0);
+        expect(result.stdout).to.match(/Usage: edge-resizer/);
+      });
+    }
+
+    const misuse: string[][] = [
+      ['bogus'],
+      ['upload'],
+      ['sign'],
+      ['purge'],
+      ['serve', '--port', 'abc'],
+      ['serve', '--no-such-flag'],
+      ['upload', 'x', '--concurrency', '0'],
+      ['sign', '/a.jpg', '--expires', 'tomorrow'],
+    ];
+    for (const args of misuse) {
+      it(`\`${args.join(' ')}\` is bad usage: exit 2, a message, no stack`, async () => {
+        const result = await runCli(args, { env: { SIGNING_SECRET: 's' } });
+        expect(result.code).to.equal(2);
+        expect(result.stderr).to.not.equal('');
+        expect(result.stderr).to.not.match(/\n\s+at /);
+      });
+    }
+  });
+
+  it('keygen writes a 256-bit key with mode 0600 and never overwrites without --force', async () => {
+    const out = join(dir, 'key.hex');
+    expect((await runCli(['keygen', '--out', out])).code).to.equal(0);
+    expect((await readFile(out, 'utf8')).trim()).to.match(/^[0-9a-f]{64}$/);
+    expect((await stat(out)).mode & 0o777).to.equal(0o600);
+    const again = await runCli(['keygen', '--out', out]);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.match(/exists/);
+    expect((await runCli(['keygen', '--out', out, '--force'])).code).to.equal(0);
+    const printed = await runCli(['keygen']);
+    expect(printed.stdout.trim()).to.match(/^[0-9a-f]{64}$/);
+  });
+
+  it('sign prints a URL the viewer-request function accepts', async () => {
+    const result = await runCli(['sign', 'https://cdn.example.com/photos/cat.jpg?width=400', '--expires', '15m'], {
+      env: { SIGNING_SECRET: 'cli-secret' },
+    });
+    expect(result.code).to.equal(0);
+    const signed = new URL(result.stdout.trim());
+    expect(signed.searchParams.get('sig')).to.match(/^[A-Za-z0-9_-]{43}$/);
+    const exp = Number(signed.searchParams.get('exp'));
+    expect(exp - Date.now() / 1000).to.be.within(880, 905);
+    const viewer = loadViewerFunction({ signingSecret: 'cli-secret', defaultQuality: 80, allowedWidths: [], widthPolicy: 'reject', maxDimension: 4096 });
+    const verdict = viewer(viewerEvent('GET', signed.pathname, signed.search.slice(1), {}, '127.0.0.1'));
+    expect(isViewerResponse(verdict)).to.equal(false);
+  });
+
+  it('sign without a secret fails with exit 1 and says why', async () => {
+    const result = await runCli(['sign', '/a.jpg'], { env: { SIGNING_SECRET: '' } });
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.match(/SIGNING_SECRET/);
+  });
+
+  describe('upload and purge against a running local CDN', () => {
+    let server: LocalServer;
+    let dataDir: string;
+    before(async () => {
+      dataDir = join(dir, 'data');
+      server = await startLocalServer({ dataDir, port: 0, logLevel: 'silent', seedSamples: false });
+    });
+    after(() => server.close());
+
+    it('uploads a directory of good and bad files: good ones stored, one JSON line each, exit 1', async () => {
+      const upload = join(dir, 'to-upload');
+      await mkdir(join(upload, 'nested'), { recursive: true });
+      await copyFile(fixturePath('photos/fig.jpg'), join(upload, 'fig.jpg'));
+      await copyFile(fixturePath('edge/alpha.png'), join(upload, 'nested', 'alpha.png'));
+      await copyFile(fixturePath('edge/image.svg'), join(upload, 'drawing.svg'));
+      await copyFile(fixturePath('edge/truncated.jpg'), join(upload, 'broken.jpg'));
+      await writeFile(join(upload, 'notes.txt'), 'not an image');
+
+      const result = await runCli(['upload', upload, '--prefix', 'batch/', '--endpoint', server.url, '--data-dir', dataDir]);
+      expect(result.code).to.equal(1);
+      const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      expect(lines).to.have.length(5);
+      const byKey = Object.fromEntries(lines.map((line) => [line.key, line]));
+      expect(byKey['batch/fig.jpg']).to.include({ ok: true, version: 1 });
+      expect(byKey['batch/nested/alpha.png']).to.include({ ok: true });
+      expect(byKey['batch/drawing.svg']).to.include({ ok: false });
+      expect(byKey['batch/drawing.svg'].error).to.match(/415 unsupported_format/);
+      expect(byKey['batch/broken.jpg'].error).to.match(/422 corrupt_image/);
+      expect(byKey['batch/notes.txt'].error).to.match(/415/);
+
+      const stored = await fetch(`${server.url}/batch/nested/alpha.png?width=20`);
+      expect(stored.status).to.equal(200);
+      const refused = await fetch(`${server.url}/batch/drawing.svg?width=20`);
+      expect(refused.status).to.equal(404);
+    });
+
+    it('purge deletes the derivatives, so the next request transforms again', async () => {
+      const first = await fetch(`${server.url}/batch/fig.jpg?width=99`);
+      expect(first.status).to.equal(200);
+      const before = server.transforms();
+      const result = await runCli(['purge', 'batch/fig.jpg', '--endpoint', server.url, '--data-dir', dataDir]);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(JSON.parse(result.stdout)).to.include({ key: 'batch/fig.jpg' });
+      expect(JSON.parse(result.stdout).deleted).to.be.at.least(1);
+      const again = await fetch(`${server.url}/batch/fig.jpg?width=99`);
+      expect(again.headers.get('x-cache')).to.equal('Miss from cloudfront');
+      expect(server.transforms() - before).to.equal(1);
+    });
+
+    it('upload with a wrong token fails every file with the reason', async () => {
+      const result = await runCli(['upload', fileURLToPath(fixturePath('photos/fig.jpg')), '--endpoint', server.url, '--token', 'wrong']);
+      expect(result.code).to.equal(1);
+      expect(JSON.parse(result.stdout.trim())).to.include({ ok: false });
+      expect(JSON.parse(result.stdout.trim()).error).to.match(/403 forbidden/);
+    });
+  });
+});
