@@ -9,7 +9,7 @@ export async function purge(key: string, options: { endpoint?: string; token?: s
   const endpoint = (options.endpoint ?? defaultEndpoint()).replace(/\/+$/, '');
   const token = await resolveToken(options.token, options.dataDir);
   const path = key.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
-  const response = await fetch(`${endpoint}/api/images/${path}/derivatives`, {
+  const response = await fetch(`${endpoint}/api/derivatives/${path}`, {
     method: 'DELETE',
     headers: { authorization: `Bearer ${token}` },
   }).catch((error: Error) => {

@@ -15,7 +15,11 @@ export const ErrorCode = {
   not_found: 404,
   method_not_allowed: 405,
   too_large: 413,
+  /** Request headers over the server's limit (CloudFront's is 20 KB; Node's 16 KB locally). */
+  headers_too_large: 431,
   unsupported_format: 415,
+  /** A `Range` of an original that starts past its end; the answer's `Content-Range` names the size. */
+  range_not_satisfiable: 416,
   corrupt_image: 422,
   internal_error: 500,
   decrypt_failed: 502,

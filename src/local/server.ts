@@ -159,6 +159,20 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     });
   });
 
+  // Requests Node cannot parse (overlong headers, bad framing) still get the contract's JSON.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const httpError =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? new HttpError('headers_too_large', 'The request headers are too large')
+        : new HttpError('invalid_param', 'The request is malformed', { status: 400 });
+    const body = JSON.stringify(errorBody(httpError));
+    socket.end(
+      `HTTP/1.1 ${httpError.status} ${httpError.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+
   async function route(req: IncomingMessage, res: ServerResponse) {
     const rawUrl = req.url ?? '/';
     const path = rawUrl.split('?')[0] ?? '/';

@@ -6,6 +6,7 @@
  * message names no bucket and carries no AWS error text.
  */
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -101,6 +102,32 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
 
     async deleteOriginal(key: string) {
       await call(() => client.send(new DeleteObjectCommand({ Bucket: originalsBucket, Key: key })));
+    },
+
+    /**
+     * Copies an original inside the bucket, server side, metadata included (the
+     * API's promotion of a stored version to `<key>`). False when the source is missing.
+     */
+    async copyOriginal(sourceKey: string, targetKey: string): Promise<boolean> {
+      const copySource = `${originalsBucket}/${sourceKey.split('/').map(encodeURIComponent).join('/')}`;
+      const response = await call(() =>
+        client.send(new CopyObjectCommand({ Bucket: originalsBucket, Key: targetKey, CopySource: copySource })),
+      );
+      return response !== undefined;
+    },
+
+    /** Keys of the originals directly under `prefix` (one level: `/` is the delimiter), page by page. */
+    async *listOriginals(prefix: string): AsyncGenerator<string[]> {
+      let token: string | undefined;
+      do {
+        const page = await call(() =>
+          client.send(
+            new ListObjectsV2Command({ Bucket: originalsBucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }),
+          ),
+        );
+        yield (page?.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : []));
+        token = page?.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
     },
 
     getDerivative: (derivativeKey: string) => getObject(derivativesBucket, derivativeKey),

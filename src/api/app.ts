@@ -1,0 +1,217 @@
+/**
+ * The API (CONTRACT.md §7) and streamed originals (§8) as one Lambda
+ * streaming handler: convert the function URL event, route, call the module
+ * that owns the behaviour, write the answer. Every failure becomes the JSON of
+ * §4 here and nowhere else.
+ *
+ *   POST   /api/images[?prefix=p/]        new key `<prefix><id>.<ext>`, 201
+ *   GET    /api/images[?limit=&prefix=]   NDJSON, one line per image, streamed
+ *   GET    /api/images/<key>              metadata, versions, originalUrl
+ *   PUT    /api/images/<key>              201 new / 200 replaced (version + 1)
+ *   DELETE /api/images/<key>              204
+ *   DELETE /api/derivatives/<key>         purge only: `{key, deleted}` (`edge-resizer purge`)
+ *   GET    /originals/<token>             the decrypted original, `Range` supported (also HEAD)
+ */
+import type { EdgeResizerConfig } from '../core/config.js';
+import { HttpError, toHttpError } from '../core/errors.js';
+import { parseImageKey, validateImageKey } from '../core/keys.js';
+import { createLogger, describeError, type Logger } from '../core/log.js';
+import { parseUserMeta } from '../core/user-meta.js';
+import type { MasterKeyProvider } from '../storage/master-key.js';
+import type { MetadataStore } from '../storage/metadata-store.js';
+import type { S3Store } from '../storage/s3-store.js';
+import { checkBearer, WWW_AUTHENTICATE } from './auth.js';
+import { parseListingQuery, streamListing } from './listing.js';
+import { ORIGINALS_PATH, originalUrl, serveOriginal } from './originals.js';
+import { createReply, type Reply } from './reply.js';
+import type { FunctionUrlEvent, StreamingHandler } from './streaming-shim.js';
+import {
+  deleteImage,
+  describeVersion,
+  EXTENSIONS,
+  newImageId,
+  prepareUpload,
+  purgeDerivatives,
+  type SavedVersion,
+  saveVersion,
+  type UploadDeps,
+} from './uploads.js';
+
+export interface ApiDeps {
+  config: EdgeResizerConfig;
+  store: S3Store;
+  metadata: MetadataStore;
+  masterKey: MasterKeyProvider;
+  /** The bearer token `/api/*` calls must present; read once per container when deployed. */
+  apiToken: () => Promise<string>;
+  /** @default JSON lines at `info` */
+  logger?: Logger;
+  /** Invalidates `/<key>*` in front of the derivatives (CloudFront deployed, the edge cache locally). */
+  invalidate?: (key: string) => Promise<void>;
+}
+
+const IMAGES_PATH = '/api/images';
+/** `DELETE /api/derivatives/<key>`: its own prefix, so no image key can be mistaken for it. */
+const DERIVATIVES_PATH = '/api/derivatives';
+/** POSTed keys get an id of this length plus the longest extension; checked before the body is read. */
+const LONGEST_NEW_NAME = `${'x'.repeat(12)}.avif`;
+const NEW_KEY_ATTEMPTS = 3;
+
+interface ApiRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string | undefined>;
+  body(): Buffer;
+}
+
+/** Extra response headers some errors need (`Allow`, `WWW-Authenticate`), without a second error type. */
+const errorHeaders = new WeakMap<HttpError, Record<string, string>>();
+
+function withHeaders(error: HttpError, headers: Record<string, string>): HttpError {
+  errorHeaders.set(error, headers);
+  return error;
+}
+
+export function createApiHandler(deps: ApiDeps): StreamingHandler {
+  const logger = deps.logger ?? createLogger('info');
+  const uploads: UploadDeps = { ...deps, logger };
+
+  return async (event, responseStream) => {
+    const reply = createReply(responseStream);
+    const request = toApiRequest(event);
+    try {
+      await route(request, reply);
+    } catch (error) {
+      const httpError = toHttpError(error);
+      if (httpError.status >= 500) {
+        logger.error('api request failed', {
+          method: request.method,
+          path: request.path,
+          status: httpError.status,
+          ...describeError(error),
+        });
+      }
+      if (reply.started) return reply.abort();
+      await reply.error(httpError, errorHeaders.get(httpError)).catch(() => reply.abort());
+    }
+  };
+
+  async function route(request: ApiRequest, reply: Reply): Promise<void> {
+    const { method, path } = request;
+    if (path.startsWith(ORIGINALS_PATH)) {
+      allow(method, ['GET', 'HEAD']);
+      const token = path.slice(ORIGINALS_PATH.length);
+      return serveOriginal(deps, reply, { token, method, range: request.headers.range });
+    }
+    if (path !== '/api' && !path.startsWith('/api/')) throw new HttpError('not_found', 'Not found');
+
+    try {
+      checkBearer(request.headers.authorization, await deps.apiToken());
+    } catch (error) {
+      throw error instanceof HttpError && error.code === 'unauthorized'
+        ? withHeaders(error, { 'WWW-Authenticate': WWW_AUTHENTICATE })
+        : error;
+    }
+
+    if (path === IMAGES_PATH) {
+      allow(method, ['GET', 'POST']);
+      if (method === 'GET') return streamListing(deps.metadata, reply, parseListingQuery(request.query));
+      return upload(request, reply, undefined);
+    }
+    if (path.startsWith(`${DERIVATIVES_PATH}/`)) {
+      allow(method, ['DELETE']);
+      const key = parseImageKey(path.slice(DERIVATIVES_PATH.length + 1));
+      const deleted = await purgeDerivatives(deps, key);
+      return reply.json(200, { key, deleted });
+    }
+    if (path.startsWith(`${IMAGES_PATH}/`)) {
+      const rest = path.slice(IMAGES_PATH.length + 1);
+      const key = parseImageKey(rest);
+      allow(method, ['GET', 'PUT', 'DELETE']);
+      if (method === 'GET') return describeImage(key, reply);
+      if (method === 'PUT') return upload(request, reply, key);
+      if (!(await deleteImage(uploads, key))) throw new HttpError('not_found', 'No such image');
+      return reply.empty(204);
+    }
+    throw new HttpError('not_found', 'Not found');
+  }
+
+  /** POST (key undefined: a new id) and PUT. Everything is checked before anything is stored. */
+  async function upload(request: ApiRequest, reply: Reply, key: string | undefined): Promise<void> {
+    const prefix = request.query.get('prefix') ?? '';
+    if (key === undefined) validateImageKey(`${prefix}${LONGEST_NEW_NAME}`);
+    const meta = parseUserMeta(request.headers);
+    const max = deps.config.limits.maxOriginalBytes;
+    const declared = Number(request.headers['content-length']);
+    // Refused on the declared length, before the body is decoded or looked at.
+    if (Number.isFinite(declared) && declared > max) throw tooLarge(max);
+    const body = request.body();
+    if (body.length > max) throw tooLarge(max);
+    const prepared = await prepareUpload(body, meta, deps.config);
+
+    let saved: SavedVersion | undefined;
+    if (key !== undefined) {
+      saved = await saveVersion(uploads, key, prepared);
+    } else {
+      const extension = EXTENSIONS[prepared.info.format] ?? prepared.info.format;
+      for (let attempt = 0; attempt < NEW_KEY_ATTEMPTS && !saved; attempt += 1) {
+        const newKey = `${prefix}${newImageId()}.${extension}`;
+        validateImageKey(newKey);
+        saved = await saveVersion(uploads, newKey, prepared, { onlyIfNew: true });
+      }
+    }
+    if (!saved) throw new HttpError('busy', 'Could not find a free key; try again');
+    await reply.json(saved.created ? 201 : 200, describeVersion(saved.item), {
+      Location: `${IMAGES_PATH}/${saved.item.key}`,
+    });
+  }
+
+  async function describeImage(key: string, reply: Reply): Promise<void> {
+    const versions = await deps.metadata.versions(key);
+    const latest = versions.at(-1);
+    if (!latest) throw new HttpError('not_found', 'No such image');
+    await reply.json(200, {
+      ...describeVersion(latest),
+      originalUrl: await originalUrl(deps.masterKey, key, latest.version),
+      versions: await Promise.all(
+        versions.map(async (item) => ({
+          version: item.version,
+          bytes: item.bytes,
+          sha256: item.sha256,
+          created: item.created,
+          contentType: item.contentType,
+          width: item.width,
+          height: item.height,
+          originalUrl: await originalUrl(deps.masterKey, key, item.version),
+        })),
+      ),
+    });
+  }
+}
+
+function allow(method: string, methods: string[]): void {
+  if (!methods.includes(method)) {
+    throw withHeaders(new HttpError('method_not_allowed', `Expected ${methods.join(', ')} but received ${method}`), {
+      Allow: methods.join(', '),
+    });
+  }
+}
+
+function tooLarge(max: number): HttpError {
+  const limit = max >= 1024 * 1024 ? `${Math.round((max / 1024 / 1024) * 10) / 10} MB` : `${Math.round(max / 1024)} KB`;
+  return new HttpError('too_large', `The image is larger than ${limit}`);
+}
+
+function toApiRequest(event: FunctionUrlEvent): ApiRequest {
+  const headers: Record<string, string | undefined> = {};
+  // Function URLs lower-case header names already; a hand-made event may not.
+  for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
+  return {
+    method: event.requestContext.http.method.toUpperCase(),
+    path: event.rawPath,
+    query: new URLSearchParams(event.rawQueryString ?? ''),
+    headers,
+    body: () => (event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0)),
+  };
+}

@@ -1,0 +1,296 @@
+/**
+ * Uploads, replacements and deletions of originals (CONTRACT.md §6, §7), and
+ * why none of them can leave half a state behind.
+ *
+ * LAYOUT of the originals bucket
+ *   _versions/<key>/<id>  one immutable object per version, written once and never
+ *                         overwritten (`<id>` is fresh per upload). Keys starting
+ *                         with `_` are reserved (§3): no image key can collide.
+ *   <key>                 a server-side copy of the latest version, because the edge
+ *                         reads `<key>` and nothing else (no DynamoDB lookup). It
+ *                         carries `resizer-object: _versions/<key>/<id>` in its
+ *                         metadata, so we can tell which version it holds.
+ * Each version's metadata item names its object (`objectKey`). The table is the
+ * truth and `<key>` is derived from it. The layout works the same on s3rver (no
+ * versioning) and on the deployed, versioned bucket, whose noncurrent versions
+ * are then only a safety net. What it costs: the latest version is stored twice.
+ *
+ * WRITE ORDER of a version (POST, PUT)
+ *   1. Check everything that needs no storage: key, X-Meta-*, size, the type
+ *      sniffed from the bytes, a full decode (the thumbhash render). A failure
+ *      here has written nothing.
+ *   2. Put the encrypted bytes at `_versions/<key>/<id>`. Nothing points at the
+ *      object yet, so nobody sees it. If this fails: 502, nothing to undo.
+ *   3. Put the item (key, n+1) on condition `attribute_not_exists`: the commit
+ *      point. If a concurrent upload took n+1, re-read the latest and try n+2
+ *      (the object's name holds no version, so it is not rewritten). If the put
+ *      fails: delete the object of step 2, then 502 `storage_error`.
+ *   4. Promote: copy the latest item's object to `<key>`, then re-read the
+ *      latest and copy again until `<key>` holds it (a slower concurrent upload
+ *      may have copied an older version over ours). If this fails: roll back,
+ *      meaning delete our item, promote again (so `<key>` holds the previous
+ *      version, or nothing for a new key), and delete our object; then 502.
+ *   5. PUT only: purge the key's derivatives, then invalidate `/<key>*`. This
+ *      comes after step 4, so no derivative of the old bytes is rendered after
+ *      the purge, except by a render already in flight during the replace (it
+ *      read the old bytes before step 4 and stores its result after step 5; a
+ *      second purge, or versioned derivative keys, would close that window).
+ *      If the purge fails the version stays committed and served, and we answer
+ *      502 naming `edge-resizer purge`, because stale derivatives are cached for a year.
+ *
+ * RECOVERY when the process dies between steps
+ *   - after 2: an orphan object under `_versions/<key>/`. Nothing serves or lists
+ *     it, and the key's DELETE removes it with the others.
+ *   - after 3: the item is committed but `<key>` still holds the previous
+ *     version (or nothing): the API shows n+1 and the edge serves n. The next PUT
+ *     or DELETE of the key runs the promotion (`promoteLatest`), which copies
+ *     whatever the latest item names, and so do the rollbacks of step 4.
+ *   - after 4: old derivatives may remain. The next PUT purges them, and so
+ *     does `edge-resizer purge <key>`.
+ *   A rollback that itself fails leaves one of these same states.
+ *
+ * DELETE ORDER: `<key>` first (the edge can no longer render), then derivatives
+ * and the invalidation, then the `_versions/<key>/` objects, and the items
+ * last. A crash leaves items behind, so the key still shows in the API and a
+ * repeated DELETE finishes the job. The answer is 404 only when no item, no
+ * `<key>` and no version object is left.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { EdgeResizerConfig } from '../core/config.js';
+import { encryptBuffer } from '../core/envelope.js';
+import { HttpError } from '../core/errors.js';
+import { describeError, type Logger } from '../core/log.js';
+import { computeThumbHash } from '../core/thumbhash.js';
+import { type ImageInfo, inspectImage } from '../core/transform.js';
+import type { MasterKeyProvider } from '../storage/master-key.js';
+import type { ImageVersion, MetadataStore } from '../storage/metadata-store.js';
+import type { S3Store } from '../storage/s3-store.js';
+
+/** Where every version's immutable object lives. */
+export const VERSIONS_PREFIX = '_versions/';
+/** Object metadata naming the `_versions/` object a `<key>` copy was made from. */
+export const OBJECT_META = 'resizer-object';
+/** The file extension of a new key, by sniffed format. */
+export const EXTENSIONS: Readonly<Record<string, string>> = {
+  jpeg: 'jpg',
+  png: 'png',
+  webp: 'webp',
+  gif: 'gif',
+  tiff: 'tif',
+  avif: 'avif',
+};
+
+/** Concurrent uploads of one key each take the next version; past this many lost races we give up. */
+const MAX_VERSION_ATTEMPTS = 5;
+/** Rounds of "copy the latest, check it is still the latest" before we leave it to the next write. */
+const MAX_PROMOTE_ROUNDS = 5;
+
+export interface UploadDeps {
+  config: EdgeResizerConfig;
+  store: S3Store;
+  metadata: MetadataStore;
+  masterKey: MasterKeyProvider;
+  invalidate?: (key: string) => Promise<void>;
+  logger: Logger;
+}
+
+/** An upload checked and described, not yet stored. */
+export interface PreparedUpload {
+  plaintext: Buffer;
+  info: ImageInfo;
+  sha256: string;
+  thumbhash: string;
+  meta: Record<string, string>;
+}
+
+export function versionObjectKey(key: string, id: string): string {
+  return `${VERSIONS_PREFIX}${key}/${id}`;
+}
+
+/** 12 characters of a-z0-9 (62 bits): short in a URL, collisions left to the conditional put. */
+export function newImageId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  // 252 is the largest multiple of 36 under 256: rejecting above it keeps every character equally likely.
+  let id = '';
+  while (id.length < 12) {
+    for (const byte of randomBytes(16)) {
+      if (byte < 252 && id.length < 12) id += alphabet[byte % 36];
+    }
+  }
+  return id;
+}
+
+/** Step 1: sniff, bound, decode. Throws 413/415/422 and stores nothing. */
+export async function prepareUpload(
+  plaintext: Buffer,
+  meta: Record<string, string>,
+  config: EdgeResizerConfig,
+): Promise<PreparedUpload> {
+  const info = await inspectImage(plaintext, config);
+  const thumbhash = await computeThumbHash(plaintext, config);
+  const sha256 = createHash('sha256').update(plaintext).digest('hex');
+  return { plaintext, info, sha256, thumbhash, meta };
+}
+
+export interface SavedVersion {
+  item: ImageVersion;
+  /** True for version 1. */
+  created: boolean;
+}
+
+/**
+ * Steps 2–5 for `key`. With `onlyIfNew`, returns undefined instead of taking
+ * version 2 when the key exists (a POST whose fresh id collided). The derivatives
+ * are purged unless `onlyIfNew`: a new random key has none.
+ */
+export async function saveVersion(
+  deps: UploadDeps,
+  key: string,
+  upload: PreparedUpload,
+  options: { onlyIfNew?: boolean } = {},
+): Promise<SavedVersion | undefined> {
+  const { store, metadata, logger } = deps;
+  const objectKey = versionObjectKey(key, newImageId());
+  const { body, metadata: envelope } = encryptBuffer(upload.plaintext, await deps.masterKey());
+  await store.putOriginal(objectKey, body, { ...envelope, [OBJECT_META]: objectKey }, body.length);
+
+  let item: ImageVersion | undefined;
+  try {
+    for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS && !item; attempt += 1) {
+      const latest = options.onlyIfNew ? undefined : await metadata.latest(key);
+      const candidate: ImageVersion = {
+        key,
+        version: (latest?.version ?? 0) + 1,
+        contentType: upload.info.contentType,
+        width: upload.info.width,
+        height: upload.info.height,
+        bytes: upload.plaintext.length,
+        sha256: upload.sha256,
+        created: new Date().toISOString(),
+        thumbhash: upload.thumbhash,
+        meta: upload.meta,
+        objectKey,
+      };
+      if (await metadata.putVersion(candidate)) item = candidate;
+      else if (options.onlyIfNew) break;
+    }
+  } catch (error) {
+    await undo(`delete ${objectKey}`, () => store.deleteOriginal(objectKey), logger);
+    throw error;
+  }
+  if (!item) {
+    await undo(`delete ${objectKey}`, () => store.deleteOriginal(objectKey), logger);
+    if (options.onlyIfNew) return undefined;
+    throw new HttpError('busy', 'Other uploads are replacing this image right now; try again');
+  }
+
+  try {
+    await promoteLatest(deps, key);
+  } catch (error) {
+    const committed = item;
+    await undo(
+      `roll back ${key} v${committed.version}`,
+      async () => {
+        await metadata.deleteVersion(key, committed.version);
+        await promoteLatest(deps, key);
+        await store.deleteOriginal(objectKey);
+      },
+      logger,
+    );
+    throw storageError(error);
+  }
+
+  if (!options.onlyIfNew) {
+    try {
+      await purgeDerivatives(deps, key);
+    } catch (error) {
+      logger.error('purging derivatives after a replace failed', { key, ...describeError(error) });
+      throw new HttpError(
+        'storage_error',
+        `Version ${item.version} of ${key} is stored, but its old derivatives could not be purged: run \`edge-resizer purge ${key}\``,
+        { cause: error },
+      );
+    }
+  }
+  return { item, created: item.version === 1 };
+}
+
+/**
+ * Makes `<key>` hold the latest version's object (or removes it when the key
+ * has no version left). Idempotent: the repair for every interrupted write.
+ */
+export async function promoteLatest(
+  deps: Pick<UploadDeps, 'store' | 'metadata' | 'logger'>,
+  key: string,
+): Promise<void> {
+  const { store, metadata } = deps;
+  for (let round = 0; round < MAX_PROMOTE_ROUNDS; round += 1) {
+    const [latest, current] = await Promise.all([metadata.latest(key), store.headOriginal(key)]);
+    if (!latest) {
+      if (current) await store.deleteOriginal(key);
+      return;
+    }
+    if (current?.metadata[OBJECT_META] === latest.objectKey) return;
+    if (!(await store.copyOriginal(latest.objectKey, key))) {
+      throw new HttpError('storage_error', 'The latest version of this image is missing from storage');
+    }
+  }
+  // Still racing after several rounds: the last writer's own promotion settles it.
+  deps.logger.warn('promotion did not settle; a concurrent write will finish it', { key });
+}
+
+/** Deletes every derivative of `key` and invalidates `/<key>*`; returns how many were deleted. */
+export async function purgeDerivatives(deps: Pick<UploadDeps, 'store' | 'invalidate'>, key: string): Promise<number> {
+  const deleted = await deps.store.deleteDerivatives(key);
+  await deps.invalidate?.(key);
+  return deleted;
+}
+
+/** Removes the original, its derivatives, its versions and its items. False when there was nothing. */
+export async function deleteImage(deps: UploadDeps, key: string): Promise<boolean> {
+  const { store, metadata } = deps;
+  const [items, current] = await Promise.all([metadata.versions(key), store.headOriginal(key)]);
+  // The items' objects, and any orphan of an interrupted upload beside them.
+  const objects = new Set(items.map((item) => item.objectKey));
+  for await (const page of store.listOriginals(`${VERSIONS_PREFIX}${key}/`)) {
+    for (const objectKey of page) objects.add(objectKey);
+  }
+  if (items.length === 0 && !current && objects.size === 0) return false;
+
+  if (current) await store.deleteOriginal(key);
+  await purgeDerivatives(deps, key);
+  for (const objectKey of objects) await store.deleteOriginal(objectKey);
+  await metadata.deleteKey(key);
+  return true;
+}
+
+/** The public view of a version: what uploads return and the listing prints. */
+export function describeVersion(item: ImageVersion) {
+  return {
+    key: item.key,
+    version: item.version,
+    contentType: item.contentType,
+    width: item.width,
+    height: item.height,
+    bytes: item.bytes,
+    sha256: item.sha256,
+    created: item.created,
+    thumbhash: item.thumbhash,
+    meta: item.meta,
+    url: `/${item.key}`,
+  };
+}
+
+/** Best-effort clean-up after a failure: logged, never hiding the original error. */
+async function undo(what: string, action: () => Promise<unknown>, logger: Logger): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    logger.error(`could not ${what}; the next write of the key repairs it`, describeError(error));
+  }
+}
+
+function storageError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  return new HttpError('storage_error', 'Storage is unavailable; try again', { cause: error });
+}

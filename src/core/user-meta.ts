@@ -1,0 +1,59 @@
+/**
+ * User metadata sent with an upload as `X-Meta-<name>: <value>` headers
+ * (CONTRACT.md §7): stored with the version, returned as `meta` with the names
+ * lower-cased and the prefix dropped. Bounded so one image cannot bloat the
+ * metadata item (DynamoDB caps an item at 400 KB) or the NDJSON listing.
+ */
+import { HttpError, invalidParam } from './errors.js';
+
+export const USER_META_PREFIX = 'x-meta-';
+/** Enough for captions, credits, alt text and a few ids. */
+export const MAX_META_ENTRIES = 32;
+export const MAX_META_NAME_LENGTH = 64;
+export const MAX_META_VALUE_LENGTH = 1024;
+/** Names and values together. */
+export const MAX_META_TOTAL_LENGTH = 8 * 1024;
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+// Printable ASCII and tab. Node reads header bytes as latin1, so UTF-8 sent
+// raw would be stored garbled: clients percent-encode instead.
+const VALUE = /^[\t\x20-\x7e]*$/;
+
+/**
+ * Picks the `x-meta-*` entries out of lower-cased request headers. A bad name,
+ * value or size is a 400 `invalid_param` naming the header.
+ */
+export function parseUserMeta(headers: Record<string, string | undefined>): Record<string, string> {
+  const meta: Record<string, string> = {};
+  let count = 0;
+  let total = 0;
+  for (const [header, rawValue] of Object.entries(headers)) {
+    const lower = header.toLowerCase();
+    if (!lower.startsWith(USER_META_PREFIX) || rawValue === undefined) continue;
+    const name = lower.slice(USER_META_PREFIX.length);
+    const value = rawValue.trim();
+    if (!NAME.test(name) || name.length > MAX_META_NAME_LENGTH) {
+      throw invalidParam(
+        'an X-Meta-* header name',
+        `1 to ${MAX_META_NAME_LENGTH} of a-z 0-9 . _ - after the prefix`,
+        header,
+      );
+    }
+    if (!VALUE.test(value)) throw invalidParam(header, 'printable ASCII (percent-encode anything else)', value);
+    if (value.length > MAX_META_VALUE_LENGTH)
+      throw invalidParam(header, `at most ${MAX_META_VALUE_LENGTH} characters`, value);
+    count += 1;
+    total += name.length + value.length;
+    if (count > MAX_META_ENTRIES) {
+      throw new HttpError('invalid_param', `Expected at most ${MAX_META_ENTRIES} X-Meta-* headers but received more`);
+    }
+    if (total > MAX_META_TOTAL_LENGTH) {
+      throw new HttpError(
+        'invalid_param',
+        `Expected at most ${MAX_META_TOTAL_LENGTH} characters of X-Meta-* names and values in all`,
+      );
+    }
+    meta[name] = value;
+  }
+  return meta;
+}
