@@ -28,6 +28,8 @@ function requestHandler(timeoutMs: number): NodeHttpHandler {
   return new NodeHttpHandler({
     connectionTimeout: timeoutMs,
     requestTimeout: timeoutMs,
+    // Without it the handler only logs a warning when the timeout passes and keeps waiting.
+    throwOnRequestTimeout: true,
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
     httpsAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
   });

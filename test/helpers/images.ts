@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import sharp, { type ResizeOptions } from 'sharp';
 import { ssim } from 'ssim.js';
 
-export const fixture = (path: string): Buffer => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url));
+export const fixture = (path: string): Buffer<ArrayBuffer> => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url));
 
 /** SSIM of two images compared at `a`'s size, as RGBA, with alpha flattened on white. */
 export async function similarity(a: Buffer, b: Buffer): Promise<number> {

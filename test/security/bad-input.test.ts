@@ -13,6 +13,7 @@ import { parseMasterKey } from '../../src/core/envelope.js';
 import { deriveTokenKey, sealToken } from '../../src/core/tokens.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { fixture } from '../helpers/images.js';
+import { assertNoLeak } from '../helpers/leaks.js';
 
 interface Row {
   name: string;
@@ -153,15 +154,4 @@ function tamper(originalUrl: string): string {
   const middle = Math.floor(token.length / 2);
   const flipped = token[middle] === 'A' ? 'B' : 'A';
   return `/originals/${token.slice(0, middle)}${flipped}${token.slice(middle + 1)}`;
-}
-
-/** No stack frames, no path on disk, no bucket or table names, no AWS error text. */
-export function assertNoLeak(text: string, server: LocalServer, dataDir: string) {
-  expect(text).to.not.match(/\n\s+at |node_modules|\.ts:\d+/);
-  expect(text).to.not.include(dataDir);
-  expect(text).to.not.include(process.cwd());
-  for (const name of [server.config.originalsBucket, server.config.derivativesBucket, server.config.metadataTable]) {
-    expect(text).to.not.include(name);
-  }
-  expect(text).to.not.match(/NoSuchKey|AccessDenied|ResourceNotFoundException|ECONNREFUSED|\$metadata/);
 }

@@ -1,0 +1,155 @@
+/**
+ * Storage faults: S3 stopped mid-run, S3 slow, derivative writes refused,
+ * DynamoDB gone. The server answers the contract's JSON errors, recovers when
+ * storage returns, and no stored object is ever partial.
+ */
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { expect } from 'chai';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createConfig } from '../../src/core/config.js';
+import { decryptBuffer, parseMasterKey } from '../../src/core/envelope.js';
+import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
+import { createS3Store } from '../../src/storage/s3-store.js';
+import { type EmbeddedServer, startDynalite, startS3rver } from '../../src/local/embedded-servers.js';
+import { type LocalServer, startLocalServer } from '../../src/local/server.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { fixture } from '../helpers/images.js';
+import { assertNoLeak } from '../helpers/leaks.js';
+
+const config = createConfig();
+
+describe('storage faults', () => {
+  let dir: string;
+  let s3: EmbeddedServer;
+  let dynamo: EmbeddedServer;
+  let s3Proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  let dynamoProxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  let server: LocalServer;
+  const logs: string[] = [];
+  const injected: string[] = [];
+
+  const startS3 = (port?: number) =>
+    startS3rver({ directory: join(dir, 's3'), buckets: [config.originalsBucket, config.derivativesBucket], port });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edge-resizer-faults-'));
+    s3 = await startS3();
+    dynamo = await startDynalite({ directory: join(dir, 'dynamo') });
+    s3Proxy = await startFaultProxy(s3.endpoint);
+    dynamoProxy = await startFaultProxy(dynamo.endpoint);
+    server = await startLocalServer({
+      dataDir: join(dir, 'data'),
+      port: 0,
+      logLevel: 'info',
+      log: (line) => logs.push(line),
+      seedSamples: false,
+      s3Endpoint: s3Proxy.endpoint,
+      dynamoEndpoint: dynamoProxy.endpoint,
+      // Short timeouts and two attempts, so each fault is answered in about a second.
+      config: { storage: { timeoutMs: 600, maxAttempts: 2 } },
+    });
+    expect((await put('photos/a.jpg', fixture('photos/fig.jpg'))).status).to.equal(201);
+  });
+  after(async () => {
+    await server.close();
+    await s3Proxy.close();
+    await dynamoProxy.close();
+    await s3.close().catch(() => undefined);
+    await dynamo.close();
+    console.log(`      figure: faults injected and survived: ${injected.join(', ')}`);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const put = (key: string, body: Buffer<ArrayBuffer>) =>
+    fetch(`${server.url}/api/images/${key}`, { method: 'PUT', headers: { authorization: `Bearer ${server.apiToken}` }, body });
+  const image = (path: string) => fetch(`${server.url}${path}`, { headers: { accept: 'image/webp' } });
+
+  async function expectJsonError(response: Response, status: number, code: string) {
+    const text = await response.text();
+    expect(response.status, text).to.equal(status);
+    expect(response.headers.get('content-type')).to.match(/^application\/json/);
+    expect(JSON.parse(text)).to.include({ status, code });
+    assertNoLeak(text, server, dir);
+  }
+
+  it('S3 stopped mid-run: image misses and uploads answer 502 storage_error; all recovers when S3 is back', async () => {
+    const port = s3.port;
+    await s3.close();
+    injected.push('s3rver stopped');
+    await expectJsonError(await image('/photos/a.jpg?width=101'), 502, 'storage_error');
+    await expectJsonError(await put('photos/while-down.jpg', fixture('photos/mountains.jpg')), 502, 'storage_error');
+
+    s3 = await startS3(port);
+    const recovered = await image('/photos/a.jpg?width=101');
+    expect(recovered.status).to.equal(200);
+    expect((await sharp(Buffer.from(await recovered.arrayBuffer())).metadata()).width).to.equal(101);
+    // The failed upload left no metadata behind.
+    const meta = await fetch(`${server.url}/api/images/photos/while-down.jpg`, { headers: { authorization: `Bearer ${server.apiToken}` } });
+    expect(meta.status).to.equal(404);
+    expect((await put('photos/while-down.jpg', fixture('photos/mountains.jpg'))).status).to.equal(201);
+  });
+
+  it('S3 slower than the timeout: 502 storage_error after the retries, then recovery', async () => {
+    s3Proxy.set({ kind: 'delay', ms: 2500 });
+    injected.push('S3 delayed 2.5 s');
+    await expectJsonError(await image('/photos/a.jpg?width=102'), 502, 'storage_error');
+    s3Proxy.set({ kind: 'pass' });
+    expect((await image('/photos/a.jpg?width=102')).status).to.equal(200);
+  });
+
+  it('a refused derivative write still answers the image, logs it, and stores nothing partial', async () => {
+    s3Proxy.set({ kind: 'fail-puts', pathPrefix: `/${config.derivativesBucket}/` });
+    injected.push('derivative PUTs refused');
+    const before = server.transforms();
+    const response = await image('/photos/a.jpg?width=103');
+    expect(response.status).to.equal(200);
+    expect((await sharp(Buffer.from(await response.arrayBuffer())).metadata()).width).to.equal(103);
+    expect(logs.some((line) => line.includes('storing the derivative failed'))).to.equal(true);
+    s3Proxy.set({ kind: 'pass' });
+    // Not stored, so a new cache key for the same variant transforms again, and stores this time.
+    expect((await image('/photos/a.jpg?width=103&dpr=1.0')).status).to.equal(200);
+    expect(server.transforms() - before).to.equal(2);
+  });
+
+  it('DynamoDB gone: uploads and listings answer 502 storage_error and nothing is half stored; recovery after', async () => {
+    dynamoProxy.set({ kind: 'down' });
+    injected.push('DynamoDB down');
+    await expectJsonError(await put('photos/no-table.jpg', fixture('photos/forest-stream.jpg')), 502, 'storage_error');
+    const listing = await fetch(`${server.url}/api/images`, { headers: { authorization: `Bearer ${server.apiToken}` } });
+    await expectJsonError(listing, 502, 'storage_error');
+    // The object written before the metadata failed was rolled back: the edge finds no original.
+    await expectJsonError(await image('/photos/no-table.jpg?width=50'), 404, 'not_found');
+    dynamoProxy.set({ kind: 'pass' });
+    expect((await put('photos/no-table.jpg', fixture('photos/forest-stream.jpg'))).status).to.equal(201);
+  });
+
+  it('after all the faults, every stored original decrypts and every derivative decodes', async () => {
+    const client = createS3Client({ region: config.region, endpoint: s3.endpoint, credentials: LOCAL_CREDENTIALS, timeoutMs: 5000, maxAttempts: 2 });
+    const store = createS3Store({ client, originalsBucket: config.originalsBucket, derivativesBucket: config.derivativesBucket });
+    const masterKey = parseMasterKey(await readFile(join(dir, 'data', 'master.key')));
+    try {
+      const list = async (bucket: string) =>
+        ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key as string);
+      const originals = await list(config.originalsBucket);
+      expect(originals.length).to.be.greaterThan(2);
+      for (const key of originals) {
+        const stored = await store.getOriginal(key);
+        const plaintext = decryptBuffer(stored!.body, stored!.metadata, masterKey);
+        expect((await sharp(plaintext).metadata()).format, key).to.equal('jpeg');
+      }
+      const derivatives = await list(config.derivativesBucket);
+      expect(derivatives.length).to.be.greaterThan(1);
+      for (const key of derivatives) {
+        const stored = await store.getDerivative(key);
+        const meta = await sharp(stored!.body).metadata();
+        expect(meta.width, key).to.be.a('number');
+        await sharp(stored!.body).raw().toBuffer();
+      }
+    } finally {
+      client.destroy();
+    }
+  });
+});
