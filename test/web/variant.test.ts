@@ -1,0 +1,103 @@
+import { expect } from 'chai';
+import { readNdjson } from '../../web/src/ndjson.js';
+import {
+  cacheStatus,
+  defaultParams,
+  expectedSize,
+  parseServerTiming,
+  parseWidthList,
+  savingPercent,
+  srcsetSnippet,
+  srcsetWidths,
+  variantUrl,
+} from '../../web/src/variant.js';
+
+describe('web/src/variant', () => {
+  const image = { key: 'photos/cat.jpg', width: 1500, height: 1000 };
+
+  it('leaves defaults out of the URL and writes the rest', () => {
+    expect(variantUrl('photos/cat.jpg', defaultParams())).to.equal('/photos/cat.jpg');
+    expect(
+      variantUrl('photos/cat.jpg', { ...defaultParams(), width: 400, format: 'webp', quality: 60, dpr: 2 }),
+    ).to.equal('/photos/cat.jpg?width=400&format=webp&quality=60&dpr=2');
+    // fit only matters with a size.
+    expect(variantUrl('a.jpg', { ...defaultParams(), fit: 'contain' })).to.equal('/a.jpg');
+    expect(variantUrl('a.jpg', { ...defaultParams(), width: 10, height: 20, fit: 'contain' })).to.equal(
+      '/a.jpg?width=10&height=20&fit=contain',
+    );
+  });
+
+  it('predicts the output size without enlarging', () => {
+    expect(expectedSize(image, { ...defaultParams(), width: 300 })).to.deep.equal({ width: 300, height: 200 });
+    expect(expectedSize(image, { ...defaultParams(), width: 300, dpr: 2 })).to.deep.equal({ width: 600, height: 400 });
+    expect(expectedSize(image, { ...defaultParams(), width: 3000 })).to.deep.equal({ width: 1500, height: 1000 });
+    expect(expectedSize(image, { ...defaultParams(), width: 300, height: 300 })).to.deep.equal({
+      width: 300,
+      height: 300,
+    });
+    expect(expectedSize(image, { ...defaultParams(), width: 300, height: 300, fit: 'inside' })).to.deep.equal({
+      width: 300,
+      height: 200,
+    });
+    expect(expectedSize(image, { ...defaultParams(), width: 300, height: 300, fit: 'outside' })).to.deep.equal({
+      width: 450,
+      height: 300,
+    });
+  });
+
+  it('caps srcset widths at the original width', () => {
+    expect(srcsetWidths(1500)).to.deep.equal([320, 640, 960, 1280, 1500]);
+    expect(srcsetWidths(200)).to.deep.equal([200]);
+    expect(parseWidthList('320, 640 x 0 -5 99999 1280')).to.deep.equal([320, 640, 1280]);
+  });
+
+  it('builds a srcset snippet with one URL per width, height scaled when both are set', () => {
+    const snippet = srcsetSnippet(
+      'https://cdn.example',
+      image,
+      { ...defaultParams(), width: 800, height: 400, format: 'webp', dpr: 2 },
+      { sizes: '50vw' },
+    );
+    expect(snippet.widths).to.deep.equal([320, 640, 960, 1280, 1500]);
+    expect(snippet.srcset).to.include('https://cdn.example/photos/cat.jpg?width=320&height=160&format=webp 320w');
+    expect(snippet.srcset).to.include('width=1500&height=750&format=webp 1500w');
+    expect(snippet.srcset).not.to.include('dpr=');
+    expect(snippet.html).to.include('sizes="50vw"');
+    expect(snippet.html).to.match(
+      /^<img src="https:\/\/cdn\.example\/photos\/cat\.jpg\?width=960&amp;height=480&amp;format=webp"/,
+    );
+  });
+
+  it('parses Server-Timing and X-Cache', () => {
+    expect(
+      parseServerTiming('fetch;dur=12.5, decrypt;dur=0.4, transform;desc="sharp";dur=30, store;dur=2'),
+    ).to.deep.equal([
+      { name: 'fetch', dur: 12.5 },
+      { name: 'decrypt', dur: 0.4 },
+      { name: 'transform', dur: 30, desc: 'sharp' },
+      { name: 'store', dur: 2 },
+    ]);
+    expect(parseServerTiming(null)).to.deep.equal([]);
+    expect(cacheStatus('Hit from cloudfront')).to.equal('hit');
+    expect(cacheStatus('Miss from cloudfront')).to.equal('miss');
+    expect(cacheStatus(null)).to.equal('unknown');
+    expect(savingPercent(200, 150)).to.equal(25);
+  });
+});
+
+describe('web/src/ndjson', () => {
+  it('yields each line as it arrives, whatever the chunking', async () => {
+    const text = '{"key":"a"}\n{"key":"b"}\n\n{"key":"cé"}';
+    const bytes = new TextEncoder().encode(text);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        // Split inside a line and inside a multi-byte character.
+        for (let i = 0; i < bytes.length; i += 5) controller.enqueue(bytes.slice(i, i + 5));
+        controller.close();
+      },
+    });
+    const keys: string[] = [];
+    for await (const item of readNdjson<{ key: string }>(body)) keys.push(item.key);
+    expect(keys).to.deep.equal(['a', 'b', 'cé']);
+  });
+});

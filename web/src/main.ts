@@ -1,0 +1,735 @@
+/**
+ * The playground page: wires the DOM of index.html to the API (api.ts) and
+ * to the pure URL and snippet logic (variant.ts).
+ */
+import { thumbHashToDataURL } from 'thumbhash';
+import './style.css';
+import {
+  ApiError,
+  displayName,
+  errorFromResponse,
+  forgetToken,
+  type ImageItem,
+  listImages,
+  resolveToken,
+  storeToken,
+  type TokenSource,
+  uploadImage,
+} from './api.js';
+import {
+  cacheStatus,
+  DEFAULT_FORMAT,
+  DEFAULT_QUALITY,
+  defaultParams,
+  expectedSize,
+  type Fit,
+  type Format,
+  formatBytes,
+  formatLabel,
+  IMAGE_ACCEPT,
+  imgTag,
+  MAX_DIMENSION,
+  parseServerTiming,
+  parseWidthList,
+  savingPercent,
+  srcsetSnippet,
+  type VariantParams,
+  variantUrl,
+} from './variant.js';
+
+const PREVIEW_DEBOUNCE_MS = 250;
+const MAX_PREVIEW_HEIGHT = 440;
+
+function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`#${id} is missing from index.html`);
+  return element as T;
+}
+
+const el = {
+  alert: $('alert'),
+  tokenState: $('token-state'),
+  changeToken: $<HTMLButtonElement>('change-token'),
+  tokenPanel: $('token-panel'),
+  tokenForm: $<HTMLFormElement>('token-form'),
+  tokenInput: $<HTMLInputElement>('token-input'),
+  tokenForget: $<HTMLButtonElement>('token-forget'),
+  tokenCancel: $<HTMLButtonElement>('token-cancel'),
+  dropzone: $('dropzone'),
+  chooseFiles: $<HTMLButtonElement>('choose-files'),
+  fileInput: $<HTMLInputElement>('file-input'),
+  uploads: $<HTMLUListElement>('uploads'),
+  listStatus: $('list-status'),
+  imageList: $<HTMLUListElement>('image-list'),
+  imageCount: $('image-count'),
+  editorTitle: $('editor-title'),
+  originalInfo: $('original-info'),
+  editorBody: $('editor-body'),
+  controls: $<HTMLFormElement>('controls'),
+  widthRange: $<HTMLInputElement>('width-range'),
+  widthNumber: $<HTMLInputElement>('width-number'),
+  heightRange: $<HTMLInputElement>('height-range'),
+  heightNumber: $<HTMLInputElement>('height-number'),
+  fit: $<HTMLSelectElement>('fit'),
+  dpr: $<HTMLSelectElement>('dpr'),
+  resetSize: $<HTMLButtonElement>('reset-size'),
+  format: $<HTMLSelectElement>('format'),
+  quality: $<HTMLInputElement>('quality'),
+  qualityValue: $<HTMLOutputElement>('quality-value'),
+  compare: $<HTMLInputElement>('compare'),
+  formatB: $<HTMLSelectElement>('format-b'),
+  qualityB: $<HTMLInputElement>('quality-b'),
+  qualityBValue: $<HTMLOutputElement>('quality-b-value'),
+  compareSummary: $('compare-summary'),
+  snippetUrl: $('snippet-url'),
+  snippetImg: $('snippet-img'),
+  snippetSrcset: $('snippet-srcset'),
+  srcsetWidths: $<HTMLInputElement>('srcset-widths'),
+  srcsetSizes: $<HTMLInputElement>('srcset-sizes'),
+  copyStatus: $('copy-status'),
+};
+
+const state: {
+  token?: { token: string; source: TokenSource };
+  images: Map<string, ImageItem>;
+  selected?: ImageItem;
+  listAbort?: AbortController;
+  previewAbort?: AbortController;
+  previewTimer?: ReturnType<typeof setTimeout>;
+} = { images: new Map() };
+
+// ---------------------------------------------------------------- alerts
+
+let alertSource: string | undefined;
+
+/** Shows an error in the alert region; `source` lets a later success clear only its own error. */
+function showError(source: string, context: string, error: unknown): void {
+  const text = error instanceof ApiError ? error.readable : error instanceof Error ? error.message : String(error);
+  alertSource = source;
+  el.alert.replaceChildren();
+  const message = document.createElement('p');
+  message.textContent = `${context}: ${text}`;
+  const dismiss = document.createElement('button');
+  dismiss.type = 'button';
+  dismiss.className = 'button secondary small';
+  dismiss.textContent = 'Dismiss';
+  dismiss.addEventListener('click', () => clearError());
+  el.alert.append(message, dismiss);
+}
+
+function clearError(source?: string): void {
+  if (source !== undefined && source !== alertSource) return;
+  alertSource = undefined;
+  el.alert.replaceChildren();
+}
+
+const isAuthError = (error: unknown) => error instanceof ApiError && (error.status === 401 || error.status === 403);
+
+// ---------------------------------------------------------------- token
+
+function renderTokenState(): void {
+  const labels: Record<TokenSource, string> = {
+    local: 'Token: from the local CDN',
+    session: 'Token: saved in this tab',
+  };
+  el.tokenState.textContent = state.token ? labels[state.token.source] : 'No API token';
+  el.changeToken.textContent = state.token ? 'Change token' : 'Enter token';
+}
+
+function openTokenPanel(): void {
+  el.tokenPanel.hidden = false;
+  el.tokenInput.value = '';
+  el.tokenInput.focus();
+}
+
+function closeTokenPanel(): void {
+  el.tokenPanel.hidden = true;
+}
+
+async function initToken(): Promise<void> {
+  state.token = await resolveToken();
+  renderTokenState();
+  if (state.token) {
+    closeTokenPanel();
+    void refreshList();
+  } else {
+    el.listStatus.textContent = 'Enter the API token to list and upload images.';
+    openTokenPanel();
+  }
+}
+
+el.changeToken.addEventListener('click', () => (el.tokenPanel.hidden ? openTokenPanel() : closeTokenPanel()));
+el.tokenCancel.addEventListener('click', () => {
+  closeTokenPanel();
+  el.changeToken.focus();
+});
+el.tokenForget.addEventListener('click', () => {
+  forgetToken();
+  closeTokenPanel();
+  void initToken();
+});
+el.tokenForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const token = el.tokenInput.value.trim();
+  if (!token) return;
+  storeToken(token);
+  state.token = { token, source: 'session' };
+  renderTokenState();
+  closeTokenPanel();
+  clearError('token');
+  void refreshList();
+});
+
+// ---------------------------------------------------------------- list
+
+const thumbhashCache = new Map<string, string>();
+
+/** The ThumbHash placeholder as a data URL, or undefined if the image has none. */
+function placeholderUrl(item: ImageItem): string | undefined {
+  if (!item.thumbhash) return undefined;
+  let url = thumbhashCache.get(item.thumbhash);
+  if (!url) {
+    try {
+      const bytes = Uint8Array.from(atob(item.thumbhash), (c) => c.charCodeAt(0));
+      url = thumbHashToDataURL(bytes);
+      thumbhashCache.set(item.thumbhash, url);
+    } catch {
+      return undefined;
+    }
+  }
+  return url;
+}
+
+function renderCard(item: ImageItem): HTMLLIElement {
+  const li = document.createElement('li');
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'card';
+  button.dataset.key = item.key;
+  button.setAttribute('aria-pressed', String(state.selected?.key === item.key));
+
+  const thumb = document.createElement('span');
+  thumb.className = 'thumb';
+  const placeholder = placeholderUrl(item);
+  if (placeholder) thumb.style.backgroundImage = `url("${placeholder}")`;
+  const img = document.createElement('img');
+  const thumbParams: VariantParams = { ...defaultParams(), width: 240, height: 180 };
+  img.src = variantUrl(item.key, thumbParams);
+  img.srcset = `${img.src} 1x, ${variantUrl(item.key, { ...thumbParams, dpr: 2 })} 2x`;
+  img.alt = '';
+  img.loading = 'lazy';
+  img.decoding = 'async';
+  img.addEventListener('load', () => img.classList.add('loaded'));
+  thumb.append(img);
+
+  const name = document.createElement('span');
+  name.className = 'card-name';
+  name.textContent = shortName(item);
+  button.title = item.key;
+  const meta = document.createElement('span');
+  meta.className = 'card-meta';
+  meta.textContent = `${item.width}×${item.height} · ${formatBytes(item.bytes)}`;
+
+  button.append(thumb, name, meta);
+  button.addEventListener('click', () => select(item));
+  li.append(button);
+  return li;
+}
+
+/** The file name sent at upload, else the key's last segment: short enough for a card. */
+function shortName(item: ImageItem): string {
+  const name = displayName(item);
+  return name === item.key ? (item.key.split('/').pop() ?? item.key) : name;
+}
+
+function addImage(item: ImageItem, position: 'start' | 'end'): void {
+  const existing = el.imageList.querySelector<HTMLElement>(`[data-key="${CSS.escape(item.key)}"]`);
+  const card = renderCard(item);
+  if (existing?.parentElement) existing.parentElement.replaceWith(card);
+  else if (position === 'start') el.imageList.prepend(card);
+  else el.imageList.append(card);
+  state.images.set(item.key, item);
+  el.imageCount.textContent = `(${state.images.size})`;
+}
+
+const keyFromHash = () => new URLSearchParams(location.hash.slice(1)).get('image') ?? undefined;
+
+async function refreshList(): Promise<void> {
+  if (!state.token) return;
+  state.listAbort?.abort();
+  const abort = new AbortController();
+  state.listAbort = abort;
+  state.images.clear();
+  el.imageList.replaceChildren();
+  el.imageCount.textContent = '';
+  el.imageList.setAttribute('aria-busy', 'true');
+  el.listStatus.textContent = 'Loading images…';
+  const wanted = keyFromHash();
+  try {
+    for await (const item of listImages(state.token.token, abort.signal)) {
+      addImage(item, 'end');
+      if (!state.selected && (wanted === undefined || wanted === item.key)) select(item, { reveal: true });
+    }
+    clearError('list');
+    clearError('token');
+    const first = state.images.values().next().value;
+    if (!state.selected && first) select(first, { reveal: true });
+    el.listStatus.textContent = state.images.size ? '' : 'No images yet: upload one.';
+  } catch (error) {
+    if (abort.signal.aborted) return;
+    el.listStatus.textContent = 'The images could not be listed.';
+    showError(isAuthError(error) ? 'token' : 'list', 'Could not list images', error);
+    if (isAuthError(error)) {
+      el.tokenPanel.hidden = false;
+    }
+  } finally {
+    if (state.listAbort === abort) el.imageList.removeAttribute('aria-busy');
+  }
+}
+
+// ---------------------------------------------------------------- upload
+
+async function uploadFiles(files: readonly File[]): Promise<void> {
+  if (!files.length) return;
+  if (!state.token) {
+    showError('token', 'Cannot upload', new Error('enter the API token first'));
+    openTokenPanel();
+    return;
+  }
+  for (const file of files) {
+    const li = document.createElement('li');
+    li.className = 'upload';
+    const name = document.createElement('span');
+    name.className = 'upload-name';
+    name.textContent = file.name;
+    const progress = document.createElement('progress');
+    progress.max = 1;
+    progress.value = 0;
+    progress.setAttribute('aria-label', `Uploading ${file.name}`);
+    const status = document.createElement('span');
+    status.className = 'upload-status';
+    status.textContent = formatBytes(file.size);
+    li.append(name, progress, status);
+    el.uploads.append(li);
+    try {
+      const result = await uploadImage(file, state.token.token, (fraction) => {
+        progress.value = fraction;
+        status.textContent = `${Math.round(fraction * 100)}%`;
+      });
+      status.textContent = 'Uploaded';
+      li.classList.add('done');
+      setTimeout(() => li.remove(), 4000);
+      const item: ImageItem = { ...result, meta: result.meta ?? { filename: encodeURIComponent(file.name) } };
+      addImage(item, 'start');
+      el.listStatus.textContent = '';
+      select(item, { reveal: true });
+      clearError('upload');
+    } catch (error) {
+      li.classList.add('failed');
+      status.textContent = error instanceof ApiError ? error.code : 'failed';
+      showError(isAuthError(error) ? 'token' : 'upload', `Could not upload ${file.name}`, error);
+      setTimeout(() => li.remove(), 8000);
+    }
+  }
+}
+
+el.chooseFiles.addEventListener('click', () => el.fileInput.click());
+el.fileInput.addEventListener('change', () => {
+  const files = [...(el.fileInput.files ?? [])];
+  el.fileInput.value = '';
+  void uploadFiles(files);
+});
+
+// Anything dropped on the page goes to the dropzone, never navigates away.
+let dragDepth = 0;
+window.addEventListener('dragenter', (event) => {
+  if (!event.dataTransfer?.types.includes('Files')) return;
+  dragDepth += 1;
+  el.dropzone.classList.add('dragging');
+});
+window.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) el.dropzone.classList.remove('dragging');
+});
+window.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
+});
+window.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dragDepth = 0;
+  el.dropzone.classList.remove('dragging');
+  const files = [...(event.dataTransfer?.files ?? [])].filter((f) => f.type.startsWith('image/') || f.type === '');
+  void uploadFiles(files);
+});
+
+// ---------------------------------------------------------------- editor
+
+/** Scrolls the list (a column on desktop, a strip on a phone) to show `card`, never the page. */
+function revealInList(card: HTMLElement): void {
+  const list = el.imageList;
+  const box = card.getBoundingClientRect();
+  const view = list.getBoundingClientRect();
+  if (box.left < view.left || box.right > view.right) list.scrollLeft += box.left - view.left - 8;
+  if (box.top < view.top || box.bottom > view.bottom) list.scrollTop += box.top - view.top - 8;
+}
+
+function select(item: ImageItem, options: { reveal?: boolean } = {}): void {
+  state.selected = item;
+  for (const card of el.imageList.querySelectorAll<HTMLElement>('.card')) {
+    const selected = card.dataset.key === item.key;
+    card.setAttribute('aria-pressed', String(selected));
+    if (selected && options.reveal) revealInList(card);
+  }
+  history.replaceState(null, '', `#image=${encodeURIComponent(item.key)}`);
+  el.editorTitle.textContent = shortName(item);
+  el.originalInfo.textContent = `${item.key} · original ${item.width}×${item.height} px, ${formatLabel(item.contentType)}, ${formatBytes(item.bytes)}`;
+  el.editorBody.hidden = false;
+  el.controls.hidden = false;
+  const maxW = Math.min(item.width, MAX_DIMENSION);
+  const maxH = Math.min(item.height, MAX_DIMENSION);
+  el.widthRange.max = String(maxW);
+  el.heightRange.max = String(maxH);
+  // Sizes carry over between images, capped at what this one can give.
+  for (const [number, max] of [
+    [el.widthNumber, maxW],
+    [el.heightNumber, maxH],
+  ] as const) {
+    if (number.value && Number(number.value) > max) number.value = String(max);
+  }
+  syncRanges();
+  schedulePreview(0);
+}
+
+function numberValue(input: HTMLInputElement): number | undefined {
+  if (input.value.trim() === '') return undefined;
+  const n = Number(input.value);
+  return Number.isFinite(n) ? Math.round(n) : undefined;
+}
+
+function paramsA(): VariantParams {
+  return {
+    width: numberValue(el.widthNumber),
+    height: numberValue(el.heightNumber),
+    fit: el.fit.value as Fit,
+    format: el.format.value as Format,
+    quality: Number(el.quality.value) || DEFAULT_QUALITY,
+    dpr: Number(el.dpr.value) || 1,
+  };
+}
+
+function paramsB(): VariantParams {
+  return {
+    ...paramsA(),
+    format: (el.formatB.value as Format) || DEFAULT_FORMAT,
+    quality: Number(el.qualityB.value) || DEFAULT_QUALITY,
+  };
+}
+
+/** The ranges show the number's value, or sit at the original's size when it is "auto". */
+function syncRanges(): void {
+  el.widthRange.value = el.widthNumber.value || el.widthRange.max;
+  el.heightRange.value = el.heightNumber.value || el.heightRange.max;
+  el.qualityValue.value = el.quality.value;
+  el.qualityBValue.value = el.qualityB.value;
+}
+
+el.widthRange.addEventListener('input', () => {
+  el.widthNumber.value = el.widthRange.value;
+  schedulePreview();
+});
+el.heightRange.addEventListener('input', () => {
+  el.heightNumber.value = el.heightRange.value;
+  schedulePreview();
+});
+el.resetSize.addEventListener('click', () => {
+  el.widthNumber.value = '';
+  el.heightNumber.value = '';
+  el.dpr.value = '1';
+  syncRanges();
+  schedulePreview();
+});
+el.compare.addEventListener('change', () => {
+  for (const field of el.controls.querySelectorAll<HTMLElement>('.compare-only')) field.hidden = !el.compare.checked;
+});
+el.controls.addEventListener('input', (event) => {
+  if (event.target !== el.widthRange && event.target !== el.heightRange) syncRanges();
+  schedulePreview();
+});
+el.controls.addEventListener('change', () => schedulePreview());
+el.controls.addEventListener('submit', (event) => event.preventDefault());
+for (const input of [el.srcsetWidths, el.srcsetSizes]) input.addEventListener('input', () => renderSnippets());
+
+// ---------------------------------------------------------------- preview
+
+interface VariantView {
+  figure: HTMLElement;
+  title: HTMLElement;
+  frame: HTMLElement;
+  placeholder: HTMLImageElement;
+  preview: HTMLImageElement;
+  stat: (name: string) => HTMLElement;
+  objectUrl?: string;
+}
+
+function variantView(id: string): VariantView {
+  const figure = $(id);
+  const q = <T extends HTMLElement>(selector: string) => figure.querySelector(selector) as T;
+  return {
+    figure,
+    title: q('.variant-title'),
+    frame: q('.frame'),
+    placeholder: q<HTMLImageElement>('img.placeholder'),
+    preview: q<HTMLImageElement>('img.preview'),
+    stat: (name) => q(`[data-stat="${name}"]`),
+  };
+}
+
+const views = { a: variantView('variant-a'), b: variantView('variant-b') };
+
+interface VariantResult {
+  url: string;
+  bytes: number;
+  contentType: string | null;
+}
+
+function schedulePreview(delay = PREVIEW_DEBOUNCE_MS): void {
+  clearTimeout(state.previewTimer);
+  renderSnippets();
+  state.previewTimer = setTimeout(() => void updatePreviews(), delay);
+}
+
+const describe = (p: VariantParams) =>
+  `${p.format === 'auto' ? 'auto' : formatLabel(`image/${p.format}`)}, q${p.quality}`;
+
+async function updatePreviews(): Promise<void> {
+  const item = state.selected;
+  if (!item) return;
+  state.previewAbort?.abort();
+  const abort = new AbortController();
+  state.previewAbort = abort;
+  const a = paramsA();
+  const comparing = el.compare.checked;
+  views.b.figure.hidden = !comparing;
+  el.compareSummary.hidden = true;
+  views.a.title.textContent = comparing ? `A · ${describe(a)}` : 'Preview';
+  const jobs = [loadVariant(views.a, item, a, abort.signal)];
+  if (comparing) {
+    const b = paramsB();
+    views.b.title.textContent = `B · ${describe(b)}`;
+    jobs.push(loadVariant(views.b, item, b, abort.signal));
+  }
+  const results = await Promise.all(jobs);
+  if (abort.signal.aborted) return;
+  const [ra, rb] = results;
+  if (comparing && ra && rb) {
+    const saving = savingPercent(ra.bytes, rb.bytes);
+    const fa = formatLabel(ra.contentType);
+    const fb = formatLabel(rb.contentType);
+    el.compareSummary.textContent =
+      Math.abs(saving) < 0.05
+        ? `B (${fb}) is the same size as A (${fa}): ${formatBytes(rb.bytes)}.`
+        : `B (${fb}, ${formatBytes(rb.bytes)}) is ${Math.abs(saving).toFixed(1)}% ${saving > 0 ? 'smaller' : 'larger'} than A (${fa}, ${formatBytes(ra.bytes)}).`;
+    el.compareSummary.dataset.saving = saving.toFixed(1);
+    el.compareSummary.hidden = false;
+  }
+}
+
+/** The largest box of ratio w:h that fits the frame, never larger than the CSS size itself. */
+function displayBox(view: VariantView, cssWidth: number, cssHeight: number): { width: number; height: number } {
+  const available = Math.max(80, view.frame.clientWidth - 2);
+  const scale = Math.min(1, available / cssWidth, MAX_PREVIEW_HEIGHT / cssHeight);
+  return { width: Math.max(1, Math.round(cssWidth * scale)), height: Math.max(1, Math.round(cssHeight * scale)) };
+}
+
+function applyBox(img: HTMLImageElement, box: { width: number; height: number }): void {
+  img.style.width = `${box.width}px`;
+  img.style.height = `${box.height}px`;
+}
+
+/**
+ * Fetches the real image URL (the browser's image `Accept`, so `format=auto`
+ * negotiates as an `<img>` would; `no-store`, so X-Cache says what the CDN
+ * did, not the browser cache) and shows the bytes it got, over the ThumbHash.
+ */
+async function loadVariant(
+  view: VariantView,
+  item: ImageItem,
+  params: VariantParams,
+  signal: AbortSignal,
+): Promise<VariantResult | undefined> {
+  const url = variantUrl(item.key, params);
+  const expected = expectedSize(item, params);
+  const placeholder = placeholderUrl(item);
+  view.figure.setAttribute('aria-busy', 'true');
+  view.frame.classList.add('is-loading');
+  view.preview.classList.remove('loaded');
+  view.preview.dataset.src = url;
+  if (placeholder) {
+    view.placeholder.src = placeholder;
+    applyBox(view.placeholder, displayBox(view, expected.width / params.dpr, expected.height / params.dpr));
+    view.placeholder.hidden = false;
+  } else {
+    view.placeholder.hidden = true;
+  }
+  const link = document.createElement('a');
+  link.href = url;
+  link.target = '_blank';
+  link.rel = 'noopener';
+  link.textContent = url;
+  view.stat('url').replaceChildren(link);
+  try {
+    const started = performance.now();
+    const response = await fetch(url, { headers: { Accept: IMAGE_ACCEPT }, cache: 'no-store', signal });
+    if (!response.ok) {
+      throw await errorFromResponse(response);
+    }
+    const blob = await response.blob();
+    const elapsed = performance.now() - started;
+    if (signal.aborted) return undefined;
+    const objectUrl = URL.createObjectURL(blob);
+    const previous = view.objectUrl;
+    view.objectUrl = objectUrl;
+    view.preview.src = objectUrl;
+    view.preview.alt = `${displayName(item)} at ${url}`;
+    await view.preview.decode();
+    if (previous) URL.revokeObjectURL(previous);
+    if (signal.aborted) return undefined;
+
+    const { naturalWidth, naturalHeight } = view.preview;
+    applyBox(view.preview, displayBox(view, naturalWidth / params.dpr, naturalHeight / params.dpr));
+    view.preview.classList.add('loaded');
+    view.placeholder.hidden = true;
+
+    const contentType = response.headers.get('content-type');
+    const length = Number(response.headers.get('content-length'));
+    const bytes = Number.isFinite(length) && length > 0 ? length : blob.size;
+    const cache = response.headers.get('x-cache');
+    view.stat('pixels').textContent = `${naturalWidth}×${naturalHeight}`;
+    view.stat('bytes').textContent = `${formatBytes(bytes)} (${bytes.toLocaleString('en')} B)`;
+    view.stat('bytes').dataset.bytes = String(bytes);
+    view.stat('format').textContent = `${formatLabel(contentType)} (${contentType ?? 'no Content-Type'})`;
+    const status = cacheStatus(cache);
+    const cacheCell = view.stat('cache');
+    cacheCell.textContent = cache ?? 'no X-Cache header';
+    cacheCell.dataset.cache = status;
+    renderTiming(view.stat('timing'), response.headers.get('server-timing'), elapsed, status === 'hit');
+    if (view === views.a) renderSnippets({ width: naturalWidth, height: naturalHeight, dpr: params.dpr });
+    clearError('preview');
+    return { url, bytes, contentType };
+  } catch (error) {
+    if (signal.aborted) return undefined;
+    view.placeholder.hidden = true;
+    view.preview.removeAttribute('src');
+    for (const name of ['pixels', 'bytes', 'format', 'cache', 'timing']) view.stat(name).textContent = '—';
+    showError('preview', `Could not load ${url}`, error);
+    return undefined;
+  } finally {
+    if (!signal.aborted) {
+      view.figure.removeAttribute('aria-busy');
+      view.frame.classList.remove('is-loading');
+    }
+  }
+}
+
+function renderTiming(cell: HTMLElement, header: string | null, elapsedMs: number, hit: boolean): void {
+  const entries = parseServerTiming(header);
+  cell.replaceChildren();
+  if (!entries.length) {
+    cell.textContent = `none sent${hit ? ' (a cache hit)' : ''}; ${elapsedMs.toFixed(0)} ms in the browser`;
+    return;
+  }
+  const list = document.createElement('ul');
+  list.className = 'timing';
+  const total = entries.reduce((sum, e) => sum + (e.dur ?? 0), 0);
+  for (const entry of entries) {
+    const li = document.createElement('li');
+    li.dataset.timing = entry.name;
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.setProperty('--share', String(total > 0 ? (entry.dur ?? 0) / total : 0));
+    li.append(`${entry.name} ${entry.dur === undefined ? '' : `${entry.dur.toFixed(1)} ms`}`, bar);
+    list.append(li);
+  }
+  const footer = document.createElement('li');
+  footer.className = 'timing-total';
+  // A cached response keeps the headers of the miss that made it, as CloudFront's cache does.
+  footer.textContent = hit
+    ? `${total.toFixed(1)} ms when this derivative was made; this request was a cache hit (${elapsedMs.toFixed(0)} ms in the browser)`
+    : `total ${total.toFixed(1)} ms on the server, ${elapsedMs.toFixed(0)} ms in the browser`;
+  list.append(footer);
+  cell.append(list);
+}
+
+// ---------------------------------------------------------------- snippets
+
+let lastOutput: { width: number; height: number; dpr: number } | undefined;
+
+function renderSnippets(output?: { width: number; height: number; dpr: number }): void {
+  const item = state.selected;
+  if (!item) return;
+  if (output) lastOutput = output;
+  const params = paramsA();
+  const origin = location.origin;
+  const url = origin + variantUrl(item.key, params);
+  const measured = lastOutput && lastOutput.dpr === params.dpr ? lastOutput : undefined;
+  const size = measured ?? expectedSize(item, params);
+  const css = { width: Math.round(size.width / params.dpr), height: Math.round(size.height / params.dpr) };
+  el.snippetUrl.textContent = url;
+  el.snippetImg.textContent = imgTag(url, css);
+  const snippet = srcsetSnippet(origin, item, params, {
+    widths: parseWidthList(el.srcsetWidths.value),
+    sizes: el.srcsetSizes.value,
+  });
+  el.snippetSrcset.textContent = snippet.html;
+  el.snippetSrcset.dataset.widths = snippet.widths.join(',');
+}
+
+async function copyText(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return;
+  } catch {
+    // No clipboard permission (an http:// origin that is not localhost, say): the old way.
+  }
+  const area = document.createElement('textarea');
+  area.value = text;
+  area.setAttribute('readonly', '');
+  area.className = 'visually-hidden';
+  document.body.append(area);
+  area.select();
+  const ok = document.execCommand('copy');
+  area.remove();
+  if (!ok) throw new Error('the browser refused to copy; select the text and copy it by hand');
+}
+
+for (const button of document.querySelectorAll<HTMLButtonElement>('[data-copy]')) {
+  button.addEventListener('click', async () => {
+    const source = $(button.dataset.copy as string);
+    try {
+      await copyText(source.textContent ?? '');
+      el.copyStatus.textContent = `Copied: ${button.textContent?.replace(/^Copy /, '')}`;
+      button.classList.add('copied');
+      setTimeout(() => button.classList.remove('copied'), 1500);
+    } catch (error) {
+      showError('copy', 'Could not copy', error);
+    }
+  });
+}
+
+// Resizing the window changes the frame's width: refit the preview boxes.
+let resizeFrame = 0;
+window.addEventListener('resize', () => {
+  cancelAnimationFrame(resizeFrame);
+  resizeFrame = requestAnimationFrame(() => {
+    for (const view of [views.a, views.b]) {
+      const img = view.preview;
+      if (!img.classList.contains('loaded') || !img.naturalWidth) continue;
+      const dpr = Number(el.dpr.value) || 1;
+      applyBox(img, displayBox(view, img.naturalWidth / dpr, img.naturalHeight / dpr));
+    }
+  });
+});
+
+renderTokenState();
+void initToken();
