@@ -4,7 +4,7 @@
  * stderr, the stack only with DEBUG=1), 2 bad usage.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { CliError, DEFAULT_DATA_DIR, env, EXIT } from './common.js';
+import { CliError, DEFAULT_DATA_DIR, EXIT, env } from './common.js';
 import { keygen } from './keygen.js';
 import { purge } from './purge.js';
 import { serve } from './serve.js';
@@ -15,10 +15,12 @@ import { upload } from './upload.js';
 // the SDK (package.json), so the warning is noise on every start. Others still print.
 process.removeAllListeners('warning');
 process.on('warning', (warning) => {
-  if (!warning.message.startsWith('NodeVersionSupportWarning')) process.stderr.write(`${warning.name}: ${warning.message}\n`);
+  if (!warning.message.startsWith('NodeVersionSupportWarning'))
+    process.stderr.write(`${warning.name}: ${warning.message}\n`);
 });
 
-const dataDirOption = () => new Option('--data-dir <dir>', 'state directory (DATA_DIR)').default(env('DATA_DIR') ?? DEFAULT_DATA_DIR);
+const dataDirOption = () =>
+  new Option('--data-dir <dir>', 'state directory (DATA_DIR)').default(env('DATA_DIR') ?? DEFAULT_DATA_DIR);
 const endpointOption = () => new Option('--endpoint <url>', 'CDN to talk to (default: the local one, HOST/PORT)');
 const tokenOption = () => new Option('--token <token>', 'API token (API_TOKEN; default: <data-dir>/api-token)');
 

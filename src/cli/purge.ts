@@ -5,7 +5,10 @@
  */
 import { CliError, defaultEndpoint, describeFailure, resolveToken } from './common.js';
 
-export async function purge(key: string, options: { endpoint?: string; token?: string; dataDir: string }): Promise<void> {
+export async function purge(
+  key: string,
+  options: { endpoint?: string; token?: string; dataDir: string },
+): Promise<void> {
   const endpoint = (options.endpoint ?? defaultEndpoint()).replace(/\/+$/, '');
   const token = await resolveToken(options.token, options.dataDir);
   const path = key.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
@@ -13,7 +16,9 @@ export async function purge(key: string, options: { endpoint?: string; token?: s
     method: 'DELETE',
     headers: { authorization: `Bearer ${token}` },
   }).catch((error: Error) => {
-    throw new CliError(`Cannot reach ${endpoint}: ${error.cause instanceof Error ? error.cause.message : error.message}`);
+    throw new CliError(
+      `Cannot reach ${endpoint}: ${error.cause instanceof Error ? error.cause.message : error.message}`,
+    );
   });
   if (!response.ok) throw new CliError(`Purging ${key} failed: ${await describeFailure(response)}`);
   const result = (await response.json()) as { deleted: number };

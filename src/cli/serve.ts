@@ -25,7 +25,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     signingSecret: env('SIGNING_SECRET'),
     logLevel: level,
   }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'EADDRINUSE') throw new CliError(`Port ${port} on ${options.host} is in use: pass --port or set PORT`);
+    if (error.code === 'EADDRINUSE')
+      throw new CliError(`Port ${port} on ${options.host} is in use: pass --port or set PORT`);
     throw error;
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);

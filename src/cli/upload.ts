@@ -4,9 +4,10 @@
  * otherwise; every failure is reported with its reason and the exit code is 1
  * if any file failed, the others still being uploaded.
  */
-import { SingleBar } from 'cli-progress';
+
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
+import { SingleBar } from 'cli-progress';
 import { CliError, defaultEndpoint, describeFailure, forEachLimited, resolveToken } from './common.js';
 
 export interface UploadOptions {
@@ -37,7 +38,9 @@ export async function upload(paths: string[], options: UploadOptions): Promise<n
   if (jobs.length === 0) throw new CliError('No files to upload');
 
   const tty = process.stderr.isTTY === true;
-  const bar = tty ? new SingleBar({ format: ' {bar} {value}/{total} files | {failed} failed | {file}', hideCursor: true }) : undefined;
+  const bar = tty
+    ? new SingleBar({ format: ' {bar} {value}/{total} files | {failed} failed | {file}', hideCursor: true })
+    : undefined;
   bar?.start(jobs.length, 0, { failed: 0, file: '' });
   const failures: Extract<UploadLine, { ok: false }>[] = [];
 
@@ -68,7 +71,8 @@ async function uploadOne(endpoint: string, token: string, job: UploadJob): Promi
     const item = (await response.json()) as { key: string; version: number; bytes: number; url: string };
     return { file: job.file, ok: true, key: item.key, version: item.version, bytes: item.bytes, url: item.url };
   } catch (error) {
-    const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+    const reason =
+      error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
     return { file: job.file, ok: false, key: job.key, error: reason };
   }
 }
@@ -81,7 +85,8 @@ async function collectJobs(paths: string[], prefix: string): Promise<UploadJob[]
       throw new CliError(`No such file or directory: ${path}`);
     });
     if (info.isDirectory()) {
-      for (const file of await walk(path)) jobs.push({ file, key: `${prefix}${relative(path, file).split(sep).join('/')}` });
+      for (const file of await walk(path))
+        jobs.push({ file, key: `${prefix}${relative(path, file).split(sep).join('/')}` });
     } else {
       jobs.push({ file: path, key: `${prefix}${basename(path)}` });
     }

@@ -76,7 +76,8 @@ export function parseDerivativeKey(derivative: string): { key: string; variant: 
   if (!match) return undefined;
   const [, width, height, quality, fit, format] = match;
   if (!(FIT_MODES as readonly string[]).includes(fit as string)) return undefined;
-  const dimension = (value: string | undefined) => (value === 'auto' || value === undefined ? undefined : Number(value));
+  const dimension = (value: string | undefined) =>
+    value === 'auto' || value === undefined ? undefined : Number(value);
   return {
     key: derivative.slice(0, slash),
     variant: {

@@ -9,7 +9,10 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (line) => console.log(line)): Logger {
+export function createLogger(
+  level: LogLevel = 'info',
+  write: (line: string) => void = (line) => console.log(line),
+): Logger {
   const threshold = LOG_LEVELS.indexOf(level);
   const at = (name: Exclude<LogLevel, 'silent'>) => (message: string, fields?: Record<string, unknown>) => {
     if (LOG_LEVELS.indexOf(name) < threshold) return;

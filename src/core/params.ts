@@ -112,7 +112,10 @@ function scaleByDpr(name: string, value: number | undefined, dpr: number, max: n
   if (value === undefined) return undefined;
   const scaled = Math.round(value * dpr);
   if (scaled > max) {
-    throw new HttpError('invalid_param', `Expected ${name} × dpr at most ${max} but received ${value} × ${dpr} = ${scaled}`);
+    throw new HttpError(
+      'invalid_param',
+      `Expected ${name} × dpr at most ${max} but received ${value} × ${dpr} = ${scaled}`,
+    );
   }
   return scaled;
 }
@@ -137,8 +140,10 @@ function parseChoice<T extends string>(name: string, raw: string, choices: reado
 }
 
 function parseDpr(raw: string): number {
-  if (!/^\d(\.\d{1,2})?$/.test(raw)) throw invalidParam('dpr', `number between 1 and ${MAX_DPR} with at most 2 decimals`, raw);
+  if (!/^\d(\.\d{1,2})?$/.test(raw))
+    throw invalidParam('dpr', `number between 1 and ${MAX_DPR} with at most 2 decimals`, raw);
   const value = Number(raw);
-  if (value < 1 || value > MAX_DPR) throw invalidParam('dpr', `number between 1 and ${MAX_DPR} with at most 2 decimals`, raw);
+  if (value < 1 || value > MAX_DPR)
+    throw invalidParam('dpr', `number between 1 and ${MAX_DPR} with at most 2 decimals`, raw);
   return value;
 }

@@ -33,7 +33,12 @@ export function computeSignature(secret: string, message: string): string {
  * Appends `exp` and `sig` to a URL (absolute or a path). `expires` is `30s`,
  * `15m`, `1h`, `7d` or an absolute unix time.
  */
-export function signUrl(url: string, secret: string, expires: string, nowSeconds = Math.floor(Date.now() / 1000)): string {
+export function signUrl(
+  url: string,
+  secret: string,
+  expires: string,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): string {
   const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(url);
   const parsed = new URL(url, 'http://signing.invalid');
   const params = [...parsed.searchParams].filter(([name]) => name !== 'sig' && name !== 'exp');
@@ -51,5 +56,8 @@ export function parseExpiry(expires: string, nowSeconds: number): number {
   const relative = /^(\d+)([smhd])$/.exec(expires);
   if (relative) return nowSeconds + Number(relative[1]) * (UNIT_SECONDS[relative[2] as string] as number);
   if (/^\d{9,11}$/.test(expires)) return Number(expires);
-  throw new HttpError('invalid_param', `Expected --expires like 30s, 15m, 1h, 7d or a unix time but received '${expires}'`);
+  throw new HttpError(
+    'invalid_param',
+    `Expected --expires like 30s, 15m, 1h, 7d or a unix time but received '${expires}'`,
+  );
 }

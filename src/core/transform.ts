@@ -178,7 +178,7 @@ function unsupported(format: string): HttpError {
 function decodeError(error: unknown): HttpError {
   const message = error instanceof Error ? error.message : String(error);
   if (/unsupported image format/i.test(message)) return unsupported('unknown');
-  if (/pixel limit/i.test(message)) return new HttpError('too_large', 'The image has too many pixels', { cause: error });
+  if (/pixel limit/i.test(message))
+    return new HttpError('too_large', 'The image has too many pixels', { cause: error });
   return new HttpError('corrupt_image', 'The image could not be decoded', { cause: error });
 }
-

@@ -11,6 +11,7 @@ declare const __EDGE_RESIZER_CONFIG__: EdgeResizerConfigInput | undefined;
 
 export function bakedConfig(): EdgeResizerConfig {
   const baked = typeof __EDGE_RESIZER_CONFIG__ === 'undefined' ? undefined : __EDGE_RESIZER_CONFIG__;
-  if (!baked) throw new Error('edge-resizer: no configuration was baked into this bundle (build it with `sls package`)');
+  if (!baked)
+    throw new Error('edge-resizer: no configuration was baked into this bundle (build it with `sls package`)');
   return createConfig(baked);
 }

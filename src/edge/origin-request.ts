@@ -26,7 +26,9 @@ import {
  */
 export const VIEWER_LOCATION_HEADER = 'X-Resizer-Location';
 
-export type OriginRequestHandler = (event: CloudFrontRequestEvent) => Promise<CloudFrontRequest | CloudFrontResultResponse>;
+export type OriginRequestHandler = (
+  event: CloudFrontRequestEvent,
+) => Promise<CloudFrontRequest | CloudFrontResultResponse>;
 
 export function createOriginRequestHandler(config: EdgeResizerConfig): OriginRequestHandler {
   return async (event) => {

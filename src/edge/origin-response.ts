@@ -125,7 +125,10 @@ export function createOriginResponseHandler(options: OriginResponseOptions): Ori
     const original = await store.getOriginal(key);
     if (!original) throw new HttpError('not_found', 'No such image');
     if (original.body.length > config.limits.maxOriginalBytes + TAG_BYTES) {
-      throw new HttpError('too_large', `The original is larger than ${config.limits.maxOriginalBytes / 1024 / 1024} MB`);
+      throw new HttpError(
+        'too_large',
+        `The original is larger than ${config.limits.maxOriginalBytes / 1024 / 1024} MB`,
+      );
     }
     timings.fetch = performance.now() - start;
 

@@ -76,10 +76,21 @@ function checkSignature(uri, query, secret, now) {
   if (!query.sig || !query.exp) return error(403, 'invalid_signature', 'This URL is not signed');
   var exp = decode(query.exp.value);
   if (!/^\d+$/.test(exp)) return error(403, 'invalid_signature', 'This URL has a malformed expiry');
-  var names = Object.keys(query).filter(function (n) { return n !== 'sig'; }).sort();
-  var pairs = names.map(function (n) { return rfc3986(decode(n)) + '=' + rfc3986(decode(query[n].value)); });
-  var expected = crypto.createHmac('sha256', secret).update(uri + '?' + pairs.join('&')).digest('base64')
-    .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  var names = Object.keys(query)
+    .filter(function (n) {
+      return n !== 'sig';
+    })
+    .sort();
+  var pairs = names.map(function (n) {
+    return rfc3986(decode(n)) + '=' + rfc3986(decode(query[n].value));
+  });
+  var expected = crypto
+    .createHmac('sha256', secret)
+    .update(uri + '?' + pairs.join('&'))
+    .digest('base64')
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
   if (!constantTimeEqual(expected, decode(query.sig.value))) {
     return error(403, 'invalid_signature', 'The URL signature does not match');
   }

@@ -94,7 +94,10 @@ export type EdgeCache = ReturnType<typeof createEdgeCache>;
 /** Seconds a shared cache may keep a response; 0 means not at all. */
 export function cacheTtlSeconds(cacheControl: string | undefined): number {
   if (!cacheControl) return 0;
-  const directives = cacheControl.toLowerCase().split(',').map((d) => d.trim());
+  const directives = cacheControl
+    .toLowerCase()
+    .split(',')
+    .map((d) => d.trim());
   if (directives.some((d) => d === 'no-store' || d === 'private' || d === 'no-cache')) return 0;
   const value = (name: string) => {
     const directive = directives.find((d) => d.startsWith(`${name}=`));

@@ -44,7 +44,8 @@ export interface EdgePipelineOptions {
 
 const DISTRIBUTION = { distributionDomainName: 'd111111abcdef8.cloudfront.net', distributionId: 'ELOCALEXAMPLE' };
 /** Headers a trigger may not set (Lambda@Edge "Restrictions on edge functions"). */
-const DISALLOWED_HEADERS = /^(connection|expect|keep-alive|proxy-authenticate|proxy-authorization|proxy-connection|trailer|upgrade|x-accel-.*|x-amz-cf-.*|x-cache|x-edge-.*|x-forwarded-proto|x-real-ip|transfer-encoding|via)$/;
+const DISALLOWED_HEADERS =
+  /^(connection|expect|keep-alive|proxy-authenticate|proxy-authorization|proxy-connection|trailer|upgrade|x-accel-.*|x-amz-cf-.*|x-cache|x-edge-.*|x-forwarded-proto|x-real-ip|transfer-encoding|via)$/;
 
 export function createEdgePipeline(options: EdgePipelineOptions) {
   const { originRequest, originResponse, derivativesOrigin } = options;
@@ -57,7 +58,15 @@ export function createEdgePipeline(options: EdgePipelineOptions) {
       uri: viewer.uri,
       querystring: viewer.querystring,
       headers: toHeaders(viewer.headers),
-      origin: { s3: { authMethod: 'origin-access-control', customHeaders: {}, domainName: derivativesOrigin, path: '', region: 'us-east-1' } },
+      origin: {
+        s3: {
+          authMethod: 'origin-access-control',
+          customHeaders: {},
+          domainName: derivativesOrigin,
+          path: '',
+          region: 'us-east-1',
+        },
+      },
     };
     const requestEvent: CloudFrontRequestEvent = {
       Records: [{ cf: { config: { ...DISTRIBUTION, eventType: 'origin-request', requestId }, request } }],
@@ -92,12 +101,20 @@ export function createEdgePipeline(options: EdgePipelineOptions) {
 
   async function fetchFromOrigin(request: CloudFrontRequest) {
     try {
-      const response = await fetch(`${derivativesOrigin}${request.uri}`, { method: request.method === 'HEAD' ? 'HEAD' : 'GET' });
+      const response = await fetch(`${derivativesOrigin}${request.uri}`, {
+        method: request.method === 'HEAD' ? 'HEAD' : 'GET',
+      });
       const headers: Record<string, string> = {};
       response.headers.forEach((value, name) => {
-        if (!/^(connection|keep-alive|transfer-encoding|date|x-amz-request-id|x-amz-id-2|server)$/.test(name)) headers[name] = value;
+        if (!/^(connection|keep-alive|transfer-encoding|date|x-amz-request-id|x-amz-id-2|server)$/.test(name))
+          headers[name] = value;
       });
-      return { status: response.status, statusText: response.statusText, headers, body: Buffer.from(await response.arrayBuffer()) };
+      return {
+        status: response.status,
+        statusText: response.statusText,
+        headers,
+        body: Buffer.from(await response.arrayBuffer()),
+      };
     } catch {
       // CloudFront answers a failed origin connection with 502; the trigger sees it as such.
       return { status: 502, statusText: 'Bad Gateway', headers: {}, body: Buffer.alloc(0) };
@@ -112,7 +129,13 @@ async function invoke<T>(run: () => Promise<T>): Promise<Invocation<T>> {
   try {
     return { ok: true, value: await run() };
   } catch {
-    return { ok: false, response: cloudFrontError(503, new HttpError('busy', 'The Lambda function failed (LambdaExecutionError)', { status: 503 })) };
+    return {
+      ok: false,
+      response: cloudFrontError(
+        503,
+        new HttpError('busy', 'The Lambda function failed (LambdaExecutionError)', { status: 503 }),
+      ),
+    };
   }
 }
 
@@ -122,7 +145,8 @@ function isGenerated(result: CloudFrontRequest | CloudFrontResultResponse): resu
 
 function checkGenerated(result: CloudFrontResultResponse): EdgeResponse {
   const status = Number(result.status);
-  if (!Number.isInteger(status) || status < 200 || status > 599) return validationError('the status is not an HTTP status code');
+  if (!Number.isInteger(status) || status < 200 || status > 599)
+    return validationError('the status is not an HTTP status code');
   const invalid = validateHeaders(result.headers ?? {});
   if (invalid) return invalid;
   if (generatedResponseSize(result) > GENERATED_RESPONSE_LIMIT_BYTES) {
@@ -142,7 +166,8 @@ function validateHeaders(headers: CloudFrontHeaders): EdgeResponse | undefined {
     if (!Array.isArray(list) || list.length === 0) return validationError(`header ${name} is not a list of values`);
     for (const entry of list) {
       if (typeof entry.value !== 'string') return validationError(`header ${name} has a value that is not a string`);
-      if (entry.key !== undefined && entry.key.toLowerCase() !== name) return validationError(`header ${name} has key ${entry.key}`);
+      if (entry.key !== undefined && entry.key.toLowerCase() !== name)
+        return validationError(`header ${name} has key ${entry.key}`);
     }
     if (DISALLOWED_HEADERS.test(name)) return validationError(`header ${name} may not be set by a trigger`);
   }
@@ -150,7 +175,10 @@ function validateHeaders(headers: CloudFrontHeaders): EdgeResponse | undefined {
 }
 
 function validationError(reason: string): EdgeResponse {
-  return cloudFrontError(502, new HttpError('lambda_validation_error', `The Lambda function returned an invalid response: ${reason}`));
+  return cloudFrontError(
+    502,
+    new HttpError('lambda_validation_error', `The Lambda function returned an invalid response: ${reason}`),
+  );
 }
 
 function cloudFrontError(status: number, error: HttpError): EdgeResponse {

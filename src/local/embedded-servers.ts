@@ -2,9 +2,10 @@
  * The embedded S3- and DynamoDB-compatible servers (s3rver, dynalite) that the
  * local CDN and the tests run on loopback, with their state on disk.
  */
-import dynalite from 'dynalite';
+
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import dynalite from 'dynalite';
 import S3rver from 's3rver';
 
 export interface EmbeddedServer {
@@ -16,7 +17,11 @@ export interface EmbeddedServer {
 const LOOPBACK = '127.0.0.1';
 
 /** s3rver with `buckets` created; `port` 0 picks a free one. */
-export async function startS3rver(options: { directory: string; buckets: string[]; port?: number }): Promise<EmbeddedServer> {
+export async function startS3rver(options: {
+  directory: string;
+  buckets: string[];
+  port?: number;
+}): Promise<EmbeddedServer> {
   await mkdir(options.directory, { recursive: true });
   const server = new S3rver({
     address: LOOPBACK,

@@ -11,9 +11,20 @@ import type { Logger } from '../core/log.js';
 export const SAMPLES_DIR = fileURLToPath(new URL('../../fixtures/photos/', import.meta.url));
 const MARKER = '.samples-uploaded';
 
-export async function seedSamples(options: { url: string; apiToken: string; dataDir: string; logger: Logger }): Promise<string[]> {
+export async function seedSamples(options: {
+  url: string;
+  apiToken: string;
+  dataDir: string;
+  logger: Logger;
+}): Promise<string[]> {
   const marker = join(options.dataDir, MARKER);
-  if (await readFile(marker).then(() => true, () => false)) return [];
+  if (
+    await readFile(marker).then(
+      () => true,
+      () => false,
+    )
+  )
+    return [];
   const files = (await readdir(SAMPLES_DIR)).filter((name) => /\.(jpe?g|png|webp|avif|gif|tiff?)$/i.test(name)).sort();
   const keys: string[] = [];
   for (const name of files) {

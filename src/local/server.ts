@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApiHandler } from '../api/handler.js';
@@ -16,7 +16,7 @@ import { createApiRequestListener } from '../api/node-adapter.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
 import { generateMasterKeyHex } from '../core/envelope.js';
 import { errorBody, HttpError } from '../core/errors.js';
-import { createLogger, describeError, type Logger, type LogLevel } from '../core/log.js';
+import { createLogger, describeError, type LogLevel } from '../core/log.js';
 import { createOriginRequestHandler } from '../edge/origin-request.js';
 import { createOriginResponseHandler, type OriginResponseHandler } from '../edge/origin-response.js';
 import { createDynamoClient, createS3Client, LOCAL_CREDENTIALS } from '../storage/clients.js';
@@ -28,7 +28,13 @@ import { createEdgePipeline } from './edge-pipeline.js';
 import { type EmbeddedServer, startDynalite, startS3rver } from './embedded-servers.js';
 import { seedSamples } from './samples.js';
 import { serveStatic } from './static.js';
-import { isViewerResponse, loadViewerFunction, toQueryString, type ViewerResponse, viewerEvent } from './viewer-function.js';
+import {
+  isViewerResponse,
+  loadViewerFunction,
+  toQueryString,
+  type ViewerResponse,
+  viewerEvent,
+} from './viewer-function.js';
 
 export interface LocalServerOptions {
   /** State: master key, API token, S3 and DynamoDB data. @default '.data' */
@@ -77,7 +83,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const masterKeyPath = join(dataDir, 'master.key');
   await createSecretFile(masterKeyPath, () => `${generateMasterKeyHex()}\n`);
-  const apiToken = options.apiToken ?? (await createSecretFile(join(dataDir, 'api-token'), () => randomBytes(24).toString('base64url')));
+  const apiToken =
+    options.apiToken ??
+    (await createSecretFile(join(dataDir, 'api-token'), () => randomBytes(24).toString('base64url')));
 
   const config = createConfig({
     ...options.config,
@@ -87,19 +95,28 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   });
 
   const embedded: EmbeddedServer[] = [];
+  const embed = (server: EmbeddedServer) => {
+    embedded.push(server);
+    return server.endpoint;
+  };
   const s3Endpoint =
     options.s3Endpoint ??
-    (await startS3rver({ directory: join(dataDir, 's3'), buckets: [config.originalsBucket, config.derivativesBucket] }).then(
-      (server) => (embedded.push(server), server.endpoint),
-    ));
-  const dynamoEndpoint =
-    options.dynamoEndpoint ??
-    (await startDynalite({ directory: join(dataDir, 'dynamodb') }).then((server) => (embedded.push(server), server.endpoint)));
+    embed(
+      await startS3rver({
+        directory: join(dataDir, 's3'),
+        buckets: [config.originalsBucket, config.derivativesBucket],
+      }),
+    );
+  const dynamoEndpoint = options.dynamoEndpoint ?? embed(await startDynalite({ directory: join(dataDir, 'dynamodb') }));
 
   const clientOptions = { region: config.region, credentials: LOCAL_CREDENTIALS, ...config.storage };
   const s3Client = createS3Client({ ...clientOptions, endpoint: s3Endpoint });
   const dynamoClient = createDynamoClient({ ...clientOptions, endpoint: dynamoEndpoint });
-  const store = createS3Store({ client: s3Client, originalsBucket: config.originalsBucket, derivativesBucket: config.derivativesBucket });
+  const store = createS3Store({
+    client: s3Client,
+    originalsBucket: config.originalsBucket,
+    derivativesBucket: config.derivativesBucket,
+  });
   const metadata = createMetadataStore({ client: dynamoClient, table: config.metadataTable });
   const masterKey = createMasterKeyProvider(config.masterKey);
   const cache = createEdgeCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
@@ -148,7 +165,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         method: req.method,
         path: (req.url ?? '/').split('?')[0],
         status: res.statusCode,
-        cache: res.getHeader('x-cache') === undefined ? undefined : String(res.getHeader('x-cache')).split(' ')[0]?.toLowerCase(),
+        cache:
+          res.getHeader('x-cache') === undefined
+            ? undefined
+            : String(res.getHeader('x-cache')).split(' ')[0]?.toLowerCase(),
         ms: Math.round((performance.now() - started) * 10) / 10,
       });
     });
@@ -193,7 +213,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
 
-    const result = viewerFunction(viewerEvent(req.method ?? 'GET', uri, rawQuery, headers, req.socket.remoteAddress ?? '127.0.0.1'));
+    const result = viewerFunction(
+      viewerEvent(req.method ?? 'GET', uri, rawQuery, headers, req.socket.remoteAddress ?? '127.0.0.1'),
+    );
     if (isViewerResponse(result)) return sendViewerResponse(res, result);
 
     const querystring = toQueryString(result.querystring);
@@ -290,7 +312,12 @@ function sendError(res: ServerResponse, error: HttpError, headers: Record<string
 function sendViewerResponse(res: ServerResponse, response: ViewerResponse) {
   const headers: Record<string, string> = {};
   for (const [name, { value }] of Object.entries(response.headers ?? {})) headers[name] = value;
-  const body = typeof response.body === 'string' ? response.body : response.body ? Buffer.from(response.body.data, response.body.encoding === 'base64' ? 'base64' : 'utf8') : '';
+  const body =
+    typeof response.body === 'string'
+      ? response.body
+      : response.body
+        ? Buffer.from(response.body.data, response.body.encoding === 'base64' ? 'base64' : 'utf8')
+        : '';
   res.writeHead(response.statusCode, headers);
   res.end(body);
 }

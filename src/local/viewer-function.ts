@@ -68,7 +68,13 @@ export function loadViewerFunction(config: ViewerConfig): (event: ViewerEvent) =
 }
 
 /** Builds the function's event from a raw query string and headers, values as sent. */
-export function viewerEvent(method: string, uri: string, rawQuery: string, headers: Record<string, string>, ip: string): ViewerEvent {
+export function viewerEvent(
+  method: string,
+  uri: string,
+  rawQuery: string,
+  headers: Record<string, string>,
+  ip: string,
+): ViewerEvent {
   const querystring: Record<string, ViewerValue> = {};
   for (const pair of rawQuery.split('&')) {
     if (pair === '') continue;

@@ -3,11 +3,12 @@
  * module scope), with the timeouts and retries of `config.storage`. The SDK's
  * standard retry mode already backs off exponentially with full jitter.
  */
+
+import { Agent as HttpAgent } from 'node:http';
+import { Agent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { Agent } from 'node:https';
-import { Agent as HttpAgent } from 'node:http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 export interface ClientOptions {

@@ -3,8 +3,9 @@
  * SecureString when deployed. The key is read once per container and cached;
  * a failed read is not cached, so the next request tries again.
  */
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+
 import { readFile } from 'node:fs/promises';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { MasterKeySource } from '../core/config.js';
 import { parseMasterKey } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';

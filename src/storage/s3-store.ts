@@ -5,6 +5,8 @@
  * Every other failure, after the SDK's retries, is a 502 `storage_error` whose
  * message names no bucket and carries no AWS error text.
  */
+
+import type { Readable } from 'node:stream';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -15,10 +17,9 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Readable } from 'node:stream';
+import type { EnvelopeMetadata } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
 import { derivativePrefix } from '../core/keys.js';
-import type { EnvelopeMetadata } from '../core/envelope.js';
 
 export interface S3StoreOptions {
   client: S3Client;
@@ -47,7 +48,7 @@ export type S3Store = ReturnType<typeof createS3Store>;
 export function createS3Store({ client, originalsBucket, derivativesBucket }: S3StoreOptions) {
   async function getObject(bucket: string, key: string): Promise<StoredObject | undefined> {
     const response = await call(() => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
-    if (!response || !response.Body) return undefined;
+    if (!response?.Body) return undefined;
     const body = Buffer.from(await response.Body.transformToByteArray());
     return { body, contentType: response.ContentType, etag: response.ETag, metadata: response.Metadata ?? {} };
   }
@@ -55,10 +56,14 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
   async function getObjectStream(bucket: string, key: string, range?: { start: number; end: number }) {
     const response = await call(() =>
       client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
       ),
     );
-    if (!response || !response.Body) return undefined;
+    if (!response?.Body) return undefined;
     const contentLength = response.ContentLength ?? 0;
     const totalFromRange = /\/(\d+)$/.exec(response.ContentRange ?? '')?.[1];
     return {
@@ -122,7 +127,12 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
       do {
         const page = await call(() =>
           client.send(
-            new ListObjectsV2Command({ Bucket: originalsBucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }),
+            new ListObjectsV2Command({
+              Bucket: originalsBucket,
+              Prefix: prefix,
+              Delimiter: '/',
+              ContinuationToken: token,
+            }),
           ),
         );
         yield (page?.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : []));
@@ -163,7 +173,9 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
         const objects = (page?.Contents ?? []).flatMap((item) => (item.Key ? [{ Key: item.Key }] : []));
         if (objects.length > 0) {
           await call(() =>
-            client.send(new DeleteObjectsCommand({ Bucket: derivativesBucket, Delete: { Objects: objects, Quiet: true } })),
+            client.send(
+              new DeleteObjectsCommand({ Bucket: derivativesBucket, Delete: { Objects: objects, Quiet: true } }),
+            ),
           );
           deleted += objects.length;
         }

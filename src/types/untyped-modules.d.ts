@@ -19,6 +19,7 @@ declare module 's3rver' {
 
 declare module 'dynalite' {
   import type { Server } from 'node:http';
+
   interface DynaliteOptions {
     path?: string;
     createTableMs?: number;

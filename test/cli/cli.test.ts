@@ -1,10 +1,10 @@
-import { expect } from 'chai';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadViewerFunction, viewerEvent, isViewerResponse } from '../../src/local/viewer-function.js';
+import { expect } from 'chai';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
+import { isViewerResponse, loadViewerFunction, viewerEvent } from '../../src/local/viewer-function.js';
 import { runCli } from '../helpers/cli.js';
 
 const fixturePath = (path: string) => new URL(`../../fixtures/${path}`, import.meta.url);
@@ -67,7 +67,13 @@ describe('cli (edge-resizer)', () => {
     expect(signed.searchParams.get('sig')).to.match(/^[A-Za-z0-9_-]{43}$/);
     const exp = Number(signed.searchParams.get('exp'));
     expect(exp - Date.now() / 1000).to.be.within(880, 905);
-    const viewer = loadViewerFunction({ signingSecret: 'cli-secret', defaultQuality: 80, allowedWidths: [], widthPolicy: 'reject', maxDimension: 4096 });
+    const viewer = loadViewerFunction({
+      signingSecret: 'cli-secret',
+      defaultQuality: 80,
+      allowedWidths: [],
+      widthPolicy: 'reject',
+      maxDimension: 4096,
+    });
     const verdict = viewer(viewerEvent('GET', signed.pathname, signed.search.slice(1), {}, '127.0.0.1'));
     expect(isViewerResponse(verdict)).to.equal(false);
   });
@@ -96,9 +102,21 @@ describe('cli (edge-resizer)', () => {
       await copyFile(fixturePath('edge/truncated.jpg'), join(upload, 'broken.jpg'));
       await writeFile(join(upload, 'notes.txt'), 'not an image');
 
-      const result = await runCli(['upload', upload, '--prefix', 'batch/', '--endpoint', server.url, '--data-dir', dataDir]);
+      const result = await runCli([
+        'upload',
+        upload,
+        '--prefix',
+        'batch/',
+        '--endpoint',
+        server.url,
+        '--data-dir',
+        dataDir,
+      ]);
       expect(result.code).to.equal(1);
-      const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      const lines = result.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
       expect(lines).to.have.length(5);
       const byKey = Object.fromEntries(lines.map((line) => [line.key, line]));
       expect(byKey['batch/fig.jpg']).to.include({ ok: true, version: 1 });
@@ -128,7 +146,14 @@ describe('cli (edge-resizer)', () => {
     });
 
     it('upload with a wrong token fails every file with the reason', async () => {
-      const result = await runCli(['upload', fileURLToPath(fixturePath('photos/fig.jpg')), '--endpoint', server.url, '--token', 'wrong']);
+      const result = await runCli([
+        'upload',
+        fileURLToPath(fixturePath('photos/fig.jpg')),
+        '--endpoint',
+        server.url,
+        '--token',
+        'wrong',
+      ]);
       expect(result.code).to.equal(1);
       expect(JSON.parse(result.stdout.trim())).to.include({ ok: false });
       expect(JSON.parse(result.stdout.trim()).error).to.match(/403 forbidden/);

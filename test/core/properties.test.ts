@@ -9,7 +9,13 @@ import { createConfig } from '../../src/core/config.js';
 import { decryptBuffer, encryptBuffer } from '../../src/core/envelope.js';
 import { HttpError } from '../../src/core/errors.js';
 import { derivativeKey } from '../../src/core/keys.js';
-import { acceptsWebp, canonicalVariant, FIT_MODES, parseImageParams, REQUESTED_FORMATS } from '../../src/core/params.js';
+import {
+  acceptsWebp,
+  canonicalVariant,
+  FIT_MODES,
+  parseImageParams,
+  REQUESTED_FORMATS,
+} from '../../src/core/params.js';
 
 const config = createConfig();
 const keyOf = (query: string, accept?: string) =>
@@ -26,7 +32,10 @@ const variantArb = fc.record({
 type VariantValues = typeof variantArb extends fc.Arbitrary<infer T> ? T : never;
 
 /** One spelling of a variant: any order, defaults written or not, dpr=2 folded, junk params. */
-function spell(v: VariantValues, choices: { order: number[]; writeDefaults: boolean; useDpr: boolean; junk: boolean }): string {
+function spell(
+  v: VariantValues,
+  choices: { order: number[]; writeDefaults: boolean; useDpr: boolean; junk: boolean },
+): string {
   const pairs: [string, string][] = [];
   const evenDims = v.width !== undefined && v.width % 2 === 0 && (v.height === undefined || v.height % 2 === 0);
   const dpr = choices.useDpr && evenDims ? 2 : 1;
@@ -97,17 +106,22 @@ describe('properties', () => {
   it('any single flipped byte of the stored body fails with decrypt_failed', () => {
     const masterKey = Buffer.alloc(32, 9);
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 2048 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (bytes, at, mask) => {
-        const { body, metadata } = encryptBuffer(Buffer.from(bytes), masterKey);
-        const index = at % body.length;
-        body[index] = (body[index] as number) ^ mask;
-        try {
-          decryptBuffer(body, metadata, masterKey);
-          return false;
-        } catch (error) {
-          return error instanceof HttpError && error.code === 'decrypt_failed';
-        }
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 2048 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (bytes, at, mask) => {
+          const { body, metadata } = encryptBuffer(Buffer.from(bytes), masterKey);
+          const index = at % body.length;
+          body[index] = (body[index] as number) ^ mask;
+          try {
+            decryptBuffer(body, metadata, masterKey);
+            return false;
+          } catch (error) {
+            return error instanceof HttpError && error.code === 'decrypt_failed';
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

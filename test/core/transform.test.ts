@@ -146,10 +146,12 @@ describe('core/transform', () => {
   });
 
   describe('refused inputs', () => {
-    it('SVG → 415', () => expectCode(transformImage(fixture('edge/image.svg'), variant({}), config), 'unsupported_format', 415));
+    it('SVG → 415', () =>
+      expectCode(transformImage(fixture('edge/image.svg'), variant({}), config), 'unsupported_format', 415));
     it('text → 415', () =>
       expectCode(transformImage(fixture('edge/not-an-image.jpg'), variant({}), config), 'unsupported_format', 415));
-    it('zero bytes → 422', () => expectCode(transformImage(fixture('edge/zero.jpg'), variant({}), config), 'corrupt_image', 422));
+    it('zero bytes → 422', () =>
+      expectCode(transformImage(fixture('edge/zero.jpg'), variant({}), config), 'corrupt_image', 422));
     it('truncated JPEG → 422', () =>
       expectCode(transformImage(fixture('edge/truncated.jpg'), variant({ width: 100 }), config), 'corrupt_image', 422));
     it('decompression bomb → 413 from the header, without decoding', () =>

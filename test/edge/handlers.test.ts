@@ -57,7 +57,11 @@ describe('edge handlers', () => {
 
   describe('origin-request', () => {
     it('rewrites the URI to the canonical derivative key and keeps the viewer URI for a redirect', async () => {
-      const event = originRequestEvent({ uri: '/photos/cat.jpg', querystring: 'height=300&width=400&utm=1', accept: CHROME_ACCEPT });
+      const event = originRequestEvent({
+        uri: '/photos/cat.jpg',
+        querystring: 'height=300&width=400&utm=1',
+        accept: CHROME_ACCEPT,
+      });
       const result = (await originRequest(event)) as CloudFrontRequest;
       expect(result.uri).to.equal('/photos/cat.jpg/w400-h300-q80-cover.webp');
       expect(result.headers['x-resizer-location']).to.deep.equal([
@@ -108,14 +112,18 @@ describe('edge handlers', () => {
         expect(result.headers?.['cache-control']?.[0]?.value).to.equal('no-store');
         const body = JSON.parse(result.body ?? '');
         expect(body).to.include({ status: 400, code });
-        expect(body.message).to.be.a('string').and.not.match(/at .*\.ts|node_modules/);
+        expect(body.message)
+          .to.be.a('string')
+          .and.not.match(/at .*\.ts|node_modules/);
       });
     }
   });
 
   describe('origin-response', () => {
     it('passes a 200 from S3 through with our cache headers', async () => {
-      const request = (await originRequest(originRequestEvent({ uri: '/photos/cat.jpg', querystring: 'width=10' }))) as CloudFrontRequest;
+      const request = (await originRequest(
+        originRequestEvent({ uri: '/photos/cat.jpg', querystring: 'width=10' }),
+      )) as CloudFrontRequest;
       const event = originResponseEvent(request, 200, { 'Content-Type': 'image/jpeg', ETag: '"abc"' });
       const result = await originResponse(event);
       expect(result.status).to.equal('200');
@@ -128,7 +136,9 @@ describe('edge handlers', () => {
 
     it('treats 403 and 404 from S3 alike: a miss to fill', async () => {
       for (const status of [403, 404]) {
-        const request = (await originRequest(originRequestEvent({ uri: '/photos/mountains.jpg', querystring: `width=${30 + status}`, accept: '*/*' }))) as CloudFrontRequest;
+        const request = (await originRequest(
+          originRequestEvent({ uri: '/photos/mountains.jpg', querystring: `width=${30 + status}`, accept: '*/*' }),
+        )) as CloudFrontRequest;
         const result = (await originResponse(originResponseEvent(request, status))) as CloudFrontResultResponse;
         expect(result.status, `S3 ${status}`).to.equal('200');
         expect(result.bodyEncoding).to.equal('base64');
@@ -151,10 +161,16 @@ describe('edge handlers', () => {
       expect(miss.headers['content-type']).to.equal('image/webp');
       expect(miss.headers['cache-control']).to.equal('public, max-age=31536000, immutable');
       expect(miss.headers.vary).to.equal('Accept');
-      expect(miss.headers['server-timing']).to.match(/^fetch;dur=[\d.]+, decrypt;dur=[\d.]+, transform;dur=[\d.]+, store;dur=[\d.]+$/);
+      expect(miss.headers['server-timing']).to.match(
+        /^fetch;dur=[\d.]+, decrypt;dur=[\d.]+, transform;dur=[\d.]+, store;dur=[\d.]+$/,
+      );
       const meta = await sharp(miss.body).metadata();
       expect([meta.format, meta.width, meta.height]).to.deep.equal(['webp', 400, 300]);
-      const reference = await referenceResize(fixture('photos/mountains.jpg'), { width: 400, height: 300, fit: 'cover' });
+      const reference = await referenceResize(fixture('photos/mountains.jpg'), {
+        width: 400,
+        height: 300,
+        fit: 'cover',
+      });
       expect(await similarity(reference, miss.body)).to.be.above(0.9);
       expect(transforms).to.equal(1);
 
@@ -226,29 +242,48 @@ describe('edge handlers', () => {
   describe('at rest', () => {
     it('stores no window of the plaintext in the originals bucket', async () => {
       const plaintext = fixture('photos/mountains.jpg');
-      const raw = await storage.client.send(new GetObjectCommand({ Bucket: storage.config.originalsBucket, Key: 'photos/mountains.jpg' }));
+      const raw = await storage.client.send(
+        new GetObjectCommand({ Bucket: storage.config.originalsBucket, Key: 'photos/mountains.jpg' }),
+      );
       const stored = Buffer.from(await raw.Body!.transformToByteArray());
       expect(stored.length).to.equal(plaintext.length + 16);
       expect(raw.Metadata?.[META.contentAlgorithm]).to.equal('AES/GCM/NoPadding');
       for (let offset = 0; offset + 16 <= plaintext.length; offset += 61) {
-        if (stored.indexOf(plaintext.subarray(offset, offset + 16)) !== -1) expect.fail(`plaintext window at ${offset} found at rest`);
+        if (stored.indexOf(plaintext.subarray(offset, offset + 16)) !== -1)
+          expect.fail(`plaintext window at ${offset} found at rest`);
       }
       expect(stored.subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff]))).to.equal(false);
     });
 
     const tampers: [string, (body: Buffer, meta: Record<string, string>) => void][] = [
-      ['body', (body) => { body[100] = (body[100] as number) ^ 1; }],
-      ['tag', (body) => { body[body.length - 1] = (body[body.length - 1] as number) ^ 1; }],
-      ['wrapped key', (_body, meta) => {
-        const wrapped = Buffer.from(meta[META.wrappedKey] as string, 'base64');
-        wrapped[20] = (wrapped[20] as number) ^ 1;
-        meta[META.wrappedKey] = wrapped.toString('base64');
-      }],
-      ['IV', (_body, meta) => {
-        const iv = Buffer.from(meta[META.iv] as string, 'base64');
-        iv[0] = (iv[0] as number) ^ 1;
-        meta[META.iv] = iv.toString('base64');
-      }],
+      [
+        'body',
+        (body) => {
+          body[100] = (body[100] as number) ^ 1;
+        },
+      ],
+      [
+        'tag',
+        (body) => {
+          body[body.length - 1] = (body[body.length - 1] as number) ^ 1;
+        },
+      ],
+      [
+        'wrapped key',
+        (_body, meta) => {
+          const wrapped = Buffer.from(meta[META.wrappedKey] as string, 'base64');
+          wrapped[20] = (wrapped[20] as number) ^ 1;
+          meta[META.wrappedKey] = wrapped.toString('base64');
+        },
+      ],
+      [
+        'IV',
+        (_body, meta) => {
+          const iv = Buffer.from(meta[META.iv] as string, 'base64');
+          iv[0] = (iv[0] as number) ^ 1;
+          meta[META.iv] = iv.toString('base64');
+        },
+      ],
     ];
     for (const [part, tamper] of tampers) {
       it(`answers 502 decrypt_failed for a flipped byte in the ${part}, and stores nothing`, async () => {

@@ -9,7 +9,13 @@ import {
   viewerEvent,
 } from '../../src/local/viewer-function.js';
 
-const base: ViewerConfig = { signingSecret: null, defaultQuality: 80, allowedWidths: [], widthPolicy: 'reject', maxDimension: 4096 };
+const base: ViewerConfig = {
+  signingSecret: null,
+  defaultQuality: 80,
+  allowedWidths: [],
+  widthPolicy: 'reject',
+  maxDimension: 4096,
+};
 const SECRET = 'test-secret-☃';
 
 function run(config: ViewerConfig, url: string, accept = '*/*') {
@@ -83,7 +89,14 @@ describe('edge/viewer-request (CloudFront Function)', () => {
       expectError(run(signing, signed.replace('width=400', 'width=401')), 403, 'invalid_signature');
       expectError(run(signing, signed.replace('/cat.jpg', '/dog.jpg')), 403, 'invalid_signature');
       expectError(run(signing, `${signed}&extra=1`), 403, 'invalid_signature');
-      expectError(run(signing, signed.replace(/sig=([^&]+)/, (_m, sig: string) => `sig=${sig.slice(0, -2)}AA`)), 403, 'invalid_signature');
+      expectError(
+        run(
+          signing,
+          signed.replace(/sig=([^&]+)/, (_m, sig: string) => `sig=${sig.slice(0, -2)}AA`),
+        ),
+        403,
+        'invalid_signature',
+      );
       expectError(run(signing, signed.replace(/exp=\d+/, 'exp=9999999999')), 403, 'invalid_signature');
       const expired = signUrl('/photos/cat.jpg?width=400', SECRET, String(Math.floor(Date.now() / 1000) - 5));
       expectError(run(signing, expired), 403, 'expired');

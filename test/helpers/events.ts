@@ -21,7 +21,8 @@ export function originRequestEvent(shape: RequestShape): CloudFrontRequestEvent 
   request.querystring = shape.querystring ?? '';
   request.method = shape.method ?? 'GET';
   if (shape.accept !== undefined) request.headers.accept = [{ key: 'Accept', value: shape.accept }];
-  for (const [name, value] of Object.entries(shape.headers ?? {})) request.headers[name.toLowerCase()] = [{ key: name, value }];
+  for (const [name, value] of Object.entries(shape.headers ?? {}))
+    request.headers[name.toLowerCase()] = [{ key: name, value }];
   return event;
 }
 
@@ -33,9 +34,16 @@ export function originResponseEvent(
 ): CloudFrontResponseEvent {
   const event = JSON.parse(responseTemplate) as CloudFrontResponseEvent;
   const record = event.Records[0].cf;
-  record.request = { ...record.request, uri: request.uri, querystring: request.querystring, method: request.method, headers: { ...record.request.headers, ...request.headers } };
+  record.request = {
+    ...record.request,
+    uri: request.uri,
+    querystring: request.querystring,
+    method: request.method,
+    headers: { ...record.request.headers, ...request.headers },
+  };
   record.response.status = String(status);
   record.response.statusDescription = status === 200 ? 'OK' : status === 404 ? 'Not Found' : 'Forbidden';
-  for (const [name, value] of Object.entries(headers)) record.response.headers[name.toLowerCase()] = [{ key: name, value }];
+  for (const [name, value] of Object.entries(headers))
+    record.response.headers[name.toLowerCase()] = [{ key: name, value }];
   return event;
 }

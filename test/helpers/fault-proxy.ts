@@ -3,10 +3,14 @@
  * storage slow, refuse writes, or vanish: the faults a real S3 or DynamoDB
  * shows from time to time.
  */
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type FaultMode = { kind: 'pass' } | { kind: 'delay'; ms: number } | { kind: 'fail-puts'; pathPrefix: string } | { kind: 'down' };
+export type FaultMode =
+  | { kind: 'pass' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'fail-puts'; pathPrefix: string }
+  | { kind: 'down' };
 
 export async function startFaultProxy(target: string) {
   const upstream = new URL(target);

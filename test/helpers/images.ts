@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import sharp, { type ResizeOptions } from 'sharp';
 import { ssim } from 'ssim.js';
 
-export const fixture = (path: string): Buffer<ArrayBuffer> => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url));
+export const fixture = (path: string): Buffer<ArrayBuffer> =>
+  readFileSync(new URL(`../../fixtures/${path}`, import.meta.url));
 
 /** SSIM of two images compared at `a`'s size, as RGBA, with alpha flattened on white. */
 export async function similarity(a: Buffer, b: Buffer): Promise<number> {
@@ -18,7 +19,11 @@ export async function similarity(a: Buffer, b: Buffer): Promise<number> {
       .ensureAlpha()
       .raw()
       .toBuffer({ resolveWithObject: true });
-    return { data: new Uint8ClampedArray(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    return {
+      data: new Uint8ClampedArray(data.buffer, data.byteOffset, data.length),
+      width: info.width,
+      height: info.height,
+    };
   };
   const [left, right] = await Promise.all([raw(a), raw(b)]);
   return ssim(left, right).mssim;
@@ -26,5 +31,9 @@ export async function similarity(a: Buffer, b: Buffer): Promise<number> {
 
 /** What a correct resize looks like: sharp's own auto-orient + resize, losslessly. */
 export function referenceResize(input: Buffer, options: ResizeOptions): Promise<Buffer> {
-  return sharp(input).autoOrient().resize({ ...options, withoutEnlargement: true }).png().toBuffer();
+  return sharp(input)
+    .autoOrient()
+    .resize({ ...options, withoutEnlargement: true })
+    .png()
+    .toBuffer();
 }

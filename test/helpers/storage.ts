@@ -1,13 +1,14 @@
 /** A real s3rver on a free loopback port, with both buckets, for one test file. */
-import type { S3Client } from '@aws-sdk/client-s3';
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../../src/core/config.js';
 import { generateMasterKeyHex, parseMasterKey } from '../../src/core/envelope.js';
+import { type EmbeddedServer, startS3rver } from '../../src/local/embedded-servers.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
 import { createS3Store, type S3Store } from '../../src/storage/s3-store.js';
-import { startS3rver, type EmbeddedServer } from '../../src/local/embedded-servers.js';
 
 export interface TestStorage {
   config: EdgeResizerConfig;
@@ -33,7 +34,11 @@ export async function startTestStorage(input: EdgeResizerConfigInput = {}): Prom
     credentials: LOCAL_CREDENTIALS,
     ...config.storage,
   });
-  const store = createS3Store({ client, originalsBucket: config.originalsBucket, derivativesBucket: config.derivativesBucket });
+  const store = createS3Store({
+    client,
+    originalsBucket: config.originalsBucket,
+    derivativesBucket: config.derivativesBucket,
+  });
   return {
     config,
     server,

@@ -1,8 +1,8 @@
-import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'chai';
 import sharp from 'sharp';
 import type { CloudFrontResultResponse } from '../../src/edge/cloudfront.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
@@ -61,7 +61,9 @@ describe('local/server (the local CDN)', () => {
     const before = server.transforms();
     const first = await get('/samples/fig.jpg?width=200&height=100', { accept: '*/*' });
     expect(first.headers.get('x-cache')).to.equal('Miss from cloudfront');
-    const same = await get('/samples/fig.jpg?utm=1&height=100&quality=80&fit=cover&width=200&format=auto', { accept: 'image/png' });
+    const same = await get('/samples/fig.jpg?utm=1&height=100&quality=80&fit=cover&width=200&format=auto', {
+      accept: 'image/png',
+    });
     expect(same.headers.get('x-cache')).to.equal('Hit from cloudfront');
     // dpr is folded by origin-request, not the viewer function: a new cache key, but the stored derivative.
     const dpr = await get('/samples/fig.jpg?width=100&height=50&dpr=2', { accept: '*/*' });
@@ -159,17 +161,24 @@ describe('local/server (the local CDN)', () => {
     expect(response.headers.get('server-timing')).to.equal(null);
     expect(server.transforms()).to.equal(0);
     const listing = await fetch(`${server.url}/api/images`, { headers: { authorization: `Bearer ${token}` } });
-    const items = (await listing.text()).trim().split('\n').map((line) => JSON.parse(line));
+    const items = (await listing.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const samples = (await readdir(new URL('../../fixtures/photos/', import.meta.url))).length;
     expect(items.filter((item) => item.key.startsWith('samples/'))).to.have.length(samples);
   });
 
   it('`edge-resizer serve` prints working URLs and stops cleanly on Ctrl-C', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edge-resizer-cli-serve-'));
-    const child = spawn(process.execPath, ['--openssl-legacy-provider', BIN, 'serve', '--port', '0', '--data-dir', dir], {
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--openssl-legacy-provider', BIN, 'serve', '--port', '0', '--data-dir', dir],
+      {
+        env: { ...process.env, LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     try {
       let stderr = '';
       const started = performance.now();
@@ -184,7 +193,9 @@ describe('local/server (the local CDN)', () => {
           }
         });
       });
-      console.log(`      figure: \`edge-resizer serve\` printed its URLs after ${(performance.now() - started).toFixed(0)} ms`);
+      console.log(
+        `      figure: \`edge-resizer serve\` printed its URLs after ${(performance.now() - started).toFixed(0)} ms`,
+      );
       const response = await fetch(url, { headers: { accept: WEBP_ACCEPT } });
       expect(response.status).to.equal(200);
       expect(response.headers.get('content-type')).to.equal('image/webp');

@@ -4,11 +4,12 @@
  * body, and that nothing leaks (stack, path on disk, bucket name, AWS text).
  * Uploads that fail must store nothing.
  */
-import { expect } from 'chai';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'chai';
 import { parseMasterKey } from '../../src/core/envelope.js';
 import { deriveTokenKey, sealToken } from '../../src/core/tokens.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
@@ -44,9 +45,16 @@ describe('bad input across the HTTP surface', () => {
       config: { limits: { maxOriginalBytes: MAX_ORIGINAL_BYTES } },
     });
     tokenKey = deriveTokenKey(parseMasterKey(await readFile(join(dataDir, 'master.key'))));
-    const put = await send('PUT', '/api/images/ok/photo.jpg', { authorization: `Bearer ${server.apiToken}` }, fixture('photos/fig.jpg'));
+    const put = await send(
+      'PUT',
+      '/api/images/ok/photo.jpg',
+      { authorization: `Bearer ${server.apiToken}` },
+      fixture('photos/fig.jpg'),
+    );
     expect(put.status).to.equal(201);
-    const info = JSON.parse((await send('GET', '/api/images/ok/photo.jpg', { authorization: `Bearer ${server.apiToken}` })).body.toString());
+    const info = JSON.parse(
+      (await send('GET', '/api/images/ok/photo.jpg', { authorization: `Bearer ${server.apiToken}` })).body.toString(),
+    );
     validOriginal = info.originalUrl;
   });
   after(async () => {
@@ -57,15 +65,19 @@ describe('bad input across the HTTP surface', () => {
   /** Raw HTTP, so paths reach the server exactly as written (fetch would normalize `..`). */
   function send(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer) {
     const url = new URL(server.url);
-    return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
-      const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+    return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>(
+      (resolve, reject) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+        });
+        req.on('error', reject);
+        req.end(body);
+      },
+    );
   }
 
   const long = (n: number) => 'a'.repeat(n);
@@ -94,30 +106,170 @@ describe('bad input across the HTTP surface', () => {
     { name: 'reserved prefix', path: '/_private/x.jpg', status: 400, code: 'invalid_key' },
     { name: 'missing original', path: '/ok/missing.jpg?width=10', status: 404, code: 'not_found' },
     { name: 'POST to an image URL', method: 'POST', path: '/ok/photo.jpg', status: 405, code: 'method_not_allowed' },
-    { name: 'DELETE to an image URL', method: 'DELETE', path: '/ok/photo.jpg', status: 405, code: 'method_not_allowed' },
-    { name: 'overlong header', path: '/ok/photo.jpg?width=10', headers: { 'x-junk': long(20_000) }, status: 431, code: 'headers_too_large' },
+    {
+      name: 'DELETE to an image URL',
+      method: 'DELETE',
+      path: '/ok/photo.jpg',
+      status: 405,
+      code: 'method_not_allowed',
+    },
+    {
+      name: 'overlong header',
+      path: '/ok/photo.jpg?width=10',
+      headers: { 'x-junk': long(20_000) },
+      status: 431,
+      code: 'headers_too_large',
+    },
     // API
-    { name: 'upload without a token', method: 'POST', path: '/api/images', auth: 'none', body: fixture('photos/fig.jpg'), status: 401, code: 'unauthorized' },
-    { name: 'upload with a wrong token', method: 'POST', path: '/api/images', auth: 'bad', body: fixture('photos/fig.jpg'), status: 403, code: 'forbidden' },
+    {
+      name: 'upload without a token',
+      method: 'POST',
+      path: '/api/images',
+      auth: 'none',
+      body: fixture('photos/fig.jpg'),
+      status: 401,
+      code: 'unauthorized',
+    },
+    {
+      name: 'upload with a wrong token',
+      method: 'POST',
+      path: '/api/images',
+      auth: 'bad',
+      body: fixture('photos/fig.jpg'),
+      status: 403,
+      code: 'forbidden',
+    },
     { name: 'listing with a wrong token', path: '/api/images', auth: 'bad', status: 403, code: 'forbidden' },
-    { name: 'SVG upload', method: 'POST', path: '/api/images', auth: 'good', body: fixture('edge/image.svg'), status: 415, code: 'unsupported_format' },
-    { name: 'text upload labelled image/jpeg', method: 'POST', path: '/api/images', auth: 'good', headers: { 'content-type': 'image/jpeg' }, body: fixture('edge/not-an-image.jpg'), status: 415, code: 'unsupported_format' },
-    { name: 'zero-byte upload', method: 'POST', path: '/api/images', auth: 'good', body: Buffer.alloc(0), status: 422, code: 'corrupt_image' },
-    { name: 'truncated JPEG upload', method: 'PUT', path: '/api/images/bad/truncated.jpg', auth: 'good', body: fixture('edge/truncated.jpg'), status: 422, code: 'corrupt_image' },
-    { name: 'corrupt bytes after a JPEG header', method: 'PUT', path: '/api/images/bad/corrupt.jpg', auth: 'good', body: Buffer.concat([fixture('photos/fig.jpg').subarray(0, 600), Buffer.alloc(5000, 0x55)]), status: 422, code: 'corrupt_image' },
-    { name: 'decompression bomb upload', method: 'PUT', path: '/api/images/bad/bomb.png', auth: 'good', body: fixture('edge/bomb.png'), status: 413, code: 'too_large' },
-    { name: 'upload over maxOriginalBytes', method: 'PUT', path: '/api/images/bad/huge.jpg', auth: 'good', body: Buffer.alloc(MAX_ORIGINAL_BYTES + 1, 0xff), status: 413, code: 'too_large' },
-    { name: 'upload to a traversal key', method: 'PUT', path: '/api/images/..%2F..%2Fetc%2Fpasswd', auth: 'good', body: fixture('photos/fig.jpg'), status: 400, code: 'invalid_key' },
-    { name: 'upload to an overlong key', method: 'PUT', path: `/api/images/${long(600)}.jpg`, auth: 'good', body: fixture('photos/fig.jpg'), status: 400, code: 'invalid_key' },
-    { name: 'upload with a bad X-Meta name', method: 'PUT', path: '/api/images/bad/meta.jpg', auth: 'good', headers: { 'x-meta-bad^name': 'x' }, body: fixture('photos/fig.jpg'), status: 400, code: 'invalid_param' },
-    { name: 'PATCH on an image', method: 'PATCH', path: '/api/images/ok/photo.jpg', auth: 'good', status: 405, code: 'method_not_allowed' },
-    { name: 'metadata of a missing image', path: '/api/images/ok/missing.jpg', auth: 'good', status: 404, code: 'not_found' },
+    {
+      name: 'SVG upload',
+      method: 'POST',
+      path: '/api/images',
+      auth: 'good',
+      body: fixture('edge/image.svg'),
+      status: 415,
+      code: 'unsupported_format',
+    },
+    {
+      name: 'text upload labelled image/jpeg',
+      method: 'POST',
+      path: '/api/images',
+      auth: 'good',
+      headers: { 'content-type': 'image/jpeg' },
+      body: fixture('edge/not-an-image.jpg'),
+      status: 415,
+      code: 'unsupported_format',
+    },
+    {
+      name: 'zero-byte upload',
+      method: 'POST',
+      path: '/api/images',
+      auth: 'good',
+      body: Buffer.alloc(0),
+      status: 422,
+      code: 'corrupt_image',
+    },
+    {
+      name: 'truncated JPEG upload',
+      method: 'PUT',
+      path: '/api/images/bad/truncated.jpg',
+      auth: 'good',
+      body: fixture('edge/truncated.jpg'),
+      status: 422,
+      code: 'corrupt_image',
+    },
+    {
+      name: 'corrupt bytes after a JPEG header',
+      method: 'PUT',
+      path: '/api/images/bad/corrupt.jpg',
+      auth: 'good',
+      body: Buffer.concat([fixture('photos/fig.jpg').subarray(0, 600), Buffer.alloc(5000, 0x55)]),
+      status: 422,
+      code: 'corrupt_image',
+    },
+    {
+      name: 'decompression bomb upload',
+      method: 'PUT',
+      path: '/api/images/bad/bomb.png',
+      auth: 'good',
+      body: fixture('edge/bomb.png'),
+      status: 413,
+      code: 'too_large',
+    },
+    {
+      name: 'upload over maxOriginalBytes',
+      method: 'PUT',
+      path: '/api/images/bad/huge.jpg',
+      auth: 'good',
+      body: Buffer.alloc(MAX_ORIGINAL_BYTES + 1, 0xff),
+      status: 413,
+      code: 'too_large',
+    },
+    {
+      name: 'upload to a traversal key',
+      method: 'PUT',
+      path: '/api/images/..%2F..%2Fetc%2Fpasswd',
+      auth: 'good',
+      body: fixture('photos/fig.jpg'),
+      status: 400,
+      code: 'invalid_key',
+    },
+    {
+      name: 'upload to an overlong key',
+      method: 'PUT',
+      path: `/api/images/${long(600)}.jpg`,
+      auth: 'good',
+      body: fixture('photos/fig.jpg'),
+      status: 400,
+      code: 'invalid_key',
+    },
+    {
+      name: 'upload with a bad X-Meta name',
+      method: 'PUT',
+      path: '/api/images/bad/meta.jpg',
+      auth: 'good',
+      headers: { 'x-meta-bad^name': 'x' },
+      body: fixture('photos/fig.jpg'),
+      status: 400,
+      code: 'invalid_param',
+    },
+    {
+      name: 'PATCH on an image',
+      method: 'PATCH',
+      path: '/api/images/ok/photo.jpg',
+      auth: 'good',
+      status: 405,
+      code: 'method_not_allowed',
+    },
+    {
+      name: 'metadata of a missing image',
+      path: '/api/images/ok/missing.jpg',
+      auth: 'good',
+      status: 404,
+      code: 'not_found',
+    },
     // Originals
     { name: 'garbage originals token', path: '/originals/not-a-token', status: 403, code: 'forbidden' },
     { name: 'tampered originals token', path: () => tamper(validOriginal), status: 403, code: 'forbidden' },
-    { name: 'expired originals token', path: () => `/originals/${sealToken({ key: 'ok/photo.jpg', exp: Math.floor(Date.now() / 1000) - 10 }, tokenKey)}`, status: 403, code: 'expired' },
-    { name: 'token for a missing original', path: () => `/originals/${sealToken({ key: 'ok/missing.jpg', exp: Math.floor(Date.now() / 1000) + 60 }, tokenKey)}`, status: 404, code: 'not_found' },
-    { name: 'unsatisfiable range', path: () => validOriginal, headers: { range: 'bytes=99999999-' }, status: 416, code: 'range_not_satisfiable' },
+    {
+      name: 'expired originals token',
+      path: () => `/originals/${sealToken({ key: 'ok/photo.jpg', exp: Math.floor(Date.now() / 1000) - 10 }, tokenKey)}`,
+      status: 403,
+      code: 'expired',
+    },
+    {
+      name: 'token for a missing original',
+      path: () =>
+        `/originals/${sealToken({ key: 'ok/missing.jpg', exp: Math.floor(Date.now() / 1000) + 60 }, tokenKey)}`,
+      status: 404,
+      code: 'not_found',
+    },
+    {
+      name: 'unsatisfiable range',
+      path: () => validOriginal,
+      headers: { range: 'bytes=99999999-' },
+      status: 416,
+      code: 'range_not_satisfiable',
+    },
     { name: 'POST to originals', method: 'POST', path: () => validOriginal, status: 405, code: 'method_not_allowed' },
   ];
 
@@ -140,7 +292,12 @@ describe('bad input across the HTTP surface', () => {
 
   it('stored nothing for the refused uploads', async () => {
     const listing = await send('GET', '/api/images', { authorization: `Bearer ${server.apiToken}` });
-    const keys = listing.body.toString().trim().split('\n').filter(Boolean).map((line) => JSON.parse(line).key);
+    const keys = listing.body
+      .toString()
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line).key);
     expect(keys).to.deep.equal(['ok/photo.jpg']);
     for (const key of ['bad/truncated.jpg', 'bad/bomb.png', 'bad/huge.jpg', 'bad/meta.jpg', 'bad/corrupt.jpg']) {
       const image = await send('GET', `/${key}?width=10`);

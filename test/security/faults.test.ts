@@ -3,18 +3,19 @@
  * DynamoDB gone. The server answers the contract's JSON errors, recovers when
  * storage returns, and no stored object is ever partial.
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { expect } from 'chai';
+
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { expect } from 'chai';
 import sharp from 'sharp';
 import { createConfig } from '../../src/core/config.js';
 import { decryptBuffer, parseMasterKey } from '../../src/core/envelope.js';
-import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
-import { createS3Store } from '../../src/storage/s3-store.js';
 import { type EmbeddedServer, startDynalite, startS3rver } from '../../src/local/embedded-servers.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
+import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
+import { createS3Store } from '../../src/storage/s3-store.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { fixture } from '../helpers/images.js';
 import { assertNoLeak } from '../helpers/leaks.js';
@@ -64,7 +65,11 @@ describe('storage faults', () => {
   });
 
   const put = (key: string, body: Buffer<ArrayBuffer>) =>
-    fetch(`${server.url}/api/images/${key}`, { method: 'PUT', headers: { authorization: `Bearer ${server.apiToken}` }, body });
+    fetch(`${server.url}/api/images/${key}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${server.apiToken}` },
+      body,
+    });
   const image = (path: string) => fetch(`${server.url}${path}`, { headers: { accept: 'image/webp' } });
 
   async function expectJsonError(response: Response, status: number, code: string) {
@@ -87,7 +92,9 @@ describe('storage faults', () => {
     expect(recovered.status).to.equal(200);
     expect((await sharp(Buffer.from(await recovered.arrayBuffer())).metadata()).width).to.equal(101);
     // The failed upload left no metadata behind.
-    const meta = await fetch(`${server.url}/api/images/photos/while-down.jpg`, { headers: { authorization: `Bearer ${server.apiToken}` } });
+    const meta = await fetch(`${server.url}/api/images/photos/while-down.jpg`, {
+      headers: { authorization: `Bearer ${server.apiToken}` },
+    });
     expect(meta.status).to.equal(404);
     expect((await put('photos/while-down.jpg', fixture('photos/mountains.jpg'))).status).to.equal(201);
   });
@@ -118,7 +125,9 @@ describe('storage faults', () => {
     dynamoProxy.set({ kind: 'down' });
     injected.push('DynamoDB down');
     await expectJsonError(await put('photos/no-table.jpg', fixture('photos/forest-stream.jpg')), 502, 'storage_error');
-    const listing = await fetch(`${server.url}/api/images`, { headers: { authorization: `Bearer ${server.apiToken}` } });
+    const listing = await fetch(`${server.url}/api/images`, {
+      headers: { authorization: `Bearer ${server.apiToken}` },
+    });
     await expectJsonError(listing, 502, 'storage_error');
     // The object written before the metadata failed was rolled back: the edge finds no original.
     await expectJsonError(await image('/photos/no-table.jpg?width=50'), 404, 'not_found');
@@ -127,8 +136,18 @@ describe('storage faults', () => {
   });
 
   it('after all the faults, every stored original decrypts and every derivative decodes', async () => {
-    const client = createS3Client({ region: config.region, endpoint: s3.endpoint, credentials: LOCAL_CREDENTIALS, timeoutMs: 5000, maxAttempts: 2 });
-    const store = createS3Store({ client, originalsBucket: config.originalsBucket, derivativesBucket: config.derivativesBucket });
+    const client = createS3Client({
+      region: config.region,
+      endpoint: s3.endpoint,
+      credentials: LOCAL_CREDENTIALS,
+      timeoutMs: 5000,
+      maxAttempts: 2,
+    });
+    const store = createS3Store({
+      client,
+      originalsBucket: config.originalsBucket,
+      derivativesBucket: config.derivativesBucket,
+    });
     const masterKey = parseMasterKey(await readFile(join(dir, 'data', 'master.key')));
     try {
       const list = async (bucket: string) =>

@@ -4,11 +4,12 @@
  * variants. No 5xx but the documented 503 `busy`, bounded RSS, and every body
  * an image or a contract error.
  */
-import { expect } from 'chai';
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'chai';
 import sharp from 'sharp';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 
@@ -18,7 +19,12 @@ interface AutocannonRequest {
   path?: string;
   headers?: Record<string, string>;
   setupRequest?: (request: AutocannonRequest, context: Record<string, unknown>) => AutocannonRequest;
-  onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string>) => void;
+  onResponse?: (
+    status: number,
+    body: string,
+    context: Record<string, unknown>,
+    headers: Record<string, string>,
+  ) => void;
 }
 interface AutocannonOptions {
   url: string;
@@ -49,9 +55,18 @@ interface AutocannonResult {
   '5xx': number;
   duration: number;
 }
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: AutocannonOptions) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as (
+  options: AutocannonOptions,
+) => Promise<AutocannonResult>;
 
-const SAMPLES = ['mountains.jpg', 'fig.jpg', 'forest-stream.jpg', 'paintbrushes.jpg', 'dogs-portrait.jpg', 'dogs-portrait.png'];
+const SAMPLES = [
+  'mountains.jpg',
+  'fig.jpg',
+  'forest-stream.jpg',
+  'paintbrushes.jpg',
+  'dogs-portrait.jpg',
+  'dogs-portrait.png',
+];
 const DURATION_S = 20;
 const CONNECTIONS = 100;
 
@@ -63,7 +78,8 @@ describe('load (100 connections, 20 s)', function () {
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'edge-resizer-load-'));
     server = await startLocalServer({ dataDir, port: 0, logLevel: 'silent', cacheBytes: 64 * 1024 * 1024 });
-    for (const sample of SAMPLES) expect((await fetch(`${server.url}/samples/${sample}?width=300`)).status).to.equal(200);
+    for (const sample of SAMPLES)
+      expect((await fetch(`${server.url}/samples/${sample}?width=300`)).status).to.equal(200);
   });
   after(async () => {
     await server.close();
@@ -85,7 +101,8 @@ describe('load (100 connections, 20 s)', function () {
       const type = headers['content-type'] ?? headers['Content-Type'] ?? '';
       let code = '';
       if (status === 200) {
-        if (!/^image\/(webp|jpeg|png|avif)$/.test(type) || body.length < 100) invalid.push(`${status} ${type} ${body.length}`);
+        if (!/^image\/(webp|jpeg|png|avif)$/.test(type) || body.length < 100)
+          invalid.push(`${status} ${type} ${body.length}`);
       } else {
         try {
           const error = JSON.parse(body) as { status: number; code: string };
@@ -112,8 +129,10 @@ describe('load (100 connections, 20 s)', function () {
             const sample = SAMPLES[counter % SAMPLES.length];
             const kind = counter % 10;
             let path: string;
-            if (kind < 6) path = `/samples/${sample}?width=300`; // cache hits
-            else if (kind < 8) path = `/samples/${sample}?width=640&height=480`; // one variant per image, collapsed
+            if (kind < 6)
+              path = `/samples/${sample}?width=300`; // cache hits
+            else if (kind < 8)
+              path = `/samples/${sample}?width=640&height=480`; // one variant per image, collapsed
             else {
               path = `/samples/${sample}?width=${16 + ((counter * 7919) % 1600)}`; // unique variants
               if (uniquePaths.length < 200) uniquePaths.push(path);
@@ -147,7 +166,9 @@ describe('load (100 connections, 20 s)', function () {
       if (response.status !== 200) continue;
       const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
       const sample = /samples\/([^?]+)/.exec(path)?.[1] as string;
-      const originalWidth = (await sharp(new URL(`../../fixtures/photos/${sample}`, import.meta.url).pathname).metadata()).width as number;
+      const originalWidth = (
+        await sharp(new URL(`../../fixtures/photos/${sample}`, import.meta.url).pathname).metadata()
+      ).width as number;
       // Never enlarged: the requested width, or the original's when it is smaller.
       expect(meta.width, path).to.equal(Math.min(Number(/width=(\d+)/.exec(path)?.[1]), originalWidth));
     }
