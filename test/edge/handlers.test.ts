@@ -146,6 +146,22 @@ describe('edge handlers', () => {
       expect(transforms).to.equal(2);
     });
 
+    it('answers 503 busy, not a CloudFront timeout, when the transform exceeds its time budget', async () => {
+      const impatient = createOriginResponseHandler({
+        config: { ...storage.config, limits: { ...storage.config.limits, transformTimeoutMs: 1 } },
+        store: storage.store,
+        masterKey: async () => storage.masterKey,
+        logger: createLogger('silent'),
+      });
+      const request = (await originRequest(
+        originRequestEvent({ uri: '/big/wide.jpg', querystring: 'width=999' }),
+      )) as CloudFrontRequest;
+      const result = (await impatient(originResponseEvent(request, 404))) as CloudFrontResultResponse;
+      expect(result.status).to.equal('503');
+      expect(JSON.parse(result.body ?? '')).to.include({ status: 503, code: 'busy' });
+      expect(result.headers?.['cache-control']?.[0]?.value).to.equal('no-store');
+    });
+
     it('answers 502 storage_error when S3 itself fails', async () => {
       const request = (await originRequest(originRequestEvent({ uri: '/photos/mountains.jpg' }))) as CloudFrontRequest;
       const result = (await originResponse(originResponseEvent(request, 500))) as CloudFrontResultResponse;

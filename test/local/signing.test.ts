@@ -1,0 +1,60 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { signUrl } from '../../src/core/signing.js';
+import { type LocalServer, startLocalServer } from '../../src/local/server.js';
+
+const SECRET = 'local-signing-secret';
+
+describe('local/server with signed URLs and a width allow-list', () => {
+  let dataDir: string;
+  let server: LocalServer;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'edge-resizer-signing-'));
+    server = await startLocalServer({
+      dataDir,
+      port: 0,
+      logLevel: 'silent',
+      signingSecret: SECRET,
+      config: { allowedWidths: [200, 400, 800], widthPolicy: 'snap' },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const get = (path: string) => fetch(`${server.url}${path}`, { headers: { accept: 'image/webp' } });
+
+  it('refuses unsigned, tampered and expired URLs with 403, cache hits included', async () => {
+    const signed = signUrl('/samples/fig.jpg?width=400', SECRET, '1h');
+    const first = await get(signed);
+    expect(first.status).to.equal(200);
+    expect(first.headers.get('x-cache')).to.equal('Miss from cloudfront');
+
+    const unsigned = await get('/samples/fig.jpg?width=400');
+    expect(unsigned.status).to.equal(403);
+    expect(await unsigned.json()).to.include({ code: 'invalid_signature' });
+    expect((await get(signed.replace('width=400', 'width=800'))).status).to.equal(403);
+    const expired = await get(signUrl('/samples/fig.jpg?width=400', SECRET, String(Math.floor(Date.now() / 1000) - 1)));
+    expect(expired.status).to.equal(403);
+    expect(await expired.json()).to.include({ code: 'expired' });
+  });
+
+  it('keeps sig and exp out of the cache key: a differently signed URL of the same variant is a hit', async () => {
+    const again = await get(signUrl('/samples/fig.jpg?width=400', SECRET, '2h'));
+    expect(again.status).to.equal(200);
+    expect(again.headers.get('x-cache')).to.equal('Hit from cloudfront');
+  });
+
+  it('snaps odd widths up to the allow-list, so a flood of sizes makes few derivatives', async () => {
+    const before = server.transforms();
+    for (const width of [201, 250, 333, 399]) {
+      const response = await get(signUrl(`/samples/mountains.jpg?width=${width}`, SECRET, '1h'));
+      expect(response.status).to.equal(200);
+    }
+    expect(server.transforms() - before).to.equal(1);
+  });
+});
