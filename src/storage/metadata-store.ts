@@ -115,6 +115,26 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
   }
 
   /** Runs a table operation; a missing table is created once (when allowed) and the operation retried. */
+  /** The items of one key, a Query page at a time, strongly consistent. */
+  async function* queryKey(key: string, projection?: string): AsyncGenerator<Record<string, unknown>[]> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const response = await doc.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: '#k = :k',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':k': key },
+          ProjectionExpression: projection,
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      yield response.Items ?? [];
+      start = response.LastEvaluatedKey;
+    } while (start);
+  }
+
   async function call<T>(operation: () => Promise<T>): Promise<T> {
     try {
       try {
@@ -187,21 +207,7 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
     versions: (key: string) =>
       call(async () => {
         const items: ImageVersion[] = [];
-        let start: Record<string, unknown> | undefined;
-        do {
-          const response = await doc.send(
-            new QueryCommand({
-              TableName: table,
-              KeyConditionExpression: '#k = :k',
-              ExpressionAttributeNames: names,
-              ExpressionAttributeValues: { ':k': key },
-              ConsistentRead: true,
-              ExclusiveStartKey: start,
-            }),
-          );
-          items.push(...((response.Items ?? []) as ImageVersion[]));
-          start = response.LastEvaluatedKey;
-        } while (start);
+        for await (const page of queryKey(key)) items.push(...(page as unknown as ImageVersion[]));
         return items;
       }),
 
@@ -215,27 +221,11 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
     deleteKey: (key: string) =>
       call(async () => {
         let deleted = 0;
-        let start: Record<string, unknown> | undefined;
-        do {
-          const response = await doc.send(
-            new QueryCommand({
-              TableName: table,
-              KeyConditionExpression: '#k = :k',
-              ExpressionAttributeNames: names,
-              ExpressionAttributeValues: { ':k': key },
-              ProjectionExpression: '#k, version',
-              ConsistentRead: true,
-              ExclusiveStartKey: start,
-            }),
-          );
-          const keys = (response.Items ?? []).map((item) => ({
-            key: item.key as string,
-            version: item.version as number,
-          }));
+        for await (const page of queryKey(key, '#k, version')) {
+          const keys = page.map((item) => ({ key: item.key as string, version: item.version as number }));
           for (let i = 0; i < keys.length; i += BATCH_SIZE) await batchDelete(keys.slice(i, i + BATCH_SIZE));
           deleted += keys.length;
-          start = response.LastEvaluatedKey;
-        } while (start);
+        }
         return deleted;
       }),
 

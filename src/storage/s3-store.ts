@@ -74,6 +74,20 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
     } satisfies StoredStream;
   }
 
+  /** Keys directly under `prefix` (`/` is the delimiter), one ListObjectsV2 page at a time. */
+  async function* listKeys(bucket: string, prefix: string): AsyncGenerator<string[]> {
+    let token: string | undefined;
+    do {
+      const page = await call(() =>
+        client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }),
+        ),
+      );
+      yield (page?.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : []));
+      token = page?.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
   return {
     /** The encrypted original and its envelope metadata. */
     getOriginal: (key: string) => getObject(originalsBucket, key),
@@ -122,23 +136,7 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
     },
 
     /** Keys of the originals directly under `prefix` (one level: `/` is the delimiter), page by page. */
-    async *listOriginals(prefix: string): AsyncGenerator<string[]> {
-      let token: string | undefined;
-      do {
-        const page = await call(() =>
-          client.send(
-            new ListObjectsV2Command({
-              Bucket: originalsBucket,
-              Prefix: prefix,
-              Delimiter: '/',
-              ContinuationToken: token,
-            }),
-          ),
-        );
-        yield (page?.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : []));
-        token = page?.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-    },
+    listOriginals: (prefix: string) => listKeys(originalsBucket, prefix),
 
     getDerivative: (derivativeKey: string) => getObject(derivativesBucket, derivativeKey),
 
@@ -156,31 +154,23 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
       );
     },
 
-    /** Deletes every derivative of `key` (the prefix `<key>/`), page by page. Returns how many. */
+    /**
+     * Deletes every derivative of `key`, page by page; returns how many. Only
+     * objects directly under `<key>/`: those further down belong to other keys
+     * (`a.jpg/b.jpg` is a key of its own, with derivatives under `a.jpg/b.jpg/`).
+     */
     async deleteDerivatives(key: string): Promise<number> {
       let deleted = 0;
-      let token: string | undefined;
-      do {
-        const page = await call(() =>
+      for await (const keys of listKeys(derivativesBucket, derivativePrefix(key))) {
+        if (keys.length === 0) continue;
+        const objects = keys.map((Key) => ({ Key }));
+        await call(() =>
           client.send(
-            new ListObjectsV2Command({
-              Bucket: derivativesBucket,
-              Prefix: derivativePrefix(key),
-              ContinuationToken: token,
-            }),
+            new DeleteObjectsCommand({ Bucket: derivativesBucket, Delete: { Objects: objects, Quiet: true } }),
           ),
         );
-        const objects = (page?.Contents ?? []).flatMap((item) => (item.Key ? [{ Key: item.Key }] : []));
-        if (objects.length > 0) {
-          await call(() =>
-            client.send(
-              new DeleteObjectsCommand({ Bucket: derivativesBucket, Delete: { Objects: objects, Quiet: true } }),
-            ),
-          );
-          deleted += objects.length;
-        }
-        token = page?.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+        deleted += objects.length;
+      }
       return deleted;
     },
   };

@@ -220,9 +220,13 @@ describe('API: images', () => {
         'image/webp',
         'x',
       );
+      // The derivative of another key nested under this one is not this key's.
+      const nested = 'purge/me.jpg/inner.jpg/w10-hauto-q80-cover.webp';
+      await api.storage.store.putDerivative(nested, Buffer.from('x'), 'image/webp', 'x');
       const response = await api.request('DELETE', '/api/derivatives/purge/me.jpg');
       expect(response.status).to.equal(200);
       expect(response.json()).to.deep.equal({ key: 'purge/me.jpg', deleted: 2 });
+      expect(await api.derivativeKeys()).to.include(nested);
       expect((await served('purge/me.jpg'))?.equals(MOUNTAINS)).to.equal(true);
     });
 
