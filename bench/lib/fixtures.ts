@@ -1,0 +1,42 @@
+/** Inputs of the bench: the committed photos, and images derived from them at run time (never committed). */
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { createConfig } from '../../src/core/config.js';
+import { canonicalVariant, parseImageParams, type Variant } from '../../src/core/params.js';
+
+const fixtures = (path: string) => fileURLToPath(new URL(`../../fixtures/${path}`, import.meta.url));
+
+export const PHOTO_2560 = fixtures('bench/seeding-2560x1600.jpg');
+export const PHOTO_5120 = fixtures('bench/seeding-5120x2880.jpg');
+
+/** The JPEG photographs of fixtures/photos and fixtures/bench, largest last. */
+export async function photographs(): Promise<string[]> {
+  const photos = (await readdir(fixtures('photos'))).filter((name) => name.endsWith('.jpg')).sort();
+  return [...photos.map((name) => fixtures(`photos/${name}`)), PHOTO_2560, PHOTO_5120];
+}
+
+/** The variant a query names, as the origin-request handler canonicalizes it (WebP accepted). */
+export function variantOf(query: string): Variant {
+  const config = createConfig();
+  return canonicalVariant(parseImageParams(query, config), true, config);
+}
+
+/** The 5120×2880 photo resized to about `megapixels` (enlarged past 14.7 MP), JPEG q90. */
+export async function photoOfMegapixels(megapixels: number): Promise<Buffer> {
+  const width = Math.round(Math.sqrt((megapixels * 1e6 * 16) / 9));
+  return sharp(PHOTO_5120).resize({ width }).jpeg({ quality: 90 }).toBuffer();
+}
+
+/**
+ * A PNG of random pixels of about `bytes` bytes: noise does not compress, so
+ * the file is the pixels plus a few hundred bytes, and any target size is reachable.
+ */
+export async function noisePng(bytes: number): Promise<Buffer> {
+  const side = Math.max(8, Math.round(Math.sqrt(bytes / 3)));
+  const raw = randomBytes(side * side * 3);
+  return sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+}
