@@ -114,7 +114,10 @@ export function decryptBuffer(body: Buffer, metadata: EnvelopeMetadata, masterKe
   try {
     const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]);
+    const plaintext = decipher.update(body.subarray(0, body.length - TAG_BYTES));
+    // GCM's final() only checks the tag and yields nothing: skip a plaintext-sized copy.
+    const rest = decipher.final();
+    return rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest]);
   } catch (error) {
     throw decryptFailed('the body fails authentication', error);
   }
