@@ -33,7 +33,16 @@ export async function startS3rver(options: {
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
   const { port } = await server.run();
-  return { endpoint: `http://${LOOPBACK}:${port}`, port, close: () => server.close() };
+  return {
+    endpoint: `http://${LOOPBACK}:${port}`,
+    port,
+    close: async () => {
+      const closing = server.close();
+      // Clients' kept-alive connections would hold the close open until they time out.
+      server.httpServer?.closeAllConnections();
+      await closing;
+    },
+  };
 }
 
 /** dynalite storing its tables under `directory`; `port` 0 picks a free one. */

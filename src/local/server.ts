@@ -277,6 +277,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
+      // Requests still running get a moment to finish, then their sockets are cut.
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
     s3Client.destroy();
     dynamoClient.destroy();
