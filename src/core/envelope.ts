@@ -159,11 +159,19 @@ export function plaintextLength(metadata: EnvelopeMetadata, storedBytes?: number
 export function createDecryptStream(metadata: EnvelopeMetadata, masterKey: Buffer): Transform {
   const { dataKey, iv } = unwrapDataKey(metadata, masterKey);
   const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
-  // The last TAG_BYTES of the object are the tag: always hold them back.
+  // The last TAG_BYTES of the object are the tag: always hold them back. A
+  // chunk that arrives proves the bytes held before it were ciphertext.
   let held: Buffer = Buffer.alloc(0);
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      const joined = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+      if (chunk.length >= TAG_BYTES) {
+        // The common case: no copy of the chunk, only of its last 16 bytes.
+        if (held.length > 0) this.push(decipher.update(held));
+        const body = chunk.subarray(0, chunk.length - TAG_BYTES);
+        held = Buffer.from(chunk.subarray(chunk.length - TAG_BYTES));
+        return callback(null, body.length > 0 ? decipher.update(body) : undefined);
+      }
+      const joined = Buffer.concat([held, chunk]);
       const cut = Math.max(0, joined.length - TAG_BYTES);
       held = joined.subarray(cut);
       callback(null, cut > 0 ? decipher.update(joined.subarray(0, cut)) : undefined);
