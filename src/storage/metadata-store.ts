@@ -114,7 +114,6 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
     await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName: table });
   }
 
-  /** Runs a table operation; a missing table is created once (when allowed) and the operation retried. */
   /** The items of one key, a Query page at a time, strongly consistent. */
   async function* queryKey(key: string, projection?: string): AsyncGenerator<Record<string, unknown>[]> {
     let start: Record<string, unknown> | undefined;
@@ -135,6 +134,7 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
     } while (start);
   }
 
+  /** Runs a table operation; a missing table is created once (when allowed) and the operation retried. */
   async function call<T>(operation: () => Promise<T>): Promise<T> {
     try {
       try {
