@@ -38,7 +38,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       `  Playground   ${server.url}/`,
       `  Try          ${server.url}/samples/mountains.jpg?width=400`,
       `               ${server.url}/samples/fig.jpg?width=300&height=300&fit=cover&format=avif`,
-      `  API          ${server.url}/api/images   (Authorization: Bearer <token in ${options.dataDir}/api-token>)`,
+      `  API          ${server.url}/api/images   (Authorization: Bearer <${env('API_TOKEN') ? 'API_TOKEN' : `token in ${options.dataDir}/api-token`}>)`,
       `  Data         ${options.dataDir}/`,
       '',
       '  Ctrl-C to stop.',

@@ -21,6 +21,8 @@ export interface UploadOptions {
 interface UploadJob {
   file: string;
   key: string;
+  /** Set when the path could not be read: reported as that file's failure. */
+  missing?: string;
 }
 
 export type UploadLine =
@@ -60,6 +62,7 @@ export async function upload(paths: string[], options: UploadOptions): Promise<n
 }
 
 async function uploadOne(endpoint: string, token: string, job: UploadJob): Promise<UploadLine> {
+  if (job.missing) return { file: job.file, ok: false, key: job.key, error: job.missing };
   try {
     const body = await readFile(job.file);
     const response = await fetch(`${endpoint}/api/images/${job.key.split('/').map(encodeURIComponent).join('/')}`, {
@@ -81,10 +84,10 @@ async function uploadOne(endpoint: string, token: string, job: UploadJob): Promi
 async function collectJobs(paths: string[], prefix: string): Promise<UploadJob[]> {
   const jobs: UploadJob[] = [];
   for (const path of paths) {
-    const info = await stat(path).catch(() => {
-      throw new CliError(`No such file or directory: ${path}`);
-    });
-    if (info.isDirectory()) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info) {
+      jobs.push({ file: path, key: `${prefix}${basename(path)}`, missing: 'No such file or directory' });
+    } else if (info.isDirectory()) {
       for (const file of await walk(path))
         jobs.push({ file, key: `${prefix}${relative(path, file).split(sep).join('/')}` });
     } else {

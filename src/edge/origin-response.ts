@@ -112,6 +112,9 @@ export function createOriginResponseHandler(options: OriginResponseOptions): Ori
           Location: getHeader(request.headers, VIEWER_LOCATION_HEADER) ?? `/${target.key}`,
           'Cache-Control': 'no-store',
         }),
+        // An explicit empty body: without one, CloudFront keeps the origin's (S3's 404 XML).
+        bodyEncoding: 'text',
+        body: '',
       };
     } catch (error) {
       const httpError = toHttpError(error);

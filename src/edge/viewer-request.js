@@ -23,8 +23,10 @@ function handler(event) {
   // The playground (the default root object and its assets) is not an image.
   if (request.uri === '/' || request.uri.indexOf('/_playground/') === 0) return request;
 
+  // A repeated image parameter is ambiguous; with signing on, any repeated one is (CONTRACT.md §5).
   for (var name in query) {
-    if (query[name].multiValue && query[name].multiValue.length > 1) {
+    var repeated = query[name].multiValue && query[name].multiValue.length > 1;
+    if (repeated && (CONFIG.signingSecret || PARAMS.indexOf(name) !== -1)) {
       return error(400, 'invalid_param', 'Parameter ' + name + ' is given more than once');
     }
   }
@@ -41,13 +43,20 @@ function handler(event) {
   var kept = {};
   for (var i = 0; i < PARAMS.length; i++) {
     var param = query[PARAMS[i]];
-    if (param && decode(param.value) !== DEFAULTS[PARAMS[i]]) kept[PARAMS[i]] = { value: param.value };
+    if (param && !isDefault(PARAMS[i], decode(param.value))) kept[PARAMS[i]] = { value: param.value };
   }
   request.querystring = kept;
 
   var accept = request.headers.accept ? request.headers.accept.value : '';
   request.headers.accept = { value: acceptsWebp(accept) ? 'image/webp' : '*/*' };
   return request;
+}
+
+// `dpr=1.0` and `quality=080` are the defaults too; an invalid spelling is kept for origin-request to refuse.
+function isDefault(name, value) {
+  if (name === 'dpr') return /^\d(\.\d{1,2})?$/.test(value) && Number(value) === 1;
+  if (name === 'quality') return /^\d{1,9}$/.test(value) && Number(value) === Number(DEFAULTS.quality);
+  return value === DEFAULTS[name];
 }
 
 function queryAsReceived(query) {

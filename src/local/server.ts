@@ -216,7 +216,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const result = viewerFunction(
       viewerEvent(req.method ?? 'GET', uri, rawQuery, headers, req.socket.remoteAddress ?? '127.0.0.1'),
     );
-    if (isViewerResponse(result)) return sendViewerResponse(res, result);
+    if (isViewerResponse(result)) {
+      res.setHeader('x-cache', 'FunctionGeneratedResponse from cloudfront');
+      return sendViewerResponse(res, result);
+    }
 
     const querystring = toQueryString(result.querystring);
     const accept = result.headers.accept?.value ?? '*/*';
@@ -236,9 +239,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     res.setHeader('x-cache', `${hit ? 'Hit' : 'Miss'} from cloudfront`);
     const outgoing: Record<string, string> = { ...response.headers };
     delete outgoing['x-resizer-location'];
+    // Server-Timing describes the transform of the miss that made the object: a hit did none (CONTRACT.md §3).
+    if (hit) delete outgoing['server-timing'];
     const etag = response.headers.etag;
-    if (response.status === 200 && etag && req.headers['if-none-match'] === etag) {
-      res.writeHead(304, { etag, 'cache-control': outgoing['cache-control'] ?? '' });
+    if (response.status === 200 && etag && matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
+      const notModified: Record<string, string> = { etag };
+      for (const name of ['cache-control', 'vary']) if (outgoing[name]) notModified[name] = outgoing[name];
+      res.writeHead(304, notModified);
       return res.end();
     }
     outgoing['content-length'] = String(response.body.length);
@@ -293,6 +300,14 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   }
 
   return { url, apiToken, config, transforms: () => transformCount, close };
+}
+
+/** `If-None-Match` as RFC 9110 reads it: `*`, or a list of tags compared weakly. */
+export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => opaque(tag) === opaque(etag));
 }
 
 /** Writes a secret file (mode 0600) once; later starts read it back. */

@@ -102,9 +102,11 @@ describe('cli (edge-resizer)', () => {
       await copyFile(fixturePath('edge/truncated.jpg'), join(upload, 'broken.jpg'));
       await writeFile(join(upload, 'notes.txt'), 'not an image');
 
+      const missing = join(dir, 'missing.jpg');
       const result = await runCli([
         'upload',
         upload,
+        missing,
         '--prefix',
         'batch/',
         '--endpoint',
@@ -117,7 +119,8 @@ describe('cli (edge-resizer)', () => {
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line));
-      expect(lines).to.have.length(5);
+      expect(lines).to.have.length(6);
+      expect(lines.find((line) => line.file === missing)).to.include({ ok: false, error: 'No such file or directory' });
       const byKey = Object.fromEntries(lines.map((line) => [line.key, line]));
       expect(byKey['batch/fig.jpg']).to.include({ ok: true, version: 1 });
       expect(byKey['batch/nested/alpha.png']).to.include({ ok: true });

@@ -226,6 +226,8 @@ describe('edge handlers', () => {
       expect(response.status).to.equal(302);
       expect(response.headers.location).to.equal('/big/wide.jpg?format=png&x=1');
       expect(response.headers['cache-control']).to.equal('no-store');
+      // Not S3's 404 XML for the derivative, which CloudFront would otherwise pass on.
+      expect(response.body.length).to.equal(0);
       const stored = await storage.store.getDerivative('big/wide.jpg/wauto-hauto-q80-cover.png');
       expect(stored?.body.length).to.be.above(1024 * 1024);
       const again = await get('/big/wide.jpg', 'format=png&x=1', '*/*');

@@ -61,6 +61,20 @@ describe('edge/viewer-request (CloudFront Function)', () => {
     expect(toQueryString(c.querystring)).to.equal('width=10&quality=60&fit=contain&format=webp&dpr=2');
   });
 
+  it('drops numeric spellings of the defaults, and keeps invalid ones for origin-request to refuse', () => {
+    const folded = run(base, '/a.jpg?width=40&dpr=1.0&quality=080');
+    if (isViewerResponse(folded)) expect.fail('expected a request');
+    expect(toQueryString(folded.querystring)).to.equal('width=40');
+    const invalid = run(base, '/a.jpg?width=40&dpr=1.000&quality=80.0');
+    if (isViewerResponse(invalid)) expect.fail('expected a request');
+    expect(toQueryString(invalid.querystring)).to.equal('width=40&quality=80.0&dpr=1.000');
+  });
+
+  it('ignores a repeated unknown parameter unless signing is on', () => {
+    expect(isViewerResponse(run(base, '/a.jpg?width=40&utm=1&utm=2'))).to.equal(false);
+    expectError(run({ ...base, signingSecret: SECRET }, '/a.jpg?width=40&utm=1&utm=2'), 400, 'invalid_param');
+  });
+
   it('records the path and query as received for the 302 of an oversized derivative', () => {
     const result = run(base, '/a.jpg?width=40&x=%20y');
     if (isViewerResponse(result)) expect.fail('expected a request');
@@ -92,7 +106,7 @@ describe('edge/viewer-request (CloudFront Function)', () => {
       expectError(
         run(
           signing,
-          signed.replace(/sig=([^&]+)/, (_m, sig: string) => `sig=${sig.slice(0, -2)}AA`),
+          signed.replace(/sig=([^&]+)/, (_m, sig: string) => `sig=${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}`),
         ),
         403,
         'invalid_signature',

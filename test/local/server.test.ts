@@ -53,6 +53,7 @@ describe('local/server (the local CDN)', () => {
     const missBody = Buffer.from(await miss.arrayBuffer());
     const hit = await get('/samples/mountains.jpg?width=321', { accept: 'image/webp,*/*' });
     expect(hit.headers.get('x-cache')).to.equal('Hit from cloudfront');
+    expect(hit.headers.get('server-timing'), 'a hit transforms nothing').to.equal(null);
     expect(Buffer.from(await hit.arrayBuffer()).equals(missBody)).to.equal(true);
     expect(server.transforms() - before).to.equal(1);
   });
@@ -92,6 +93,11 @@ describe('local/server (the local CDN)', () => {
     expect(etag).to.match(/^"[0-9a-f]{32}"$/);
     const notModified = await get(path, { accept: WEBP_ACCEPT, 'if-none-match': etag });
     expect(notModified.status).to.equal(304);
+    expect(notModified.headers.get('vary')).to.equal('Accept');
+    for (const header of [`"nope", ${etag}`, `W/${etag}`, '*']) {
+      expect((await get(path, { accept: WEBP_ACCEPT, 'if-none-match': header })).status, header).to.equal(304);
+    }
+    expect((await get(path, { accept: WEBP_ACCEPT, 'if-none-match': '"nope"' })).status).to.equal(200);
     const head = await fetch(`${server.url}${path}`, { method: 'HEAD', headers: { accept: WEBP_ACCEPT } });
     expect(head.status).to.equal(200);
     expect(head.headers.get('content-length')).to.equal(String((await first.arrayBuffer()).byteLength));
