@@ -356,13 +356,7 @@ describe('deploy/package (sls package, offline)', () => {
       it('keeps the derivatives bucket private to this distribution, SSE-S3, with expiring derivatives but a lasting playground', () => {
         const bucket = t.Resources.DerivativesBucket.Properties;
         expect(bucket.BucketName).to.equal(names.derivatives);
-        expect(bucket.PublicAccessBlockConfiguration).to.deep.equal({
-          BlockPublicAcls: true,
-          BlockPublicPolicy: true,
-          IgnorePublicAcls: true,
-          RestrictPublicBuckets: true,
-        });
-        expect(bucket.OwnershipControls).to.deep.equal({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+        expectPrivateBucket(bucket);
         expect(
           bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
         ).to.deep.equal({ SSEAlgorithm: 'AES256' });
@@ -394,13 +388,7 @@ describe('deploy/package (sls package, offline)', () => {
         const bucket = t.Resources.OriginalsBucket.Properties;
         expect(bucket.BucketName).to.equal(names.originals);
         expect(bucket.VersioningConfiguration).to.deep.equal({ Status: 'Enabled' });
-        expect(bucket.PublicAccessBlockConfiguration).to.deep.equal({
-          BlockPublicAcls: true,
-          BlockPublicPolicy: true,
-          IgnorePublicAcls: true,
-          RestrictPublicBuckets: true,
-        });
-        expect(bucket.OwnershipControls).to.deep.equal({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+        expectPrivateBucket(bucket);
         const noncurrent = bucket.LifecycleConfiguration.Rules.find((r: Cfn) => r.NoncurrentVersionExpiration);
         expect(noncurrent.NoncurrentVersionExpiration).to.deep.equal({ NoncurrentDays: 6 });
         const [condition, replication, none] = bucket.ReplicationConfiguration['Fn::If'];
@@ -555,3 +543,14 @@ describe('deploy/package (sls package, offline)', () => {
     expect(dev.filter((name) => prod.includes(name))).to.deep.equal([]);
   });
 });
+
+/** All public access blocked and ACLs off (bucket owner enforced). */
+function expectPrivateBucket(bucket: Cfn): void {
+  expect(bucket.PublicAccessBlockConfiguration).to.deep.equal({
+    BlockPublicAcls: true,
+    BlockPublicPolicy: true,
+    IgnorePublicAcls: true,
+    RestrictPublicBuckets: true,
+  });
+  expect(bucket.OwnershipControls).to.deep.equal({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+}

@@ -485,6 +485,20 @@ function variantView(id: string): VariantView {
   };
 }
 
+/** Variant B is variant A's markup cloned, so the two panels cannot drift apart. */
+function cloneVariant(fromId: string, id: string): void {
+  const source = $(fromId);
+  const copy = source.cloneNode(true) as HTMLElement;
+  copy.id = id;
+  copy.setAttribute('aria-labelledby', `${id}-title`);
+  const title = copy.querySelector('.variant-title') as HTMLElement;
+  title.id = `${id}-title`;
+  title.textContent = 'B';
+  copy.hidden = true;
+  source.after(copy);
+}
+
+cloneVariant('variant-a', 'variant-b');
 const views = { a: variantView('variant-a'), b: variantView('variant-b') };
 
 interface VariantResult {
