@@ -19,6 +19,23 @@ export const DEFAULT_TRANSFORM_TIMEOUT_MS = 20_000;
 /** AVIF at sharp's default effort (4) takes ~0.9 s for 400 px; effort 2 ~80 ms at a small size cost. */
 export const DEFAULT_AVIF_EFFORT = 2;
 
+/** Gravity names of CONTRACT.md §3 (kept in step with `GRAVITIES` in params.ts by the type checker). */
+export type GravityName =
+  | 'center'
+  | 'top'
+  | 'bottom'
+  | 'left'
+  | 'right'
+  | 'top-left'
+  | 'top-right'
+  | 'bottom-left'
+  | 'bottom-right'
+  | 'attention'
+  | 'entropy'
+  | 'focal';
+/** `open`: presets and free parameters; `only`: a URL may carry `preset` (and `format`, `dpr`) but nothing else. */
+export type PresetPolicy = 'open' | 'only';
+
 export type FitMode = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
 export type WidthPolicy = 'reject' | 'snap';
 
@@ -71,6 +88,14 @@ export interface EdgeResizerConfig {
   signing: SigningConfig;
   /** @default 2 */
   avifEffort: number;
+  /** Where a crop keeps the image when the URL names no gravity (CONTRACT.md §3). @default 'focal' */
+  defaultGravity: GravityName;
+  /** Named parameter sets: name → query string of image parameters (CONTRACT.md §3). @default {} */
+  presets: Record<string, string>;
+  /** @default 'open' */
+  presetPolicy: PresetPolicy;
+  /** `format=auto` answers AVIF to an `Accept` with `image/avif`. @default true */
+  autoAvif: boolean;
   /** S3/DynamoDB call timeout and attempts (with backoff and jitter). */
   storage: { timeoutMs: number; maxAttempts: number };
 }
@@ -101,6 +126,10 @@ export const DEFAULT_CONFIG: EdgeResizerConfig = {
   widthPolicy: 'reject',
   signing: {},
   avifEffort: DEFAULT_AVIF_EFFORT,
+  defaultGravity: 'focal',
+  presets: {},
+  presetPolicy: 'open',
+  autoAvif: true,
   // Lambda@Edge origin-response has 30 s in all: three attempts of at most 5 s each leave room to transform.
   storage: { timeoutMs: 5_000, maxAttempts: 3 },
 };
@@ -113,6 +142,7 @@ export function createConfig(input: EdgeResizerConfigInput = {}): EdgeResizerCon
     limits: { ...DEFAULT_CONFIG.limits, ...input.limits },
     signing: { ...DEFAULT_CONFIG.signing, ...input.signing },
     storage: { ...DEFAULT_CONFIG.storage, ...input.storage },
+    presets: { ...DEFAULT_CONFIG.presets, ...input.presets },
     allowedWidths: [...(input.allowedWidths ?? DEFAULT_CONFIG.allowedWidths)].sort((a, b) => a - b),
   };
 }

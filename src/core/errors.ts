@@ -34,12 +34,19 @@ export type ErrorCode = keyof typeof ErrorCode;
 export class HttpError extends Error {
   readonly status: number;
   readonly code: ErrorCode;
+  /** Extra response headers the adapters send with this error (`Retry-After` on a 503). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; status?: number; headers?: Record<string, string> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpError';
     this.code = code;
     this.status = options?.status ?? ErrorCode[code];
+    this.headers = options?.headers ?? {};
   }
 
   /** Client errors are safe to show as they are; server errors keep their cause private. */

@@ -21,6 +21,40 @@ export type VariantFormat = OutputFormat | 'original';
 export const IMAGE_PARAM_NAMES = ['width', 'height', 'quality', 'fit', 'format', 'dpr'] as const;
 export type ImageParamName = (typeof IMAGE_PARAM_NAMES)[number];
 
+/** Where a crop keeps the image, or where `contain` places it in its padding (CONTRACT.md §3). */
+export const GRAVITIES = [
+  'center',
+  'top',
+  'bottom',
+  'left',
+  'right',
+  'top-left',
+  'top-right',
+  'bottom-left',
+  'bottom-right',
+  'attention',
+  'entropy',
+  'focal',
+] as const;
+export type Gravity = (typeof GRAVITIES)[number];
+
+/** A point of the displayed original (after EXIF orientation), as fractions 0..1 of its width and height. */
+export interface FocalPoint {
+  x: number;
+  y: number;
+}
+
+/** A region of the displayed original, in its pixels. */
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export type Rotation = 0 | 90 | 180 | 270;
+export type Flip = 'h' | 'v' | 'hv';
+
 /** Parameters as the user wrote them, validated, before canonicalization. */
 export interface ImageParams {
   width?: number;
@@ -42,6 +76,25 @@ export interface Variant {
   quality: number;
   fit: FitMode;
   format: VariantFormat;
+  // The fields below are absent when neutral (so a URL without them names the
+  // derivative key it named before they existed).
+  /** Only where a crop or padding happens; absent means `focal` (the stored point, else the centre). */
+  gravity?: Gravity;
+  /** An explicit focal point from `fx`/`fy` (implies gravity `focal`); absent: the stored point, else the centre. */
+  focal?: FocalPoint;
+  /** Cut out first, in the displayed original's pixels. */
+  rect?: Rect;
+  /** Threshold of `trim`: a border matching the top-left pixel is cut away. */
+  trim?: number;
+  /** Clockwise, after EXIF orientation; absent means 0. */
+  rotate?: Exclude<Rotation, 0>;
+  flip?: Flip;
+  /** Gaussian sigma in output pixels. */
+  blur?: number;
+  /** Sigma of sharp's `sharpen`. */
+  sharpen?: number;
+  /** `rrggbbaa`, lower case; absent means `ffffffff` (white, opaque). */
+  background?: string;
 }
 
 const MAX_DPR = 4;

@@ -6,7 +6,7 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { EdgeResizerConfig } from './config.js';
 import { HttpError } from './errors.js';
-import type { OutputFormat, Variant } from './params.js';
+import type { FocalPoint, OutputFormat, Variant } from './params.js';
 
 /**
  * Sizes libvips for a Lambda: its operation cache pays off for repeated work
@@ -41,6 +41,14 @@ export interface ImageInfo {
   hasAlpha: boolean;
   /** sRGB pixels without an ICC profile: already what we output, no profile to attach. */
   untaggedSrgb: boolean;
+}
+
+/** What the miss path knows besides the variant. */
+export interface TransformOptions {
+  /** The focal point stored with the original (its `focal-point` metadata), used by gravity `focal` without fx/fy. */
+  storedFocalPoint?: FocalPoint;
+  /** Time left in the miss's budget: the pipeline is stopped (sharp's `timeout`) when it runs out. */
+  timeoutMs?: number;
 }
 
 export interface TransformResult {
@@ -107,6 +115,7 @@ export async function transformImage(
   variant: Variant,
   config: EdgeResizerConfig,
   info?: ImageInfo,
+  _options: TransformOptions = {},
 ): Promise<TransformResult> {
   const inputInfo = info ?? (await inspectImage(input, config));
   const format = resolveOutputFormat(variant, inputInfo);
