@@ -24,6 +24,11 @@ const CONFIG_FIELDS = {
   widthPolicy: true,
   signing: ['secret'],
   avifEffort: true,
+  defaultGravity: true,
+  presets: true,
+  presetPolicy: true,
+  autoAvif: true,
+  avifMaxOutputPixels: true,
   storage: ['timeoutMs', 'maxAttempts'],
 };
 

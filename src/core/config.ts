@@ -18,6 +18,8 @@ export const GENERATED_RESPONSE_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_TRANSFORM_TIMEOUT_MS = 20_000;
 /** AVIF at sharp's default effort (4) takes ~0.9 s for 400 px; effort 2 ~80 ms at a small size cost. */
 export const DEFAULT_AVIF_EFFORT = 2;
+/** PROVISIONAL (the encoder-policy measurement sets it): above this many output pixels `format=auto` does not pick AVIF. */
+export const DEFAULT_AVIF_MAX_OUTPUT_PIXELS = 1600 * 1600;
 
 /** Gravity names of CONTRACT.md §3 (kept in step with `GRAVITIES` in params.ts by the type checker). */
 export type GravityName =
@@ -96,6 +98,8 @@ export interface EdgeResizerConfig {
   presetPolicy: PresetPolicy;
   /** `format=auto` answers AVIF to an `Accept` with `image/avif`. @default true */
   autoAvif: boolean;
+  /** Output pixels above which `format=auto` falls back from AVIF to WebP/JPEG, so an AVIF miss fits the budget. */
+  avifMaxOutputPixels: number;
   /** S3/DynamoDB call timeout and attempts (with backoff and jitter). */
   storage: { timeoutMs: number; maxAttempts: number };
 }
@@ -130,6 +134,7 @@ export const DEFAULT_CONFIG: EdgeResizerConfig = {
   presets: {},
   presetPolicy: 'open',
   autoAvif: true,
+  avifMaxOutputPixels: DEFAULT_AVIF_MAX_OUTPUT_PIXELS,
   // Lambda@Edge origin-response has 30 s in all: three attempts of at most 5 s each leave room to transform.
   storage: { timeoutMs: 5_000, maxAttempts: 3 },
 };

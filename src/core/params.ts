@@ -13,9 +13,13 @@ export type OutputFormat = Exclude<RequestedFormat, 'auto'>;
 
 /**
  * What the derivative will be encoded as, decided before the original is read:
- * a concrete format, or `original` (JPEG/PNG after the original, see `transform.ts`).
+ * an explicit `format=` (always that encoder), or a class negotiated by
+ * `format=auto` from `Accept`: `auto-avif`, `auto-webp`, or `original` (JPEG/PNG
+ * after the original, see `transform.ts`). A negotiated class may answer a
+ * smaller format than it names (never more bytes than the JPEG/PNG it
+ * replaces), so explicit and negotiated variants never share a derivative key.
  */
-export type VariantFormat = OutputFormat | 'original';
+export type VariantFormat = OutputFormat | 'original' | 'auto-webp' | 'auto-avif';
 
 /** The query parameters that shape a derivative; every other parameter is ignored. */
 export const IMAGE_PARAM_NAMES = ['width', 'height', 'quality', 'fit', 'format', 'dpr'] as const;

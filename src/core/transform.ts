@@ -100,6 +100,8 @@ export async function inspectImage(input: Buffer, config: EdgeResizerConfig): Pr
 
 /** `format=auto` without WebP: the original's own JPEG or PNG, else PNG if it has alpha, else JPEG. */
 export function resolveOutputFormat(variant: Variant, input: ImageInfo): OutputFormat {
+  if (variant.format === 'auto-webp') return 'webp';
+  if (variant.format === 'auto-avif') return 'avif';
   if (variant.format !== 'original') return variant.format;
   if (input.format === 'jpeg' || input.format === 'png') return input.format;
   return input.hasAlpha ? 'png' : 'jpeg';
