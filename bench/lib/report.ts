@@ -57,6 +57,8 @@ export function figure(
     /** Applied to the ratio when there is one, else to the value (or to the value always, with `on: 'value'`). */
     check?: (x: number) => boolean;
     on?: 'value' | 'ratio';
+    /** A peer shown for context only: no ratio column. */
+    noRatio?: boolean;
   } = {},
 ): Line {
   const ratio = options.ratio ?? (options.peerValue === undefined ? undefined : value / (options.peerValue as number));

@@ -77,10 +77,12 @@ async function hitRound(ctx: BenchContext, roundIndex: number): Promise<RowResul
       figure('CPU: server process / client (autocannon)', serverCores, (v) => `${v.toFixed(2)} cores`, {
         peerName: 'client',
         peerValue: clientCores,
+        noRatio: true,
       }),
       figure('GC pauses in the server: total / longest', server.gcTotalMs, ms, {
         peerName: 'longest',
         peerValue: server.gcMaxMs,
+        noRatio: true,
       }),
     ],
     notes: [

@@ -15,6 +15,7 @@ import { median, ms, round } from '../lib/stats.js';
 
 const WIDTHS = [200, 400, 800, 1600, 2560, 4096];
 const MEGAPIXELS = [1, 4, 16];
+const QUICK_WIDTHS = [200, 800, 1600];
 
 interface Point {
   label: string;
@@ -56,7 +57,7 @@ async function scalingRound(
 ): Promise<RowResult> {
   const copies = 1;
   ctx.progress(
-    `row 8 (round ${roundIndex + 1}): scaling, widths ${WIDTHS.join('/')} and ${MEGAPIXELS.join('/')} MP in`,
+    `row 8 (round ${roundIndex + 1}): scaling, widths ${(ctx.quick ? QUICK_WIDTHS : WIDTHS).join('/')} and MP in`,
   );
   const { url } = ctx.cdnInfo;
   const photo = (inputs[0] as { body: Buffer }).body;
@@ -89,13 +90,14 @@ async function scalingRound(
   // One unmeasured miss first: the first touch of a 14.7 MP original pays for JIT and allocator growth.
   if (roundIndex === 0) await timedGetFollow(`${url}/bench/scale/w.jpg?width=150&format=webp&quality=80`);
   const byWidth: Point[] = [];
-  for (const width of WIDTHS) {
+  // Quick: fewer points (a 4096 px output alone takes seconds on a busy machine).
+  for (const width of ctx.quick ? QUICK_WIDTHS : WIDTHS) {
     byWidth.push(await measure('w', PHOTO_5120, `width=${width}&format=webp&quality=80`, `${width} px`));
   }
   const byInput: Point[] = [];
   for (const [index, megapixels] of MEGAPIXELS.entries()) {
     const input = inputs[index + 1];
-    if (!input) continue;
+    if (!input || (ctx.quick && megapixels === 4)) continue;
     byInput.push(await measure(input.name, input.file, 'width=400&format=webp&quality=80', `${megapixels} MP`));
   }
 
