@@ -9,7 +9,7 @@
  * event loop; rows 5 and 6 run here while the children idle.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CdnInfo } from './cdn-child.js';
 import { type Child, forkChild } from './lib/child.js';
@@ -45,6 +45,8 @@ export async function runBench(options: BenchOptions): Promise<void> {
   const tmp = await mkdtemp(join(tmpdir(), 'edge-resizer-bench-'));
   const children: Child[] = [];
   const rows: RowResult[] = [];
+  /** The 1-minute load average as each round started: a busy machine explains a wide spread. */
+  const roundLoad: number[] = [];
   try {
     progress(`${mode} run; starting the local CDN and IPX`);
     const cdn = forkChild(new URL('./cdn-child.ts', import.meta.url));
@@ -111,6 +113,7 @@ export async function runBench(options: BenchOptions): Promise<void> {
     const perId = new Map<number, RowResult[]>();
     const failed = new Set<BenchRow>();
     for (let roundIndex = 0; roundIndex < rounds; roundIndex += 1) {
+      roundLoad.push(Math.round((os.loadavg()[0] ?? 0) * 100) / 100);
       for (const row of selected) {
         if ((row.once && roundIndex > 0) || failed.has(row)) continue;
         const stepStart = performance.now();
@@ -149,13 +152,14 @@ export async function runBench(options: BenchOptions): Promise<void> {
   const date = new Date().toISOString();
   process.stdout.write(
     `\nedge-resizer bench (${mode}) — ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}, ` +
-      `sharp ${machine.sharp} / libvips ${machine.libvips} — ${date}\n\n${renderTable(rows)}\n\n${renderNotes(rows)}\n\n` +
+      `sharp ${machine.sharp} / libvips ${machine.libvips} — ${date}; load average at each round's start ${roundLoad.join(' / ')}\n\n${renderTable(rows)}\n\n${renderNotes(rows)}\n\n` +
       `${rows.flatMap((row) => row.lines).filter((line) => line.pass === false).length} target(s) missed; ${seconds.toFixed(0)} s.\n`,
   );
   const results = {
     bench: 'edge-resizer',
     mode,
     rounds,
+    roundLoadAverage: roundLoad,
     date,
     durationSeconds: Math.round(seconds),
     machine,
