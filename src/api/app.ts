@@ -21,10 +21,10 @@ import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
 import { checkBearer, WWW_AUTHENTICATE } from './auth.js';
+import type { FunctionUrlEvent, StreamingHandler } from './lambda-stream.js';
 import { parseListingQuery, streamListing } from './listing.js';
 import { ORIGINALS_PATH, originalUrl, serveOriginal } from './originals.js';
 import { createReply, type Reply } from './reply.js';
-import type { FunctionUrlEvent, StreamingHandler } from './streaming-shim.js';
 import {
   deleteImage,
   describeVersion,

@@ -15,9 +15,9 @@ import {
 import type { AddressInfo } from 'node:net';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type ApiDeps, createApiHandler } from '../../src/api/app.js';
-import { createApiRequestListener } from '../../src/api/node-adapter.js';
 import type { EdgeResizerConfigInput } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/log.js';
+import { createApiRequestListener } from '../../src/local/node-adapter.js';
 import type { ImageVersion } from '../../src/storage/metadata-store.js';
 import { startTestDynamo, type TestDynamo } from '../helpers/dynamo.js';
 import { startTestStorage, type TestStorage } from '../helpers/storage.js';

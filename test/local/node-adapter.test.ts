@@ -4,13 +4,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { createApiRequestListener } from '../../src/api/node-adapter.js';
+import { createApiRequestListener } from '../../src/local/node-adapter.js';
 import {
   type FunctionUrlEvent,
   installStreamingShim,
   STREAMING_HANDLER,
   type StreamingHandler,
-} from '../../src/api/streaming-shim.js';
+} from '../../src/local/streaming-shim.js';
 
 describe('API: node adapter and streaming shim', () => {
   let server: Server;
