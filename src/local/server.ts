@@ -12,7 +12,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApiHandler } from '../api/handler.js';
-import { createApiRequestListener } from '../api/node-adapter.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
 import { generateMasterKeyHex } from '../core/envelope.js';
 import { errorBody, HttpError } from '../core/errors.js';
@@ -26,6 +25,7 @@ import { createS3Store } from '../storage/s3-store.js';
 import { createEdgeCache, DEFAULT_CACHE_BYTES } from './edge-cache.js';
 import { createEdgePipeline } from './edge-pipeline.js';
 import { type EmbeddedServer, startDynalite, startS3rver } from './embedded-servers.js';
+import { createApiRequestListener } from './node-adapter.js';
 import { seedSamples } from './samples.js';
 import { serveStatic } from './static.js';
 import {
