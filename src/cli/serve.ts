@@ -46,11 +46,19 @@ export async function serve(options: ServeOptions): Promise<void> {
     ].join('\n'),
   );
   await new Promise<void>((resolve) => {
+    let stoppingSince: number | undefined;
     const stop = () => {
+      // The bin's launcher passes a signal on that a terminal has sent to both processes: a
+      // repeat within a second is that echo; a later one is an impatient user.
+      if (stoppingSince !== undefined) {
+        if (performance.now() - stoppingSince > 1000) process.exit(130);
+        return;
+      }
+      stoppingSince = performance.now();
       process.stderr.write('\n  Stopping…\n');
       server.close().then(resolve, resolve);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 }

@@ -108,6 +108,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       }),
     );
   const dynamoEndpoint = options.dynamoEndpoint ?? embed(await startDynalite({ directory: join(dataDir, 'dynamodb') }));
+  logger.info('storage', { s3: s3Endpoint, dynamodb: dynamoEndpoint, embedded: embedded.length > 0 });
 
   const clientOptions = { region: config.region, credentials: LOCAL_CREDENTIALS, ...config.storage };
   const s3Client = createS3Client({ ...clientOptions, endpoint: s3Endpoint });

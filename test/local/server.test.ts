@@ -177,14 +177,10 @@ describe('local/server (the local CDN)', () => {
 
   it('`edge-resizer serve` prints working URLs and stops cleanly on Ctrl-C', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edge-resizer-cli-serve-'));
-    const child = spawn(
-      process.execPath,
-      ['--openssl-legacy-provider', BIN, 'serve', '--port', '0', '--data-dir', dir],
-      {
-        env: { ...process.env, LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dir], {
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let stderr = '';
       const started = performance.now();
