@@ -1,12 +1,13 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { forEachLimited } from '../../src/cli/common.js';
 import { createConfig } from '../../src/core/config.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
-import { type Launch, runCli, type ServeProcess, startServe } from '../helpers/cli.js';
+import { type Launch, REPO_ROOT, runCli, type ServeProcess, startServe } from '../helpers/cli.js';
 
 const { derivativesBucket, region } = createConfig();
 
@@ -95,6 +96,45 @@ describe('bin/edge-resizer.mjs, launched as users launch it (defect 6)', () => {
     } finally {
       client?.destroy();
       if (served) expect(await served.stop('SIGTERM'), served.stderr()).to.equal(0);
+    }
+  });
+
+  it('`npx edge-resizer serve` on a fresh clone serves the built playground (defect 5)', async function () {
+    this.timeout(240_000);
+    // A fresh clone: the tracked files of this checkout, no web/dist, the installed node_modules.
+    const clone = join(dir, 'clone');
+    const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    })
+      .split('\0')
+      .filter(Boolean);
+    for (const file of files) {
+      await mkdir(dirname(join(clone, file)), { recursive: true });
+      await copyFile(join(REPO_ROOT, file), join(clone, file)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error; // deleted in the working tree, not yet committed
+      });
+    }
+    await symlink(await realpath(join(REPO_ROOT, 'node_modules')), join(clone, 'node_modules'));
+    const started = performance.now();
+    const served = await startServe(['--port', '0'], { launch: 'npx', cwd: clone, timeoutMs: 180_000 });
+    try {
+      const readyMs = performance.now() - started;
+      console.log(
+        `      figure: fresh clone, \`npx edge-resizer serve\` ready (build included) in ${readyMs.toFixed(0)} ms`,
+      );
+      const page = await fetch(`${served.url}/`);
+      const html = await page.text();
+      expect(page.status).to.equal(200);
+      expect(html).to.not.match(/not built yet/);
+      const script = /src="(\/_playground\/[^"]+\.js)"/.exec(html)?.[1];
+      expect(script, html).to.be.a('string');
+      const asset = await fetch(`${served.url}${script}`);
+      expect(asset.status).to.equal(200);
+      expect(asset.headers.get('content-type')).to.match(/javascript/);
+      expect((await asset.text()).length).to.be.greaterThan(1000);
+    } finally {
+      await served.stop('SIGINT');
     }
   });
 });
