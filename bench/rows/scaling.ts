@@ -117,8 +117,8 @@ async function scalingRound(
     title: 'Scaling of the miss path: output width (14.7 MP JPEG in) and input size (400 px WebP out)',
     lines: [...byWidth.map((point) => toLine('out', point)), ...byInput.map((point) => toLine('in', point))],
     notes: [
-      `One miss per point per round (derivatives purged before each). Output 200 → 4096 px costs ${growth(first, last)}× (bare ` +
-        `${bareGrowth(first, last)}×); input 1 → 16 MP costs ${growth(small, large)}× (bare ${bareGrowth(small, large)}×): ` +
+      `One miss per point per round (derivatives purged before each). Output ${first?.label} → ${last?.label} costs ${growth(first, last)}× (bare ` +
+        `${bareGrowth(first, last)}×); input ${small?.label} → ${large?.label} costs ${growth(small, large)}× (bare ${bareGrowth(small, large)}×): ` +
         'JPEG shrink-on-load decodes at 1/2, 1/4 or 1/8 scale when the output allows, so cost follows output pixels more than ' +
         `input pixels. Outside the transform, the miss pays for moving the original: fetch ${first?.phases.fetch} ms for the ` +
         `14.7 MP JPEG (${(photo.length / 1e6).toFixed(1)} MB), ${large?.phases.fetch} ms for 16 MP.`,

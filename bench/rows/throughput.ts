@@ -7,9 +7,9 @@
  */
 import type { BenchContext, BenchRow } from '../lib/context.js';
 import { variantOf } from '../lib/fixtures.js';
-import { eachLimit, timedGet } from '../lib/http.js';
+import { eachLimit, serverTiming, timedGet } from '../lib/http.js';
 import { figure, type RowResult } from '../lib/report.js';
-import { round } from '../lib/stats.js';
+import { median, round } from '../lib/stats.js';
 import { MISS_QUERY } from './miss.js';
 
 const CONCURRENCY = [1, 2, 4, 8];
@@ -19,6 +19,8 @@ export function throughputRow(ctx: BenchContext): BenchRow {
   const file = ctx.inputs.photo2560.file;
   const keys = ctx.pool;
   const perSecond = (value: number) => `${value.toFixed(1)}/s`;
+  /** Per concurrency: each miss's latency and Server-Timing, to tell where a slow batch spent its time. */
+  const latencies: Record<number, Record<string, number>[]> = {};
   return {
     ids: [9],
     async run(roundIndex) {
@@ -30,6 +32,7 @@ export function throughputRow(ctx: BenchContext): BenchRow {
         // Warm-up: one batch, unrecorded.
         await batch(2);
       }
+      for (const c of CONCURRENCY) latencies[c] = [];
       const ours: Record<number, number> = {};
       const bare: Record<number, number> = {};
       for (const [index, concurrency] of CONCURRENCY.entries()) {
@@ -51,6 +54,9 @@ export function throughputRow(ctx: BenchContext): BenchRow {
           }),
         ),
         notes: [
+          `Per-miss medians at concurrency 1 (ms): ${Object.entries(phaseMedians(latencies[1] ?? []))
+            .map(([name, value]) => `${name} ${value}`)
+            .join(', ')}.`,
           `Each batch: ${keys.length} misses on ${keys.length} keys with at most N in flight (derivatives purged before, untimed); bare: ` +
             `${keys.length} inspect + transform of the plaintext with at most N at once in the server process. sharp.concurrency ` +
             `${sharpInfo.concurrency} (libvips threads per image), UV_THREADPOOL_SIZE ${sharpInfo.uvThreadpoolSize} (images at once).`,
@@ -61,6 +67,7 @@ export function throughputRow(ctx: BenchContext): BenchRow {
           uvThreadpoolSize: sharpInfo.uvThreadpoolSize,
           oursPerSecond: Object.fromEntries(CONCURRENCY.map((c) => [c, round(ours[c] as number)])),
           barePerSecond: Object.fromEntries(CONCURRENCY.map((c) => [c, round(bare[c] as number)])),
+          missMedianMs: Object.fromEntries(CONCURRENCY.map((c) => [c, phaseMedians(latencies[c] ?? [])])),
         },
       };
       return result;
@@ -75,6 +82,8 @@ export function throughputRow(ctx: BenchContext): BenchRow {
       if (response.status !== 200 || !String(response.headers['x-cache']).startsWith('Miss')) {
         throw new Error(`expected a 200 miss for ${key}, got ${response.status} ${response.headers['x-cache']}`);
       }
+      const timing = serverTiming(response.headers['server-timing']);
+      latencies[concurrency]?.push({ total: response.total, ...timing });
     });
     return keys.length / ((performance.now() - start) / 1000);
   }
@@ -83,4 +92,11 @@ export function throughputRow(ctx: BenchContext): BenchRow {
     const elapsed = await ctx.cdn.call<number>('bareBatch', { file, variant, count: keys.length, concurrency });
     return keys.length / (elapsed / 1000);
   }
+}
+
+function phaseMedians(samples: Record<string, number>[]): Record<string, number> {
+  const names = [...new Set(samples.flatMap((sample) => Object.keys(sample)))];
+  return Object.fromEntries(
+    names.map((name) => [name, round(median(samples.map((sample) => sample[name] ?? Number.NaN)))]),
+  );
 }
