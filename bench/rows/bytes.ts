@@ -77,7 +77,7 @@ export function bytesRow(ctx: BenchContext): BenchRow {
 async function measureBytes(ctx: BenchContext, scored: boolean): Promise<Pair[]> {
   const widths = ctx.quick ? [400, 800] : [400, 800, 1600];
   const all = await photographs();
-  const photos = ctx.quick ? [all[0], all[2], all[all.length - 2]].filter((p): p is string => p !== undefined) : all;
+  const photos = ctx.quick ? [all[2], all[all.length - 2]].filter((p): p is string => p !== undefined) : all;
   ctx.progress(`row 6: bytes of format=auto per Accept, butteraugli, ${photos.length} photos × ${widths.join('/')} px`);
   const dir = join(ctx.tmp, 'bytes');
   await mkdir(dir, { recursive: true });

@@ -15,7 +15,7 @@ import { median, ms, round } from '../lib/stats.js';
 
 const WIDTHS = [200, 400, 800, 1600, 2560, 4096];
 const MEGAPIXELS = [1, 4, 16];
-const QUICK_WIDTHS = [200, 800, 1600];
+const QUICK_WIDTHS = [200, 1600];
 
 interface Point {
   label: string;
