@@ -1,5 +1,6 @@
 /**
- * Bench child: the local CDN under test (what `npm start` runs), plus what the
+ * Bench child: the local CDN under test (what `npm start` runs, its s3rver and
+ * dynalite in bench/storage-child.ts), plus what the
  * bench needs beside it in the same process — the "buffered" originals handler
  * of the streaming articles, the bare transform for the ratio of row 1, and an
  * RSS sampler. Driven over IPC by bench/lib/child.ts.
@@ -17,7 +18,6 @@ import { createConfig } from '../src/core/config.js';
 import { createEncryptStream, decryptBuffer, parseMasterKey } from '../src/core/envelope.js';
 import type { Variant } from '../src/core/params.js';
 import { inspectImage, transformImage } from '../src/core/transform.js';
-import { type EmbeddedServer, startDynalite, startS3rver } from '../src/local/embedded-servers.js';
 import { type LocalServer, startLocalServer } from '../src/local/server.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../src/storage/clients.js';
 import { createS3Store, type S3Store } from '../src/storage/s3-store.js';
@@ -70,7 +70,6 @@ export interface RssReport {
 const config = createConfig();
 let local: LocalServer | undefined;
 let buffered: Server | undefined;
-const embedded: EmbeddedServer[] = [];
 let store: S3Store | undefined;
 let masterKey: Buffer | undefined;
 const plaintexts = new Map<string, Buffer>();
@@ -81,28 +80,21 @@ let load: { cpu: NodeJS.CpuUsage; start: number; gc: number[]; observer: Perform
 let sampler: { timer: NodeJS.Timeout; baseline: number; max: number; samples: number } | undefined;
 
 serveChild({
-  async start(args: { dataDir: string }): Promise<CdnInfo> {
-    const s3 = await startS3rver({
-      directory: join(args.dataDir, 's3'),
-      buckets: [config.originalsBucket, config.derivativesBucket],
-    });
-    embedded.push(s3);
-    s3Endpoint = s3.endpoint;
-    const dynamo = await startDynalite({ directory: join(args.dataDir, 'dynamodb') });
-    embedded.push(dynamo);
+  async start(args: { dataDir: string; s3Endpoint: string; dynamoEndpoint: string }): Promise<CdnInfo> {
+    s3Endpoint = args.s3Endpoint;
     local = await startLocalServer({
       dataDir: args.dataDir,
       port: 0,
       logLevel: 'silent',
       seedSamples: false,
-      s3Endpoint: s3.endpoint,
-      dynamoEndpoint: dynamo.endpoint,
+      s3Endpoint: args.s3Endpoint,
+      dynamoEndpoint: args.dynamoEndpoint,
     });
     masterKey = parseMasterKey(await readFile(join(args.dataDir, 'master.key')));
     const client = createS3Client({
       region: config.region,
       credentials: LOCAL_CREDENTIALS,
-      endpoint: s3.endpoint,
+      endpoint: args.s3Endpoint,
       ...config.storage,
     });
     store = createS3Store({
@@ -115,7 +107,7 @@ serveChild({
       url: local.url,
       apiToken: local.apiToken,
       bufferedUrl: `http://127.0.0.1:${(buffered.address() as AddressInfo).port}`,
-      s3Endpoint: s3.endpoint,
+      s3Endpoint: args.s3Endpoint,
       masterKeyHex: masterKey.toString('hex'),
       originalsBucket: config.originalsBucket,
       derivativesBucket: config.derivativesBucket,
@@ -292,7 +284,6 @@ serveChild({
     await new Promise<void>((resolve) => (buffered ? buffered.close(() => resolve()) : resolve()));
     buffered?.closeAllConnections();
     await local?.close();
-    for (const server of embedded.reverse()) await server.close();
   },
 });
 
