@@ -64,6 +64,9 @@ export interface LoadReport {
 export interface RssReport {
   baseline: number;
   max: number;
+  /** Off-heap memory (Buffers, ArrayBuffers: `memoryUsage().external`): growth here is buffering, whatever RSS's high-water mark. */
+  externalBaseline: number;
+  externalMax: number;
   samples: number;
 }
 
@@ -77,7 +80,9 @@ let raw: S3Client | undefined;
 let s3Endpoint = '';
 let limitCount = 0;
 let load: { cpu: NodeJS.CpuUsage; start: number; gc: number[]; observer: PerformanceObserver } | undefined;
-let sampler: { timer: NodeJS.Timeout; baseline: number; max: number; samples: number } | undefined;
+let sampler:
+  | { timer: NodeJS.Timeout; baseline: number; max: number; external: number; externalMax: number; samples: number }
+  | undefined;
 
 serveChild({
   async start(args: { dataDir: string; s3Endpoint: string; dynamoEndpoint: string }): Promise<CdnInfo> {
@@ -238,10 +243,19 @@ serveChild({
   /** Starts sampling this process's RSS every 2 ms, after a full GC, from a fresh baseline. */
   rssStart() {
     globalThis.gc?.();
-    const baseline = process.memoryUsage.rss();
-    const state = { baseline, max: baseline, samples: 0, timer: setInterval(() => sample(), 2) };
+    const usage = process.memoryUsage();
+    const state = {
+      baseline: usage.rss,
+      max: usage.rss,
+      external: usage.external,
+      externalMax: usage.external,
+      samples: 0,
+      timer: setInterval(() => sample(), 2),
+    };
     const sample = () => {
-      state.max = Math.max(state.max, process.memoryUsage.rss());
+      const now = process.memoryUsage();
+      state.max = Math.max(state.max, now.rss);
+      state.externalMax = Math.max(state.externalMax, now.external);
       state.samples += 1;
     };
     sampler = state;
@@ -253,6 +267,8 @@ serveChild({
     const report = {
       baseline: sampler.baseline,
       max: Math.max(sampler.max, process.memoryUsage.rss()),
+      externalBaseline: sampler.external,
+      externalMax: Math.max(sampler.externalMax, process.memoryUsage().external),
       samples: sampler.samples,
     };
     sampler = undefined;
