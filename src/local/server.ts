@@ -31,6 +31,7 @@ import { serveStatic } from './static.js';
 import {
   isViewerResponse,
   loadViewerFunction,
+  localViewerConfig,
   toQueryString,
   type ViewerResponse,
   viewerEvent,
@@ -136,13 +137,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     originResponse: options.wrapOriginResponse ? options.wrapOriginResponse(originResponse) : originResponse,
     derivativesOrigin: `${s3Endpoint}/${config.derivativesBucket}`,
   });
-  const viewerFunction = loadViewerFunction({
-    signingSecret: options.signingSecret ?? null,
-    defaultQuality: config.defaultQuality,
-    allowedWidths: config.allowedWidths,
-    widthPolicy: config.widthPolicy,
-    maxDimension: config.limits.maxDimension,
-  });
+  const viewerFunction = loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null));
   const api = createApiRequestListener(
     createApiHandler({
       config,
