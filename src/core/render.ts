@@ -169,9 +169,10 @@ export async function checkStoredDerivative(
  * (CONTRACT.md §6). A writer (the API) does: W1 change `<key>` (promote the new
  * version, rewrite its focal point, or delete it), W2 purge `<key>/*` from the
  * derivatives bucket, W3 answer. This function does: R1 read the original
- * (revision v), R2 store the derivative tagged v, R3 HEAD the original again,
- * and if it no longer has revision v, delete the derivative and render again
- * from what is there now (or 404). The edge serves a stored derivative only
+ * (revision v), R2 store the derivative tagged v, R3 HEAD the original again;
+ * if it no longer has revision v, render again from what is there now (that
+ * derivative overwrites the old one), and if it is gone, delete the derivative
+ * and answer 404. The edge serves a stored derivative only
  * after `checkStoredDerivative` (H1 read the derivative, H2 HEAD the
  * original, serve only if the tag equals the current revision).
  *   - A request that starts after W3 and finds a derivative does H2 after W1,
@@ -180,18 +181,19 @@ export async function checkStoredDerivative(
  *     S3's read-after-write consistency is all this needs.
  *   - A render in flight during the write: if R3 comes before W1, then R2 came
  *     before W2, and the purge deletes the derivative; if R3 comes after W1, R3
- *     sees the change and the render deletes its own derivative. Either way
- *     nothing of the old version is left once the render has finished, and
- *     until then H2 refuses to serve it.
+ *     sees the change and the render replaces (or deletes) its own derivative.
+ *     Either way nothing of the old version is left once the render has
+ *     finished, and until then H2 refuses to serve it.
  *   - A render's answer is of the old version only when R3 came before W1,
  *     i.e. the request was answered (modulo transit) while the write had not
  *     yet changed anything: it was concurrent with the write.
  *   - Revisions name the ciphertext and focal point, which a new version never
  *     repeats, so no ABA: a tag equal to the current revision means the same
  *     input bytes and focal point, hence the same pixels.
- * A render that dies between R2 and R3 may leave an old-version derivative in
- * the bucket; H2 never serves it, and the next render of that URL or the next
- * purge of the key removes it.
+ * A render that dies between R2 and R3 (or whose overwrite or delete fails)
+ * may leave an old-version derivative in the bucket; H2 never serves it, and
+ * the next render of that URL, a request finding it with the original gone,
+ * or the next purge of the key removes it.
  */
 export async function renderDerivative(deps: RenderDeps, request: RenderRequest): Promise<RenderResult> {
   const { config, storage, gate } = deps;
@@ -213,7 +215,20 @@ export async function renderDerivative(deps: RenderDeps, request: RenderRequest)
   budget.catch(() => {});
 
   try {
-    const release = gate ? await withinBudget(gate.acquire(signal)) : undefined;
+    let release: (() => void) | undefined;
+    if (gate) {
+      const acquiring = gate.acquire(signal);
+      try {
+        release = await withinBudget(acquiring);
+      } catch (error) {
+        // Out of time as the slot came: hand it straight back.
+        acquiring.then(
+          (late) => late(),
+          () => {},
+        );
+        throw error;
+      }
+    }
     const work = miss();
     // The slot is freed when the transform itself has ended, not when the budget answers for
     // it: a transform cut by the budget holds its core until sharp's own timeout stops it.
@@ -270,18 +285,7 @@ export async function renderDerivative(deps: RenderDeps, request: RenderRequest)
             signal,
           }),
         );
-        // R3: did the original change while we rendered? (see above)
-        const now = await withinBudget(storage.headOriginal(request.key, { signal }));
-        if (!now || originalRevision(now.metadata) !== revision) {
-          await withinBudget(storage.deleteDerivative(request.derivativeKey, { signal }));
-          deps.logger?.warn('the original changed during a render; its derivative was removed', {
-            derivativeKey: request.derivativeKey,
-          });
-          if (!now) throw new HttpError('not_found', 'No such image');
-          continue;
-        }
       } catch (error) {
-        if (error instanceof HttpError && error.code === 'not_found') throw error;
         // The viewer still gets its image when it fits; the next miss tries to store again.
         stored = false;
         storeError = signal.aborted ? outOfTime : error;
@@ -289,6 +293,26 @@ export async function renderDerivative(deps: RenderDeps, request: RenderRequest)
           derivativeKey: request.derivativeKey,
           ...describeError(error),
         });
+      }
+      if (stored) {
+        // R3: did the original change while we rendered? (see above)
+        const now = await recheck(revision);
+        if (now === 'gone') {
+          await withinBudget(storage.deleteDerivative(request.derivativeKey, { signal })).catch((error: unknown) => {
+            deps.logger?.error('removing the derivative of a deleted original failed', {
+              derivativeKey: request.derivativeKey,
+              ...describeError(error),
+            });
+          });
+          throw new HttpError('not_found', 'No such image');
+        }
+        if (now === 'stale') {
+          // Render again from the original as it is now; its derivative overwrites this one.
+          deps.logger?.info('the original changed during a render; rendering again', {
+            derivativeKey: request.derivativeKey,
+          });
+          continue;
+        }
       }
       timings.store = performance.now() - storeStart;
       headers['Server-Timing'] = serverTiming(timings);
@@ -304,6 +328,21 @@ export async function renderDerivative(deps: RenderDeps, request: RenderRequest)
       return { kind: 'stored-too-large', timings };
     }
     throw busyError('The image keeps changing; try again');
+  }
+
+  /** R3. A failed HEAD counts as unchanged: the edge's own check still refuses a stale derivative. */
+  async function recheck(revision: string): Promise<StoredCheck> {
+    try {
+      const now = await withinBudget(storage.headOriginal(request.key, { signal }));
+      if (!now) return 'gone';
+      return originalRevision(now.metadata) === revision ? 'fresh' : 'stale';
+    } catch (error) {
+      deps.logger?.warn('re-checking the original after storing failed', {
+        derivativeKey: request.derivativeKey,
+        ...describeError(error),
+      });
+      return 'fresh';
+    }
   }
 
   async function renderOnce(): Promise<{ rendered: TransformResult; revision: string }> {

@@ -204,4 +204,37 @@ describe('miss path (origin-response → renderDerivative)', () => {
     const { result: later } = await miss(originResponse, 'width=45');
     expect(later.status).to.equal('200');
   });
+
+  it('counts the queue wait against the budget, and frees a slot only when its work has really ended', async () => {
+    const gate = createAdmissionGate({ slots: 1, queue: 1 });
+    const reached = latch();
+    const release = latch();
+    let held = true;
+    const store: OriginResponseStore = {
+      ...storage.store,
+      // Work that ignores the budget (a fetch stuck in a socket): it keeps its slot until it ends.
+      async getOriginalStream(...args) {
+        if (held) {
+          held = false;
+          reached.open();
+          await release.promise;
+        }
+        return storage.store.getOriginalStream(...args);
+      },
+    };
+    const originResponse = handler({ store, gate, budgetMs: 3000 });
+    const first = miss(originResponse, 'width=46');
+    await reached.promise;
+    const { result: queued } = await miss(originResponse, 'width=47');
+    expect((await first).result.status, 'the first answered at its own budget').to.equal('503');
+    expect(gate.load().active, 'and still holds its slot').to.equal(1);
+    expect(queued.status).to.equal('503');
+    expect(JSON.parse(queued.body ?? '')).to.include({ code: 'busy' });
+    expect(queued.headers?.['retry-after']?.[0]?.value).to.match(/^\d+$/);
+    expect(gate.load().queued).to.equal(0);
+    release.open();
+    // Once the stuck work ends, its slot is free again.
+    while (gate.load().active > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(gate.load()).to.deep.equal({ active: 0, queued: 0 });
+  });
 });
