@@ -5,18 +5,15 @@
  * the derivative (awaited, so the next miss finds it), and answer the image.
  */
 import { createHash } from 'node:crypto';
-import { availableParallelism, totalmem } from 'node:os';
 import { type EdgeResizerConfig, GENERATED_RESPONSE_LIMIT_BYTES } from '../core/config.js';
 import { decryptBuffer, TAG_BYTES } from '../core/envelope.js';
 import { HttpError, toHttpError } from '../core/errors.js';
 import { PLAYGROUND_PATH_PREFIX, parseDerivativeKey } from '../core/keys.js';
 import { createLogger, describeError, type Logger } from '../core/log.js';
 import { parseImageParams } from '../core/params.js';
-import { configureSharpForLambda, inspectImage, transformImage } from '../core/transform.js';
-import { createS3Client, createSsmClient } from '../storage/clients.js';
-import { createMasterKeyProvider, type MasterKeyProvider } from '../storage/master-key.js';
-import { createS3Store, type S3Store } from '../storage/s3-store.js';
-import { bakedConfig } from './baked-config.js';
+import { inspectImage, transformImage } from '../core/transform.js';
+import type { MasterKeyProvider } from '../storage/master-key.js';
+import type { S3Store } from '../storage/s3-store.js';
 import {
   type CloudFrontResponse,
   type CloudFrontResponseEvent,
@@ -169,25 +166,3 @@ async function withTimeBudget<T>(ms: number, work: () => Promise<T>): Promise<T>
     clearTimeout(timer);
   }
 }
-
-let deployed: OriginResponseHandler | undefined;
-
-/** The Lambda@Edge entry point: configuration baked in at build time, clients made once per container. */
-export const handler: OriginResponseHandler = (event) => {
-  if (!deployed) {
-    const config = bakedConfig();
-    // Lambda's sandbox reports its configured memory as the machine's.
-    configureSharpForLambda(totalmem() / 1024 / 1024, availableParallelism());
-    const clientOptions = { region: config.region, ...config.storage };
-    deployed = createOriginResponseHandler({
-      config,
-      store: createS3Store({
-        client: createS3Client(clientOptions),
-        originalsBucket: config.originalsBucket,
-        derivativesBucket: config.derivativesBucket,
-      }),
-      masterKey: createMasterKeyProvider(config.masterKey, () => createSsmClient(clientOptions)),
-    });
-  }
-  return deployed(event);
-};

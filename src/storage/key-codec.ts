@@ -11,8 +11,10 @@
  * The encoding is prefix-preserving: a segment is cut from its start, so the
  * encoding of any prefix of a key is a prefix of the key's encoding, and a
  * listing of `encode(prefix)` finds exactly the keys starting with `prefix`.
- * A listing with the `/` delimiter sees a long segment's chunks as common
- * prefixes ending in `~/`; `isChunkPrefix` tells the store to descend into them.
+ * A listing with the `/` delimiter would see a long segment's chunks as levels
+ * (and s3rver does not even report a common prefix that holds only deeper
+ * levels), so with a codec that `nests`, the store lists without a delimiter
+ * and keeps the keys with no `/` after the prefix itself.
  */
 
 export interface KeyCodec {
@@ -20,14 +22,14 @@ export interface KeyCodec {
   encode(key: string): string;
   /** The inverse of `encode` for every key it produced. */
   decode(stored: string): string;
-  /** A common prefix of a delimited listing that is part of one segment, not a level of keys. */
-  isChunkPrefix(commonPrefix: string): boolean;
+  /** Whether encoded keys hold `/` that are not the key's own: delimited listings cannot be used. */
+  nests: boolean;
 }
 
 export const IDENTITY_KEY_CODEC: KeyCodec = {
   encode: (key) => key,
   decode: (stored) => stored,
-  isChunkPrefix: () => false,
+  nests: false,
 };
 
 /** 200 characters + `~` + s3rver's 22-character suffix stays under 255 bytes (keys are ASCII). */
@@ -51,7 +53,5 @@ export const S3RVER_KEY_CODEC: KeyCodec = {
   decode(stored) {
     return stored.split(`${CONTINUES}/`).join('');
   },
-  isChunkPrefix(commonPrefix) {
-    return commonPrefix.endsWith(`${CONTINUES}/`);
-  },
+  nests: true,
 };

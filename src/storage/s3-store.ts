@@ -205,7 +205,8 @@ async function headObject(
 
 /**
  * Keys directly under `prefix` (`/` is the delimiter), one page at a time.
- * With a chunking key codec, the chunks of a long segment are descended into.
+ * With a nesting key codec (s3rver's), the listing has no delimiter and the
+ * keys one level down are kept, since a long segment's chunks look like levels.
  */
 async function* listKeys(
   ctx: S3Context,
@@ -213,26 +214,16 @@ async function* listKeys(
   prefix: string,
   options: CallOptions = {},
 ): AsyncGenerator<string[]> {
-  yield* listEncoded(ctx, bucket, encode(ctx, prefix), options);
-}
-
-async function* listEncoded(
-  ctx: S3Context,
-  bucket: string,
-  encodedPrefix: string,
-  options: CallOptions,
-): AsyncGenerator<string[]> {
   const codec = ctx.keyCodec ?? IDENTITY_KEY_CODEC;
-  const chunkPrefixes = new Set<string>();
+  const delimiter = codec.nests ? undefined : '/';
+  const directlyUnder = (key: string) => !key.slice(prefix.length).includes('/');
   let token: string | undefined;
   let startAfter: string | undefined;
   for (;;) {
-    const page = await listPage(ctx, bucket, encodedPrefix, token, startAfter, options);
+    const page = await listPage(ctx, bucket, codec.encode(prefix), delimiter, token, startAfter, options);
     const keys = (page.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : []));
-    yield keys.map((key) => codec.decode(key));
-    for (const common of page.CommonPrefixes ?? []) {
-      if (common.Prefix && codec.isChunkPrefix(common.Prefix)) chunkPrefixes.add(common.Prefix);
-    }
+    const decoded = keys.map((key) => codec.decode(key));
+    yield delimiter ? decoded : decoded.filter(directlyUnder);
     if (!page.IsTruncated) break;
     if (ctx.pagination === 'start-after' && keys.length > 0) {
       startAfter = keys[keys.length - 1];
@@ -243,13 +234,13 @@ async function* listEncoded(
       if (!token) break;
     }
   }
-  for (const chunkPrefix of chunkPrefixes) yield* listEncoded(ctx, bucket, chunkPrefix, options);
 }
 
 async function listPage(
   ctx: S3Context,
   bucket: string,
   prefix: string,
+  delimiter: string | undefined,
   token: string | undefined,
   startAfter: string | undefined,
   options: CallOptions,
@@ -260,7 +251,7 @@ async function listPage(
         new ListObjectsV2Command({
           Bucket: bucket,
           Prefix: prefix,
-          Delimiter: '/',
+          Delimiter: delimiter,
           ContinuationToken: token,
           StartAfter: startAfter,
         }),
@@ -539,6 +530,31 @@ export function createS3Store(options: S3StoreOptions) {
 }
 
 export type S3Store = ReturnType<typeof createS3Store>;
+
+/**
+ * What the edge's miss path uses, and nothing else: reads of the original
+ * (head, open, get) and of a derivative, and the derivative's PUT. A bundle
+ * built from this factory carries GetObject, HeadObject and PutObject only.
+ */
+export function createEdgeStore(options: S3StoreOptions) {
+  const ctx: S3Context = { ...options };
+  return {
+    getOriginal: (key: string, o?: CallOptions) => getOriginal(ctx, key, o),
+    openOriginal: (key: string, o?: CallOptions) => openOriginal(ctx, key, o),
+    headOriginal: (key: string, o?: CallOptions) => headOriginal(ctx, key, o),
+    getDerivative: (derivativeKey: string, o?: CallOptions) => getDerivative(ctx, derivativeKey, o),
+    headDerivative: (derivativeKey: string, o?: CallOptions) => headDerivative(ctx, derivativeKey, o),
+    putDerivative: (
+      derivativeKey: string,
+      body: Buffer,
+      contentType: string,
+      cacheControl: string,
+      o?: PutDerivativeOptions,
+    ) => putDerivative(ctx, derivativeKey, body, contentType, cacheControl, o),
+  };
+}
+
+export type EdgeStore = ReturnType<typeof createEdgeStore>;
 
 // ---------------------------------------------------------------- calls
 

@@ -7,9 +7,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../../src/core/config.js';
 import { generateMasterKeyHex, parseMasterKey } from '../../src/core/envelope.js';
 import { type EmbeddedServer, startS3rver } from '../../src/local/embedded-servers.js';
-import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
-import { S3RVER_KEY_CODEC } from '../../src/storage/key-codec.js';
-import { createS3Store, type S3Store } from '../../src/storage/s3-store.js';
+import type { S3Store } from '../../src/storage/s3-store.js';
+import { createLocalS3Client, createLocalS3Store } from '../../src/wiring/local.js';
 
 export interface TestStorage {
   config: EdgeResizerConfig;
@@ -34,20 +33,9 @@ export async function startTestStorage(input: EdgeResizerConfigInput = {}): Prom
   });
   const clients: S3Client[] = [];
   const storeAt = (endpoint: string) => {
-    const client = createS3Client({
-      region: config.region,
-      endpoint,
-      credentials: LOCAL_CREDENTIALS,
-      ...config.storage,
-    });
+    const client = createLocalS3Client(config, endpoint);
     clients.push(client);
-    return createS3Store({
-      client,
-      originalsBucket: config.originalsBucket,
-      derivativesBucket: config.derivativesBucket,
-      keyCodec: S3RVER_KEY_CODEC,
-      pagination: 'start-after',
-    });
+    return createLocalS3Store(config, client);
   };
   const store = storeAt(server.endpoint);
   const client = store.context.client;
