@@ -198,22 +198,22 @@ describe('deploy/package (sls package, offline)', () => {
       it('writes one zip per function, each under the 50 MB Lambda limit, with linux-x64 sharp only where it is used', () => {
         for (const zip of Object.values(p.zips)) expect(zip.bytes).to.be.above(0).and.below(LAMBDA_ZIP_LIMIT);
         const responseFiles = p.zips.originResponse.entries.map((e) => e.name);
-        expect(responseFiles).to.include('src/edge/origin-response.js');
+        expect(responseFiles).to.include('src/entry/origin-response.js');
         expect(responseFiles.some((f) => f.startsWith('node_modules/@img/sharp-linux-x64/'))).to.equal(true);
         expect(responseFiles.some((f) => f.startsWith('node_modules/@img/sharp-libvips-linux-x64/'))).to.equal(true);
         expect(responseFiles.filter((f) => /@img\/sharp-(?!linux-x64|libvips-linux-x64)[a-z]/.test(f))).to.deep.equal(
           [],
         );
         const requestFiles = p.zips.originRequest.entries.map((e) => e.name);
-        expect(requestFiles).to.include('src/edge/origin-request.js');
+        expect(requestFiles).to.include('src/entry/origin-request.js');
         expect(requestFiles.some((f) => f.startsWith('node_modules/'))).to.equal(false);
-        expect(p.zips.api.entries.map((e) => e.name)).to.include('src/api/handler.js');
+        expect(p.zips.api.entries.map((e) => e.name)).to.include('src/entry/api.js');
       });
 
       it("bakes the stage's names into the edge bundles and reads none of the local environment variables", () => {
         const bundles = [
-          bundle(p.zips.originRequest.entries, 'src/edge/origin-request.js'),
-          bundle(p.zips.originResponse.entries, 'src/edge/origin-response.js'),
+          bundle(p.zips.originRequest.entries, 'src/entry/origin-request.js'),
+          bundle(p.zips.originResponse.entries, 'src/entry/origin-response.js'),
         ];
         for (const code of bundles) {
           expect(code).not.to.include('__EDGE_RESIZER_CONFIG__');
