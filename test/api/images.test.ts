@@ -257,6 +257,58 @@ describe('API: images', () => {
     });
   });
 
+  describe('names a client chose (defects 1 and 10)', () => {
+    it('round-trips X-Meta-* names that are Object.prototype members (constructor, hasOwnProperty, toString)', async () => {
+      const headers = {
+        'X-Meta-Constructor': 'x',
+        'x-meta-hasownproperty': 'y',
+        'X-Meta-toString': 'z',
+        'x-meta-valueof': 'v',
+        'x-meta-isprototypeof': 'w',
+      };
+      const expected = { constructor: 'x', hasownproperty: 'y', tostring: 'z', valueof: 'v', isprototypeof: 'w' };
+      const put = await api.request('PUT', '/api/images/names/meta.jpg', { body: MOUNTAINS, headers });
+      expect(put.status, put.body.toString()).to.equal(201);
+      expect(put.json().meta).to.deep.equal(expected);
+      const get = await api.request('GET', '/api/images/names/meta.jpg');
+      expect(get.json().meta).to.deep.equal(expected);
+      const listing = await api.request('GET', '/api/images?prefix=names/');
+      const lines = listing.body
+        .toString()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(lines.find((line) => line.key === 'names/meta.jpg')?.meta).to.deep.equal(expected);
+      const posted = await api.request('POST', '/api/images?__proto__=1&constructor=2', {
+        body: MOUNTAINS,
+        headers: { 'x-meta-constructor': 'c' },
+      });
+      expect(posted.status).to.equal(201);
+      expect(posted.json().meta).to.deep.equal({ constructor: 'c' });
+      expect(({} as Record<string, unknown>).constructor).to.equal(Object);
+    });
+
+    it('refuses X-Meta-__proto__ (not a valid name) with 400, and ignores a __proto__ header or query name', async () => {
+      expectError(
+        await api.request('PUT', '/api/images/names/proto.jpg', {
+          body: MOUNTAINS,
+          headers: { 'x-meta-__proto__': 'x' },
+        }),
+        400,
+        'invalid_param',
+      );
+      const put = await api.request('PUT', '/api/images/names/proto.jpg?__proto__=x&hasOwnProperty=1', {
+        body: MOUNTAINS,
+        headers: { __proto__: 'x', constructor: 'y', hasOwnProperty: 'z' },
+      });
+      expect(put.status, put.body.toString()).to.equal(201);
+      expect(put.json().meta).to.deep.equal({});
+      const listing = await api.request('GET', '/api/images?limit=5&__proto__=1&constructor=2&hasOwnProperty=3');
+      expect(listing.status).to.equal(200);
+      expect(({} as Record<string, unknown>).x).to.equal(undefined);
+    });
+  });
+
   describe('refused uploads store nothing', () => {
     const cases: [string, string, () => RequestInitLike, number, string][] = [
       ['an SVG', '/api/images', () => ({ body: fixture('edge/image.svg') }), 415, 'unsupported_format'],
