@@ -309,6 +309,37 @@ describe('API: images', () => {
     });
   });
 
+  describe('concurrent replaces (defect 13)', () => {
+    it('gives 10 PUTs at once to one key 10 distinct versions, or 503 busy with Retry-After, never a 502', async function () {
+      this.timeout(120_000);
+      const bodies = [MOUNTAINS, FOREST, ALPHA];
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          api.request('PUT', '/api/images/race/ten.jpg', { body: bodies[i % bodies.length] as Buffer }),
+        ),
+      );
+      const statuses = responses.map((response) => response.status);
+      console.log(`      figure: 10 concurrent PUTs: statuses ${statuses.join(' ')}`);
+      for (const response of responses) {
+        expect([200, 201, 503], response.body.toString()).to.include(response.status);
+        if (response.status === 503) {
+          expect(response.json()).to.include({ code: 'busy' });
+          expect(Number(response.headers['retry-after'])).to.be.at.least(1);
+        }
+      }
+      const stored = responses.filter((response) => response.status < 300).map((response) => response.json().version);
+      expect(new Set(stored).size).to.equal(stored.length);
+      expect(stored.filter((version) => version === 1)).to.have.length(1);
+      const items = await api.dynamo.metadata.versions('race/ten.jpg');
+      expect(items.map((item) => item.version)).to.deep.equal([...stored].sort((a, b) => a - b));
+      // <key> holds the latest, and no orphan object is left beside the versions.
+      const head = await api.storage.store.headOriginal('race/ten.jpg');
+      expect(head?.metadata[OBJECT_META]).to.equal(items.at(-1)?.objectKey);
+      const objects = (await api.originalKeys()).filter((key) => key.startsWith('_versions/race/ten.jpg/'));
+      expect(objects.sort()).to.deep.equal(items.map((item) => item.objectKey).sort());
+    });
+  });
+
   describe('refused uploads store nothing', () => {
     const cases: [string, string, () => RequestInitLike, number, string][] = [
       ['an SVG', '/api/images', () => ({ body: fixture('edge/image.svg') }), 415, 'unsupported_format'],
