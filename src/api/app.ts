@@ -164,7 +164,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     if (!latest) throw new HttpError('not_found', 'No such image');
     await reply.json(200, {
       ...describeVersion(latest),
-      originalUrl: await originalUrl(deps.masterKey, key, latest.version),
+      originalUrl: await originalUrl(deps.masterKey, latest),
       versions: await Promise.all(
         versions.map(async (item) => ({
           version: item.version,
@@ -174,7 +174,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
           contentType: item.contentType,
           width: item.width,
           height: item.height,
-          originalUrl: await originalUrl(deps.masterKey, key, item.version),
+          originalUrl: await originalUrl(deps.masterKey, item),
         })),
       ),
     });
