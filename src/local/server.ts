@@ -185,7 +185,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const httpError =
       error.code === 'HPE_HEADER_OVERFLOW'
         ? new HttpError('headers_too_large', 'The request headers are too large')
-        : new HttpError('invalid_param', 'The request is malformed', { status: 400 });
+        : new HttpError('invalid_param', 'The request is malformed');
     const body = JSON.stringify(errorBody(httpError));
     socket.end(
       `HTTP/1.1 ${httpError.status} ${httpError.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
