@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -123,6 +124,41 @@ describe('local/server (the local CDN)', () => {
     expect(await response.json()).to.deep.equal({ token: server.apiToken });
   });
 
+  it('refuses the token to a request naming another host or origin (DNS rebinding, defect 9)', async () => {
+    const { port } = new URL(server.url);
+    const tokenStatus = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/_local/token', headers }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const headers of <Record<string, string>[]>[
+      { host: 'evil.example.com' },
+      { host: `evil.example.com:${port}` },
+      { host: '127.0.0.1.evil.example.com' },
+      { host: `127.0.0.1:${port}`, origin: 'http://evil.example.com' },
+      { host: `127.0.0.1:${port}`, origin: 'null' },
+    ]) {
+      const answer = await tokenStatus(headers);
+      expect(answer.status, JSON.stringify(headers)).to.equal(404);
+      expect(answer.body).to.not.include(server.apiToken);
+      expect(JSON.parse(answer.body)).to.include({ code: 'not_found' });
+    }
+    for (const headers of <Record<string, string>[]>[
+      { host: `127.0.0.1:${port}` },
+      { host: `localhost:${port}`, origin: `http://localhost:${port}` },
+      { host: `[::1]:${port}` },
+    ]) {
+      const answer = await tokenStatus(headers);
+      expect(answer.status, JSON.stringify(headers)).to.equal(200);
+      expect(JSON.parse(answer.body)).to.deep.equal({ token: server.apiToken });
+    }
+  });
+
   it('logs one JSON line per request with method, path, status, cache and ms', () => {
     const requests = logLines.map((line) => JSON.parse(line)).filter((entry) => entry.message === 'request');
     expect(requests.length).to.be.greaterThan(10);
@@ -177,14 +213,10 @@ describe('local/server (the local CDN)', () => {
 
   it('`edge-resizer serve` prints working URLs and stops cleanly on Ctrl-C', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edge-resizer-cli-serve-'));
-    const child = spawn(
-      process.execPath,
-      ['--openssl-legacy-provider', BIN, 'serve', '--port', '0', '--data-dir', dir],
-      {
-        env: { ...process.env, LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dir], {
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let stderr = '';
       const started = performance.now();
