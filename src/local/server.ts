@@ -172,7 +172,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const httpError =
       error.code === 'HPE_HEADER_OVERFLOW'
         ? new HttpError('headers_too_large', 'The request headers are too large')
-        : new HttpError('invalid_param', 'The request is malformed', { status: 400 });
+        : new HttpError('invalid_param', 'The request is malformed');
     sendRawError(socket, httpError);
   });
 
