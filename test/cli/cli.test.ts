@@ -78,6 +78,23 @@ describe('cli (edge-resizer)', () => {
     expect(isViewerResponse(verdict)).to.equal(false);
   });
 
+  it('sign refuses an expiry that is not in the future: exit 2, one line, nothing printed (defect 14)', async () => {
+    const past = String(Math.floor(Date.now() / 1000) - 3600);
+    for (const expires of [past, '0s', '1000000000']) {
+      const result = await runCli(['sign', '/a.jpg?width=10', '--expires', expires], {
+        env: { SIGNING_SECRET: 'cli-secret' },
+      });
+      expect(result.code, expires).to.equal(2);
+      expect(result.stdout).to.equal('');
+      expect(result.stderr.trim().split('\n'), result.stderr).to.have.length(1);
+      expect(result.stderr).to.match(/not in the future/);
+    }
+    const future = String(Math.floor(Date.now() / 1000) + 600);
+    const ok = await runCli(['sign', '/a.jpg?width=10', '--expires', future], { env: { SIGNING_SECRET: 's' } });
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(new URL(ok.stdout.trim(), 'http://x').searchParams.get('exp')).to.equal(future);
+  });
+
   it('sign without a secret fails with exit 1 and says why', async () => {
     const result = await runCli(['sign', '/a.jpg'], { env: { SIGNING_SECRET: '' } });
     expect(result.code).to.equal(1);
