@@ -12,12 +12,13 @@ import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { EdgeResizerConfig } from '../core/config.js';
 import { HttpError } from '../core/errors.js';
 import { bakedConfig } from '../edge/baked-config.js';
+import { installStreamingShim } from '../local/streaming-shim.js';
 import { createDynamoClient, createS3Client, createSsmClient } from '../storage/clients.js';
 import { createMasterKeyProvider } from '../storage/master-key.js';
 import { createMetadataStore } from '../storage/metadata-store.js';
 import { createS3Store } from '../storage/s3-store.js';
 import { createApiHandler } from './app.js';
-import { installStreamingShim, type StreamingHandler } from './streaming-shim.js';
+import type { StreamingHandler } from './lambda-stream.js';
 
 export { type ApiDeps, createApiHandler } from './app.js';
 

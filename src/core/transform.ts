@@ -79,10 +79,12 @@ export async function inspectImage(input: Buffer, config: EdgeResizerConfig): Pr
   const pages = metadata.pages ?? 1;
   const storedWidth = metadata.width ?? 0;
   const storedHeight = metadata.pageHeight ?? metadata.height ?? 0;
-  if (storedWidth * storedHeight * pages > config.limits.maxInputPixels) {
+  const totalPixels = storedWidth * storedHeight * pages;
+  if (totalPixels > config.limits.maxInputPixels) {
+    const frames = pages > 1 ? `${pages} frames of ` : '';
     throw new HttpError(
       'too_large',
-      `The image has ${storedWidth}×${storedHeight}${pages > 1 ? `×${pages} frames` : ''} pixels; the limit is ${config.limits.maxInputPixels / 1e6} MP`,
+      `The image has ${frames}${storedWidth}×${storedHeight} pixels (${megapixels(totalPixels)} MP); the limit is ${megapixels(config.limits.maxInputPixels)} MP`,
     );
   }
   // Orientations 5–8 swap the axes.
@@ -117,8 +119,9 @@ export async function transformImage(
   variant: Variant,
   config: EdgeResizerConfig,
   info?: ImageInfo,
-  _options: TransformOptions = {},
+  options: TransformOptions = {},
 ): Promise<TransformResult> {
+  const deadline = Date.now() + (options.timeoutMs ?? config.limits.transformTimeoutMs);
   const inputInfo = info ?? (await inspectImage(input, config));
   const format = resolveOutputFormat(variant, inputInfo);
   const animated = inputInfo.pages > 1 && format === 'webp';
@@ -130,7 +133,7 @@ export async function transformImage(
     failOn: 'error',
     sequentialRead: true,
   })
-    .timeout({ seconds: Math.max(1, Math.ceil(config.limits.transformTimeoutMs / 1000)) })
+    .timeout({ seconds: secondsLeft(deadline) })
     .autoOrient();
 
   const { width, height } = variant;
@@ -160,10 +163,29 @@ export async function transformImage(
     };
   } catch (error) {
     if (error instanceof Error && /timeout/i.test(error.message)) {
-      throw new HttpError('busy', 'The image took too long to transform; try again', { cause: error });
+      throw busy(error);
     }
     throw decodeError(error);
   }
+}
+
+/**
+ * sharp's `timeout` for the time left before `deadline`: libvips stops the
+ * pipeline (and frees its threads) once it has run that long, so a miss that
+ * answered 503 does not keep a core busy. sharp counts whole seconds (≥ 1), so
+ * the work ends at most a second after the budget; none left is `busy` at once.
+ */
+function secondsLeft(deadline: number): number {
+  const ms = deadline - Date.now();
+  if (ms <= 0) throw busy();
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+function busy(cause?: unknown): HttpError {
+  return new HttpError('busy', 'The image took too long to transform; try again', {
+    cause,
+    headers: { 'Retry-After': '1' },
+  });
 }
 
 function encode(pipeline: Sharp, format: OutputFormat, quality: number, config: EdgeResizerConfig): Sharp {
@@ -178,6 +200,11 @@ function encode(pipeline: Sharp, format: OutputFormat, quality: number, config: 
     case 'png':
       return pipeline.png({ compressionLevel: 8, adaptiveFiltering: true });
   }
+}
+
+/** Megapixels to three significant digits: 125, 100, 0.0768. */
+function megapixels(pixels: number): number {
+  return Number((pixels / 1e6).toPrecision(3));
 }
 
 function tooLargeBytes(config: EdgeResizerConfig): HttpError {

@@ -12,7 +12,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApiHandler } from '../api/handler.js';
-import { createApiRequestListener } from '../api/node-adapter.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
 import { generateMasterKeyHex } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
@@ -27,6 +26,7 @@ import { createEdgeCache, DEFAULT_CACHE_BYTES } from './edge-cache.js';
 import { createEdgePipeline } from './edge-pipeline.js';
 import { type EmbeddedServer, startDynalite, startS3rver } from './embedded-servers.js';
 import { sendLocalToken } from './local-token.js';
+import { createApiRequestListener } from './node-adapter.js';
 import { sendError, sendRawError } from './reply.js';
 import { seedSamples } from './samples.js';
 import { serveStatic } from './static.js';

@@ -75,7 +75,8 @@ export function viewerEvent(
   headers: Record<string, string>,
   ip: string,
 ): ViewerEvent {
-  const querystring: Record<string, ViewerValue> = {};
+  // Names are the client's: no prototype, so `__proto__` or `constructor` is just a name (issue 12).
+  const querystring: Record<string, ViewerValue> = Object.create(null);
   for (const pair of rawQuery.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
@@ -85,7 +86,7 @@ export function viewerEvent(
     if (existing) existing.multiValue = [...(existing.multiValue ?? [{ value: existing.value }]), { value }];
     else querystring[name] = { value };
   }
-  const viewerHeaders: Record<string, ViewerValue> = {};
+  const viewerHeaders: Record<string, ViewerValue> = Object.create(null);
   for (const [name, value] of Object.entries(headers)) viewerHeaders[name.toLowerCase()] = { value };
   return {
     version: '1.0',
