@@ -28,7 +28,7 @@ import { sendError, sendRawError } from './reply.js';
 import { seedSamples } from './samples.js';
 import { provisionSecrets } from './secrets.js';
 import { servePlayground } from './static.js';
-import { loadViewerFunction } from './viewer-function.js';
+import { loadViewerFunction, localViewerConfig } from './viewer-function.js';
 
 export interface LocalServerOptions {
   /** State: master key, API token, S3 and DynamoDB data. @default '.data' */
@@ -117,13 +117,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     derivativesOrigin: `${s3Endpoint}/${config.derivativesBucket}`,
   });
   const serveImage = createImageRoute({
-    viewerFunction: loadViewerFunction({
-      signingSecret: options.signingSecret ?? null,
-      defaultQuality: config.defaultQuality,
-      allowedWidths: config.allowedWidths,
-      widthPolicy: config.widthPolicy,
-      maxDimension: config.limits.maxDimension,
-    }),
+    viewerFunction: loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null)),
     cache,
     edge,
   });

@@ -45,6 +45,11 @@ export interface StoredStream {
 
 export type S3Store = ReturnType<typeof createS3Store>;
 
+/** Per call: `signal` stops the call, its retries included (the miss path's time budget). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
 export function createS3Store({ client, originalsBucket, derivativesBucket }: S3StoreOptions) {
   async function getObject(bucket: string, key: string): Promise<StoredObject | undefined> {
     const response = await call(() => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
@@ -53,7 +58,12 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
     return { body, contentType: response.ContentType, etag: response.ETag, metadata: response.Metadata ?? {} };
   }
 
-  async function getObjectStream(bucket: string, key: string, range?: { start: number; end: number }) {
+  async function getObjectStream(
+    bucket: string,
+    key: string,
+    range?: { start: number; end: number },
+    options: CallOptions = {},
+  ) {
     const response = await call(() =>
       client.send(
         new GetObjectCommand({
@@ -61,6 +71,7 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
           Key: key,
           Range: range ? `bytes=${range.start}-${range.end}` : undefined,
         }),
+        { abortSignal: options.signal },
       ),
     );
     if (!response?.Body) return undefined;
@@ -93,12 +104,17 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
     getOriginal: (key: string) => getObject(originalsBucket, key),
 
     /** The encrypted original as a stream, optionally a byte range of the stored object. */
-    getOriginalStream: (key: string, range?: { start: number; end: number }) =>
-      getObjectStream(originalsBucket, key, range),
+    getOriginalStream: (key: string, range?: { start: number; end: number }, options?: CallOptions) =>
+      getObjectStream(originalsBucket, key, range, options),
 
     /** Size and envelope metadata without the body. */
-    async headOriginal(key: string): Promise<{ totalLength: number; metadata: Record<string, string> } | undefined> {
-      const response = await call(() => client.send(new HeadObjectCommand({ Bucket: originalsBucket, Key: key })));
+    async headOriginal(
+      key: string,
+      options: CallOptions = {},
+    ): Promise<{ totalLength: number; metadata: Record<string, string> } | undefined> {
+      const response = await call(() =>
+        client.send(new HeadObjectCommand({ Bucket: originalsBucket, Key: key }), { abortSignal: options.signal }),
+      );
       if (!response) return undefined;
       return { totalLength: response.ContentLength ?? 0, metadata: response.Metadata ?? {} };
     },
@@ -140,7 +156,14 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
 
     getDerivative: (derivativeKey: string) => getObject(derivativesBucket, derivativeKey),
 
-    async putDerivative(derivativeKey: string, body: Buffer, contentType: string, cacheControl: string) {
+    /** `metadata` records the original's revision (see `originalRevision` in core/render.ts). */
+    async putDerivative(
+      derivativeKey: string,
+      body: Buffer,
+      contentType: string,
+      cacheControl: string,
+      options: CallOptions & { metadata?: Record<string, string> } = {},
+    ) {
       await call(() =>
         client.send(
           new PutObjectCommand({
@@ -149,8 +172,19 @@ export function createS3Store({ client, originalsBucket, derivativesBucket }: S3
             Body: body,
             ContentType: contentType,
             CacheControl: cacheControl,
+            Metadata: options.metadata,
           }),
+          { abortSignal: options.signal },
         ),
+      );
+    },
+
+    /** Deletes one derivative; nothing to do when it is gone. */
+    async deleteDerivative(derivativeKey: string, options: CallOptions = {}) {
+      await call(() =>
+        client.send(new DeleteObjectCommand({ Bucket: derivativesBucket, Key: derivativeKey }), {
+          abortSignal: options.signal,
+        }),
       );
     },
 
