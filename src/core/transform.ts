@@ -645,9 +645,10 @@ function encode(pipeline: Sharp, format: OutputFormat, quality: number, output: 
     case 'webp':
       return pipeline.webp({ quality: encoderQuality('webp', quality) });
     case 'avif':
+      // `threads` of the policy is process-wide (sharp.concurrency), set where the process is sized, not here.
       return pipeline.avif({
         quality: encoderQuality('avif', quality),
-        ...avifSettings(output.width * output.height),
+        effort: avifSettings(output.width * output.height).effort,
       });
     case 'jpeg':
       // mozjpeg's trellis quantisation: smaller files at the same quality, progressive for perceived speed.
