@@ -20,7 +20,8 @@ import { parseUserMeta } from '../core/user-meta.js';
 import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
-import { checkBearer, WWW_AUTHENTICATE } from './auth.js';
+import { checkBearer } from './auth.js';
+import { busy, createKeyLock } from './key-lock.js';
 import type { FunctionUrlEvent, StreamingHandler } from './lambda-stream.js';
 import { parseListingQuery, streamListing } from './listing.js';
 import { ORIGINALS_PATH, originalUrl, serveOriginal } from './originals.js';
@@ -57,6 +58,8 @@ const DERIVATIVES_PATH = '/api/derivatives';
 /** POSTed keys get an id of this length plus the longest extension; checked before the body is read. */
 const LONGEST_NEW_NAME = `${'x'.repeat(12)}.avif`;
 const NEW_KEY_ATTEMPTS = 3;
+/** A write of a key queued behind others longer than this is refused as 503 `busy` (with `Retry-After`). */
+const KEY_WRITE_MAX_WAIT_MS = 15_000;
 
 interface ApiRequest {
   method: string;
@@ -68,17 +71,9 @@ interface ApiRequest {
   body: RequestBody;
 }
 
-/** Extra response headers some errors need (`Allow`, `WWW-Authenticate`), without a second error type. */
-const errorHeaders = new WeakMap<HttpError, Record<string, string>>();
-
-function withHeaders(error: HttpError, headers: Record<string, string>): HttpError {
-  errorHeaders.set(error, headers);
-  return error;
-}
-
 export function createApiHandler(deps: ApiDeps): StreamingHandler {
   const logger = deps.logger ?? createLogger('info');
-  const uploads: UploadDeps = { ...deps, logger };
+  const uploads: UploadDeps = { ...deps, logger, keyLock: createKeyLock(KEY_WRITE_MAX_WAIT_MS) };
 
   return async (event, responseStream) => {
     const reply = createReply(responseStream);
@@ -96,7 +91,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
         });
       }
       if (reply.started) return reply.abort();
-      await reply.error(httpError, errorHeaders.get(httpError)).catch(() => reply.abort());
+      await reply.error(httpError).catch(() => reply.abort());
     }
   };
 
@@ -109,13 +104,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     }
     if (path !== '/api' && !path.startsWith('/api/')) throw new HttpError('not_found', 'Not found');
 
-    try {
-      checkBearer(request.headers.authorization, await deps.apiToken());
-    } catch (error) {
-      throw error instanceof HttpError && error.code === 'unauthorized'
-        ? withHeaders(error, { 'WWW-Authenticate': WWW_AUTHENTICATE })
-        : error;
-    }
+    checkBearer(request.headers.authorization, await deps.apiToken());
 
     if (path === IMAGES_PATH) {
       allow(method, ['GET', 'POST']);
@@ -163,7 +152,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
         saved = await saveVersion(uploads, newKey, prepared, { onlyIfNew: true });
       }
     }
-    if (!saved) throw new HttpError('busy', 'Could not find a free key; try again');
+    if (!saved) throw busy('Could not find a free key; try again');
     await reply.json(saved.created ? 201 : 200, describeVersion(saved.item), {
       Location: `${IMAGES_PATH}/${saved.item.key}`,
     });
@@ -175,7 +164,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     if (!latest) throw new HttpError('not_found', 'No such image');
     await reply.json(200, {
       ...describeVersion(latest),
-      originalUrl: await originalUrl(deps.masterKey, key, latest.version),
+      originalUrl: await originalUrl(deps.masterKey, latest),
       versions: await Promise.all(
         versions.map(async (item) => ({
           version: item.version,
@@ -185,7 +174,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
           contentType: item.contentType,
           width: item.width,
           height: item.height,
-          originalUrl: await originalUrl(deps.masterKey, key, item.version),
+          originalUrl: await originalUrl(deps.masterKey, item),
         })),
       ),
     });
@@ -194,8 +183,8 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
 
 function allow(method: string, methods: string[]): void {
   if (!methods.includes(method)) {
-    throw withHeaders(new HttpError('method_not_allowed', `Expected ${methods.join(', ')} but received ${method}`), {
-      Allow: methods.join(', '),
+    throw new HttpError('method_not_allowed', `Expected ${methods.join(', ')} but received ${method}`, {
+      headers: { Allow: methods.join(', ') },
     });
   }
 }

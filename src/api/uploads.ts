@@ -56,6 +56,7 @@
  * `<key>` and no version object is left.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EdgeResizerConfig } from '../core/config.js';
 import { encryptBuffer } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
@@ -65,6 +66,7 @@ import { type ImageInfo, inspectImage } from '../core/transform.js';
 import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { ImageVersion, MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
+import { busy, type KeyLock } from './key-lock.js';
 
 /** Where every version's immutable object lives. */
 export const VERSIONS_PREFIX = '_versions/';
@@ -80,8 +82,13 @@ export const EXTENSIONS: Readonly<Record<string, string>> = {
   avif: 'avif',
 };
 
-/** Concurrent uploads of one key each take the next version; past this many lost races we give up. */
-const MAX_VERSION_ATTEMPTS = 5;
+/**
+ * Concurrent uploads of one key (from other processes: this one queues them)
+ * each take the next version; past this many lost races, with a jittered
+ * back-off between them, the upload is refused as 503 `busy`.
+ */
+const MAX_VERSION_ATTEMPTS = 10;
+const VERSION_BACKOFF_MS = 20;
 /** Rounds of "copy the latest, check it is still the latest" before we leave it to the next write. */
 const MAX_PROMOTE_ROUNDS = 5;
 
@@ -92,6 +99,8 @@ export interface UploadDeps {
   masterKey: MasterKeyProvider;
   invalidate?: (key: string) => Promise<void>;
   logger: Logger;
+  /** Serializes the writes of one key in this process. */
+  keyLock: KeyLock;
 }
 
 /** An upload checked and described, not yet stored. */
@@ -149,14 +158,35 @@ export async function saveVersion(
   upload: PreparedUpload,
   options: { onlyIfNew?: boolean } = {},
 ): Promise<SavedVersion | undefined> {
-  const { store, metadata, logger } = deps;
+  const { store, logger } = deps;
   const objectKey = versionObjectKey(key, newImageId());
   const { body, metadata: envelope } = encryptBuffer(upload.plaintext, await deps.masterKey());
+  // Outside the key's queue: concurrent uploads encrypt and store in parallel, and only commit in turn.
   await store.putOriginal(objectKey, body, { ...envelope, [OBJECT_META]: objectKey }, body.length);
+  try {
+    return await deps.keyLock.run(key, () => commitVersion(deps, key, upload, objectKey, options));
+  } catch (error) {
+    // Refused before its commit (busy while queued): the object it stored is nobody's.
+    if (error instanceof HttpError && error.code === 'busy') {
+      await undo(`delete ${objectKey}`, () => store.deleteOriginal(objectKey), logger);
+    }
+    throw error;
+  }
+}
 
+/** Steps 3–5, the key's writes queued behind each other. */
+async function commitVersion(
+  deps: UploadDeps,
+  key: string,
+  upload: PreparedUpload,
+  objectKey: string,
+  options: { onlyIfNew?: boolean },
+): Promise<SavedVersion | undefined> {
+  const { store, metadata, logger } = deps;
   let item: ImageVersion | undefined;
   try {
     for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS && !item; attempt += 1) {
+      if (attempt > 0) await sleep(Math.random() * VERSION_BACKOFF_MS * 2 ** Math.min(attempt, 5));
       const latest = options.onlyIfNew ? undefined : await metadata.latest(key);
       const candidate: ImageVersion = {
         key,
@@ -181,7 +211,7 @@ export async function saveVersion(
   if (!item) {
     await undo(`delete ${objectKey}`, () => store.deleteOriginal(objectKey), logger);
     if (options.onlyIfNew) return undefined;
-    throw new HttpError('busy', 'Other uploads are replacing this image right now; try again');
+    throw busy('Other uploads are replacing this image right now; try again');
   }
 
   try {
@@ -247,7 +277,11 @@ export async function purgeDerivatives(deps: Pick<UploadDeps, 'store' | 'invalid
 }
 
 /** Removes the original, its derivatives, its versions and its items. False when there was nothing. */
-export async function deleteImage(deps: UploadDeps, key: string): Promise<boolean> {
+export function deleteImage(deps: UploadDeps, key: string): Promise<boolean> {
+  return deps.keyLock.run(key, () => removeImage(deps, key));
+}
+
+async function removeImage(deps: UploadDeps, key: string): Promise<boolean> {
   const { store, metadata } = deps;
   const [items, current] = await Promise.all([metadata.versions(key), store.headOriginal(key)]);
   // The items' objects, and any orphan of an interrupted upload beside them.

@@ -11,17 +11,14 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createApiHandler } from '../api/handler.js';
+import { createApiHandler } from '../api/app.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
 import { generateMasterKeyHex } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
 import { createLogger, describeError, type LogLevel } from '../core/log.js';
 import { createOriginRequestHandler } from '../edge/origin-request.js';
 import { createOriginResponseHandler, type OriginResponseHandler } from '../edge/origin-response.js';
-import { createDynamoClient, createS3Client, LOCAL_CREDENTIALS } from '../storage/clients.js';
-import { createMasterKeyProvider } from '../storage/master-key.js';
-import { createMetadataStore } from '../storage/metadata-store.js';
-import { createS3Store } from '../storage/s3-store.js';
+import { createLocalWiring } from '../wiring/local.js';
 import { createEdgeCache, DEFAULT_CACHE_BYTES } from './edge-cache.js';
 import { createEdgePipeline } from './edge-pipeline.js';
 import { type EmbeddedServer, startDynalite, startS3rver } from './embedded-servers.js';
@@ -33,6 +30,7 @@ import { serveStatic } from './static.js';
 import {
   isViewerResponse,
   loadViewerFunction,
+  localViewerConfig,
   toQueryString,
   type ViewerResponse,
   viewerEvent,
@@ -111,16 +109,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const dynamoEndpoint = options.dynamoEndpoint ?? embed(await startDynalite({ directory: join(dataDir, 'dynamodb') }));
   logger.info('storage', { s3: s3Endpoint, dynamodb: dynamoEndpoint, embedded: embedded.length > 0 });
 
-  const clientOptions = { region: config.region, credentials: LOCAL_CREDENTIALS, ...config.storage };
-  const s3Client = createS3Client({ ...clientOptions, endpoint: s3Endpoint });
-  const dynamoClient = createDynamoClient({ ...clientOptions, endpoint: dynamoEndpoint });
-  const store = createS3Store({
-    client: s3Client,
-    originalsBucket: config.originalsBucket,
-    derivativesBucket: config.derivativesBucket,
-  });
-  const metadata = createMetadataStore({ client: dynamoClient, table: config.metadataTable });
-  const masterKey = createMasterKeyProvider(config.masterKey);
+  const wiring = createLocalWiring({ config, s3Endpoint, dynamoEndpoint });
+  const { store, metadata, masterKey } = wiring;
   const cache = createEdgeCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
 
   let transformCount = 0;
@@ -137,14 +127,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     originRequest: createOriginRequestHandler(config),
     originResponse: options.wrapOriginResponse ? options.wrapOriginResponse(originResponse) : originResponse,
     derivativesOrigin: `${s3Endpoint}/${config.derivativesBucket}`,
+    originKey: wiring.storageKey,
   });
-  const viewerFunction = loadViewerFunction({
-    signingSecret: options.signingSecret ?? null,
-    defaultQuality: config.defaultQuality,
-    allowedWidths: config.allowedWidths,
-    widthPolicy: config.widthPolicy,
-    maxDimension: config.limits.maxDimension,
-  });
+  const viewerFunction = loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null));
   const api = createApiRequestListener(
     createApiHandler({
       config,
@@ -187,7 +172,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const httpError =
       error.code === 'HPE_HEADER_OVERFLOW'
         ? new HttpError('headers_too_large', 'The request headers are too large')
-        : new HttpError('invalid_param', 'The request is malformed', { status: 400 });
+        : new HttpError('invalid_param', 'The request is malformed');
     sendRawError(socket, httpError);
   });
 
@@ -277,8 +262,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       // Requests still running get a moment to finish, then their sockets are cut.
       setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
-    s3Client.destroy();
-    dynamoClient.destroy();
+    wiring.close();
     for (const embeddedServer of embedded.reverse()) await embeddedServer.close();
   }
 

@@ -257,6 +257,89 @@ describe('API: images', () => {
     });
   });
 
+  describe('names a client chose (defects 1 and 10)', () => {
+    it('round-trips X-Meta-* names that are Object.prototype members (constructor, hasOwnProperty, toString)', async () => {
+      const headers = {
+        'X-Meta-Constructor': 'x',
+        'x-meta-hasownproperty': 'y',
+        'X-Meta-toString': 'z',
+        'x-meta-valueof': 'v',
+        'x-meta-isprototypeof': 'w',
+      };
+      const expected = { constructor: 'x', hasownproperty: 'y', tostring: 'z', valueof: 'v', isprototypeof: 'w' };
+      const put = await api.request('PUT', '/api/images/names/meta.jpg', { body: MOUNTAINS, headers });
+      expect(put.status, put.body.toString()).to.equal(201);
+      expect(put.json().meta).to.deep.equal(expected);
+      const get = await api.request('GET', '/api/images/names/meta.jpg');
+      expect(get.json().meta).to.deep.equal(expected);
+      const listing = await api.request('GET', '/api/images?prefix=names/');
+      const lines = listing.body
+        .toString()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(lines.find((line) => line.key === 'names/meta.jpg')?.meta).to.deep.equal(expected);
+      const posted = await api.request('POST', '/api/images?__proto__=1&constructor=2', {
+        body: MOUNTAINS,
+        headers: { 'x-meta-constructor': 'c' },
+      });
+      expect(posted.status).to.equal(201);
+      expect(posted.json().meta).to.deep.equal({ constructor: 'c' });
+      expect(({} as Record<string, unknown>).constructor).to.equal(Object);
+    });
+
+    it('refuses X-Meta-__proto__ (not a valid name) with 400, and ignores a __proto__ header or query name', async () => {
+      expectError(
+        await api.request('PUT', '/api/images/names/proto.jpg', {
+          body: MOUNTAINS,
+          headers: { 'x-meta-__proto__': 'x' },
+        }),
+        400,
+        'invalid_param',
+      );
+      const put = await api.request('PUT', '/api/images/names/proto.jpg?__proto__=x&hasOwnProperty=1', {
+        body: MOUNTAINS,
+        headers: { __proto__: 'x', constructor: 'y', hasOwnProperty: 'z' },
+      });
+      expect(put.status, put.body.toString()).to.equal(201);
+      expect(put.json().meta).to.deep.equal({});
+      const listing = await api.request('GET', '/api/images?limit=5&__proto__=1&constructor=2&hasOwnProperty=3');
+      expect(listing.status).to.equal(200);
+      expect(({} as Record<string, unknown>).x).to.equal(undefined);
+    });
+  });
+
+  describe('concurrent replaces (defect 13)', () => {
+    it('gives 10 PUTs at once to one key 10 distinct versions, or 503 busy with Retry-After, never a 502', async function () {
+      this.timeout(120_000);
+      const bodies = [MOUNTAINS, FOREST, ALPHA];
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          api.request('PUT', '/api/images/race/ten.jpg', { body: bodies[i % bodies.length] as Buffer }),
+        ),
+      );
+      const statuses = responses.map((response) => response.status);
+      console.log(`      figure: 10 concurrent PUTs: statuses ${statuses.join(' ')}`);
+      for (const response of responses) {
+        expect([200, 201, 503], response.body.toString()).to.include(response.status);
+        if (response.status === 503) {
+          expect(response.json()).to.include({ code: 'busy' });
+          expect(Number(response.headers['retry-after'])).to.be.at.least(1);
+        }
+      }
+      const stored = responses.filter((response) => response.status < 300).map((response) => response.json().version);
+      expect(new Set(stored).size).to.equal(stored.length);
+      expect(stored.filter((version) => version === 1)).to.have.length(1);
+      const items = await api.dynamo.metadata.versions('race/ten.jpg');
+      expect(items.map((item) => item.version)).to.deep.equal([...stored].sort((a, b) => a - b));
+      // <key> holds the latest, and no orphan object is left beside the versions.
+      const head = await api.storage.store.headOriginal('race/ten.jpg');
+      expect(head?.metadata[OBJECT_META]).to.equal(items.at(-1)?.objectKey);
+      const objects = (await api.originalKeys()).filter((key) => key.startsWith('_versions/race/ten.jpg/'));
+      expect(objects.sort()).to.deep.equal(items.map((item) => item.objectKey).sort());
+    });
+  });
+
   describe('refused uploads store nothing', () => {
     const cases: [string, string, () => RequestInitLike, number, string][] = [
       ['an SVG', '/api/images', () => ({ body: fixture('edge/image.svg') }), 415, 'unsupported_format'],

@@ -252,14 +252,15 @@ describe('bad input across the HTTP surface', () => {
     { name: 'tampered originals token', path: () => tamper(validOriginal), status: 403, code: 'forbidden' },
     {
       name: 'expired originals token',
-      path: () => `/originals/${sealToken({ key: 'ok/photo.jpg', exp: Math.floor(Date.now() / 1000) - 10 }, tokenKey)}`,
+      path: () =>
+        `/originals/${sealToken({ key: 'ok/photo.jpg', version: 1, id: 'x', exp: Math.floor(Date.now() / 1000) - 10 }, tokenKey)}`,
       status: 403,
       code: 'expired',
     },
     {
       name: 'token for a missing original',
       path: () =>
-        `/originals/${sealToken({ key: 'ok/missing.jpg', exp: Math.floor(Date.now() / 1000) + 60 }, tokenKey)}`,
+        `/originals/${sealToken({ key: 'ok/missing.jpg', version: 1, id: 'x', exp: Math.floor(Date.now() / 1000) + 60 }, tokenKey)}`,
       status: 404,
       code: 'not_found',
     },
