@@ -21,10 +21,11 @@ import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
 import { checkBearer, WWW_AUTHENTICATE } from './auth.js';
+import type { FunctionUrlEvent, StreamingHandler } from './lambda-stream.js';
 import { parseListingQuery, streamListing } from './listing.js';
 import { ORIGINALS_PATH, originalUrl, serveOriginal } from './originals.js';
 import { createReply, type Reply } from './reply.js';
-import type { FunctionUrlEvent, StreamingHandler } from './streaming-shim.js';
+import { type RequestBody, requestBody } from './request-body.js';
 import {
   deleteImage,
   describeVersion,
@@ -61,8 +62,10 @@ interface ApiRequest {
   method: string;
   path: string;
   query: URLSearchParams;
+  /** Lower-case names, no prototype: a header a client named `__proto__` is just a name. */
   headers: Record<string, string | undefined>;
-  body(): Buffer;
+  /** Read only after authentication, and never past a route's limit. */
+  body: RequestBody;
 }
 
 /** Extra response headers some errors need (`Allow`, `WWW-Authenticate`), without a second error type. */
@@ -146,8 +149,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     const declared = Number(request.headers['content-length']);
     // Refused on the declared length, before the body is decoded or looked at.
     if (Number.isFinite(declared) && declared > max) throw tooLarge(max);
-    const body = request.body();
-    if (body.length > max) throw tooLarge(max);
+    const body = await request.body.read(max, () => tooLarge(max));
     const prepared = await prepareUpload(body, meta, deps.config);
 
     let saved: SavedVersion | undefined;
@@ -204,7 +206,7 @@ function tooLarge(max: number): HttpError {
 }
 
 function toApiRequest(event: FunctionUrlEvent): ApiRequest {
-  const headers: Record<string, string | undefined> = {};
+  const headers: Record<string, string | undefined> = Object.create(null);
   // Function URLs lower-case header names already; a hand-made event may not.
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
   return {
@@ -212,6 +214,6 @@ function toApiRequest(event: FunctionUrlEvent): ApiRequest {
     path: event.rawPath,
     query: new URLSearchParams(event.rawQueryString ?? ''),
     headers,
-    body: () => (event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0)),
+    body: requestBody(event),
   };
 }

@@ -7,7 +7,7 @@
 import type { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorBody, errorCacheControl, type HttpError } from '../core/errors.js';
-import type { LambdaResponseStream } from './streaming-shim.js';
+import type { LambdaResponseStream } from './lambda-stream.js';
 
 export interface Reply {
   /** True once the status and headers are committed. */

@@ -5,7 +5,8 @@
  * supplies the `awslambda` global, so this module also loads in tests.
  */
 import { createApiHandler } from '../api/app.js';
-import { installStreamingShim, type StreamingHandler } from '../api/streaming-shim.js';
+import type { StreamingHandler } from '../api/lambda-stream.js';
+import { installStreamingShim } from '../local/streaming-shim.js';
 import { createDeployedApiDeps } from '../wiring/api.js';
 import { bakedConfig } from '../wiring/baked-config.js';
 

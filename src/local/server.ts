@@ -12,10 +12,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApiHandler } from '../api/app.js';
-import { createApiRequestListener } from '../api/node-adapter.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
 import { generateMasterKeyHex } from '../core/envelope.js';
-import { errorBody, HttpError } from '../core/errors.js';
+import { HttpError } from '../core/errors.js';
 import { createLogger, describeError, type LogLevel } from '../core/log.js';
 import { createOriginRequestHandler } from '../edge/origin-request.js';
 import { createOriginResponseHandler, type OriginResponseHandler } from '../edge/origin-response.js';
@@ -23,11 +22,15 @@ import { createLocalWiring } from '../wiring/local.js';
 import { createEdgeCache, DEFAULT_CACHE_BYTES } from './edge-cache.js';
 import { createEdgePipeline } from './edge-pipeline.js';
 import { type EmbeddedServer, startDynalite, startS3rver } from './embedded-servers.js';
+import { sendLocalToken } from './local-token.js';
+import { createApiRequestListener } from './node-adapter.js';
+import { sendError, sendRawError } from './reply.js';
 import { seedSamples } from './samples.js';
 import { serveStatic } from './static.js';
 import {
   isViewerResponse,
   loadViewerFunction,
+  localViewerConfig,
   toQueryString,
   type ViewerResponse,
   viewerEvent,
@@ -71,7 +74,6 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 const PLAYGROUND_DIR = new URL('../../web/dist/', import.meta.url);
 
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
@@ -105,6 +107,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       }),
     );
   const dynamoEndpoint = options.dynamoEndpoint ?? embed(await startDynalite({ directory: join(dataDir, 'dynamodb') }));
+  logger.info('storage', { s3: s3Endpoint, dynamodb: dynamoEndpoint, embedded: embedded.length > 0 });
 
   const wiring = createLocalWiring({ config, s3Endpoint, dynamoEndpoint });
   const { store, metadata, masterKey } = wiring;
@@ -126,13 +129,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     derivativesOrigin: `${s3Endpoint}/${config.derivativesBucket}`,
     originKey: wiring.storageKey,
   });
-  const viewerFunction = loadViewerFunction({
-    signingSecret: options.signingSecret ?? null,
-    defaultQuality: config.defaultQuality,
-    allowedWidths: config.allowedWidths,
-    widthPolicy: config.widthPolicy,
-    maxDimension: config.limits.maxDimension,
-  });
+  const viewerFunction = loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null));
   const api = createApiRequestListener(
     createApiHandler({
       config,
@@ -176,18 +173,14 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       error.code === 'HPE_HEADER_OVERFLOW'
         ? new HttpError('headers_too_large', 'The request headers are too large')
         : new HttpError('invalid_param', 'The request is malformed', { status: 400 });
-    const body = JSON.stringify(errorBody(httpError));
-    socket.end(
-      `HTTP/1.1 ${httpError.status} ${httpError.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-        `Content-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    sendRawError(socket, httpError);
   });
 
   async function route(req: IncomingMessage, res: ServerResponse) {
     const rawUrl = req.url ?? '/';
     const path = rawUrl.split('?')[0] ?? '/';
     if (path.startsWith('/api/') || path === '/api' || path.startsWith('/originals/')) return api(req, res);
-    if (path === '/_local/token') return sendLocalToken(req, res);
+    if (path === '/_local/token') return sendLocalToken(req, res, apiToken);
     if (path === '/' || path === '/index.html') return servePlayground(res, 'index.html', req.method);
     if (path.startsWith('/_playground/')) return servePlayground(res, path.slice('/_playground/'.length), req.method);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -241,14 +234,6 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     outgoing['content-length'] = String(response.body.length);
     res.writeHead(response.status, outgoing);
     res.end(req.method === 'HEAD' ? undefined : response.body);
-  }
-
-  function sendLocalToken(req: IncomingMessage, res: ServerResponse) {
-    // Only a browser on this machine, talking to a server bound to loopback, gets the token.
-    const local = LOOPBACK.test(req.socket.remoteAddress ?? '') && LOOPBACK.test(req.socket.localAddress ?? '');
-    if (!local) return sendError(res, new HttpError('not_found', 'Not found'));
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(JSON.stringify({ token: apiToken }));
   }
 
   async function servePlayground(res: ServerResponse, file: string, method = 'GET') {
@@ -308,11 +293,6 @@ async function createSecretFile(path: string, make: () => string): Promise<strin
   }
   if (((await stat(path)).mode & 0o077) !== 0) await chmod(path, 0o600);
   return (await readFile(path, 'utf8')).trim();
-}
-
-function sendError(res: ServerResponse, error: HttpError, headers: Record<string, string> = {}) {
-  res.writeHead(error.status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(errorBody(error)));
 }
 
 function sendViewerResponse(res: ServerResponse, response: ViewerResponse) {

@@ -533,14 +533,17 @@ export type S3Store = ReturnType<typeof createS3Store>;
 
 /**
  * What the edge's miss path uses, and nothing else: reads of the original
- * (head, open, get) and of a derivative, and the derivative's PUT. A bundle
- * built from this factory carries GetObject, HeadObject and PutObject only.
+ * (head, open, get, stream) and of a derivative, the derivative's PUT and the
+ * DELETE of a derivative found stale. A bundle built from this factory carries
+ * GetObject, HeadObject, PutObject and DeleteObject only.
  */
 export function createEdgeStore(options: S3StoreOptions) {
   const ctx: S3Context = { ...options };
   return {
     getOriginal: (key: string, o?: CallOptions) => getOriginal(ctx, key, o),
     openOriginal: (key: string, o?: CallOptions) => openOriginal(ctx, key, o),
+    getOriginalStream: (key: string, range?: { start: number; end: number }, o?: CallOptions) =>
+      getOriginalStream(ctx, key, range, o),
     headOriginal: (key: string, o?: CallOptions) => headOriginal(ctx, key, o),
     getDerivative: (derivativeKey: string, o?: CallOptions) => getDerivative(ctx, derivativeKey, o),
     headDerivative: (derivativeKey: string, o?: CallOptions) => headDerivative(ctx, derivativeKey, o),
@@ -551,6 +554,8 @@ export function createEdgeStore(options: S3StoreOptions) {
       cacheControl: string,
       o?: PutDerivativeOptions,
     ) => putDerivative(ctx, derivativeKey, body, contentType, cacheControl, o),
+    // A render that finds its original changed after storing removes what it stored (no stale derivative, §6).
+    deleteDerivative: (derivativeKey: string, o?: CallOptions) => deleteDerivative(ctx, derivativeKey, o),
   };
 }
 

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { expect } from 'chai';
 import { OBJECT_META, promoteLatest, versionObjectKey } from '../../src/api/uploads.js';
 import { decryptBuffer, encryptBuffer } from '../../src/core/envelope.js';
@@ -57,6 +58,20 @@ describe('API: images', () => {
       ] as const) {
         expectError(await api.request(method, path, { token: `${api.token}x` }), 403, 'forbidden');
       }
+    });
+
+    it('answers an unauthenticated 50 MB upload with 401 before reading its body (defect 8)', async () => {
+      const size = 50 * 1024 * 1024;
+      const outcome = await uploadUntilAnswered(api.url, '/api/images', size);
+      expect(outcome.status).to.equal(401);
+      expect(outcome.connection).to.equal('close');
+      // Answered while the body was still being sent, and the server read next to none of it.
+      expect(outcome.sent).to.be.lessThan(size);
+      const read = api.serverBytesRead(outcome.clientPort) ?? Number.POSITIVE_INFINITY;
+      console.log(
+        `      figure: 50 MB unauthenticated upload: client sent ${(outcome.sent / 1024 / 1024).toFixed(1)} MB, server read ${(read / 1024).toFixed(0)} KB`,
+      );
+      expect(read).to.be.lessThan(4 * 1024 * 1024);
     });
 
     it('answers 404 for an unknown /api path once authenticated, and 405 with Allow for a wrong method', async () => {
@@ -388,6 +403,55 @@ describe('API: limits and failures', () => {
     });
   });
 });
+
+/**
+ * Streams `size` bytes (declared up front) to `path` without a token, 256 KB
+ * at a time with backpressure, and stops sending as soon as an answer comes.
+ */
+function uploadUntilAnswered(
+  base: string,
+  path: string,
+  size: number,
+): Promise<{ status: number; connection: string | undefined; sent: number; clientPort: number }> {
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    let clientPort = 0;
+    const req = httpRequest(`${base}${path}`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-length': String(size), 'content-type': 'image/jpeg' },
+    });
+    req.on('socket', (socket) => {
+      socket.on('connect', () => {
+        clientPort = socket.localPort ?? 0;
+      });
+    });
+    req.on('response', (res) => {
+      answered = true;
+      res.resume();
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, sent, clientPort }),
+      );
+    });
+    // Writing into a connection the server has closed fails once it has answered: expected.
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    const pump = () => {
+      while (!answered && sent < size) {
+        sent += chunk.length;
+        if (!req.write(chunk)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      if (sent >= size) req.end();
+    };
+    pump();
+  });
+}
 
 interface RequestInitLike {
   body: Buffer | string;

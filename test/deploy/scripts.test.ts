@@ -11,7 +11,7 @@ const esbuildConfig = require('../../esbuild.config.cjs') as {
 };
 const viewer = require('../../scripts/sls-viewer-function.cjs') as {
   viewerConfig: (edgeConfig: unknown) => Record<string, unknown>;
-  renderViewerFunction: (source: string, config: unknown) => string;
+  renderViewerFunction: (edgeConfig: unknown) => string;
   MAX_FUNCTION_BYTES: number;
 };
 const lifecycle = require('../../scripts/sls-derivatives-lifecycle.cjs') as {
@@ -57,67 +57,35 @@ describe('deploy/esbuild.config.cjs', () => {
 });
 
 describe('deploy/sls-viewer-function.cjs', () => {
-  const config = {
-    signingSecret: null,
-    defaultQuality: 80,
-    allowedWidths: [100],
-    widthPolicy: 'snap',
-    maxDimension: 4096,
-  };
-
   it('picks the viewer settings from the baked edge config', () => {
-    expect(
-      viewer.viewerConfig({
-        allowedWidths: [640, 320],
-        widthPolicy: 'snap',
-        limits: { maxDimension: 2000 },
-        signing: { secret: 's' },
-      }),
-    ).to.deep.equal({
-      signingSecret: 's',
-      defaultQuality: 80,
-      allowedWidths: [320, 640],
+    const picked = viewer.viewerConfig({
+      allowedWidths: [640, 320],
       widthPolicy: 'snap',
-      maxDimension: 2000,
+      defaultFit: 'contain',
+      limits: { maxDimension: 2000 },
+      signing: { secret: 's' },
     });
+    expect(picked).to.include({ signingSecret: 's', widthPolicy: 'snap', maxDimension: 2000, defaultFit: 'contain' });
+    expect(picked.allowedWidths).to.deep.equal([320, 640]);
     const defaults = createConfig({});
-    expect(viewer.viewerConfig({ signing: { secret: '' } })).to.deep.equal({
+    expect(viewer.viewerConfig({ signing: { secret: '' } })).to.include({
       signingSecret: null,
       defaultQuality: defaults.defaultQuality,
-      allowedWidths: defaults.allowedWidths,
-      widthPolicy: defaults.widthPolicy,
+      defaultFit: defaults.defaultFit,
+      defaultGravity: defaults.defaultGravity,
+      autoAvif: defaults.autoAvif,
       maxDimension: defaults.limits.maxDimension,
     });
   });
 
-  for (const source of [
-    'var CONFIG = __VIEWER_CONFIG__;',
-    'var CONFIG = {/*__VIEWER_CONFIG__*/};',
-    'var CONFIG = /* __VIEWER_CONFIG__ */;',
-  ]) {
-    it(`substitutes ${JSON.stringify(source)}`, () => {
-      expect(viewer.renderViewerFunction(source, config)).to.equal(`var CONFIG = ${JSON.stringify(config)};`);
-    });
-  }
-
-  it('keeps JS template literals, which serverless leaves alone', () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the viewer function's own JS, as text
-    const source = 'var CONFIG = __VIEWER_CONFIG__; var s = `w${CONFIG.maxDimension}`;';
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the viewer function's own JS, as text
-    expect(viewer.renderViewerFunction(source, config)).to.include('`w${CONFIG.maxDimension}`');
-  });
-
-  it('refuses a missing or repeated token, serverless variable syntax, and code over 10 KB', () => {
-    expect(() => viewer.renderViewerFunction('var CONFIG = {};', config)).to.throw(/found it 0 times/);
-    expect(() => viewer.renderViewerFunction('__VIEWER_CONFIG__; __VIEWER_CONFIG__', config)).to.throw(
-      /found it 2 times/,
-    );
+  it('bundles the function from TypeScript with the stage baked in, under 10 KB', () => {
+    const code = viewer.renderViewerFunction({ signing: { secret: 'baked-secret' }, defaultFit: 'inside' });
+    expect(Buffer.byteLength(code)).to.be.below(viewer.MAX_FUNCTION_BYTES);
+    expect(code).to.include('"baked-secret"').and.include('"inside"');
+    expect(code).to.match(/^var cfCrypto = require\('crypto'\)/);
+    expect(code.trimEnd()).to.match(/function handler\(event\) \{ return __viewerHandler\(event\); \}$/);
     // biome-ignore lint/suspicious/noTemplateCurlyInString: serverless variable syntax, as text
-    expect(() => viewer.renderViewerFunction('var a = __VIEWER_CONFIG__; var b = `${self:x}`;', config)).to.throw(
-      /serverless would resolve/,
-    );
-    const big = `var CONFIG = __VIEWER_CONFIG__;//${'x'.repeat(viewer.MAX_FUNCTION_BYTES)}`;
-    expect(() => viewer.renderViewerFunction(big, config)).to.throw(/at most 10240 bytes/);
+    expect(code).not.to.include('${self:');
   });
 });
 

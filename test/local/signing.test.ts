@@ -58,3 +58,27 @@ describe('local/server with signed URLs and a width allow-list', () => {
     expect(server.transforms() - before).to.equal(1);
   });
 });
+
+describe('local/server with a client-chosen query name of __proto__', () => {
+  let dataDir: string;
+  let server: LocalServer;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'edge-resizer-proto-'));
+    server = await startLocalServer({ dataDir, port: 0, logLevel: 'silent' });
+  });
+  after(async () => {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('treats ?__proto__=1 as an ignored parameter and keeps serving the next URLs (issue 12, defect 1)', async () => {
+    const polluted = await fetch(`${server.url}/samples/fig.jpg?__proto__=1&constructor=2&width=120`);
+    expect(polluted.status).to.equal(200);
+    await polluted.arrayBuffer();
+    expect(({} as Record<string, unknown>).multiValue).to.equal(undefined);
+    const next = await fetch(`${server.url}/samples/fig.jpg?width=130`);
+    expect(next.status).to.equal(200);
+    expect(next.headers.get('content-type')).to.match(/^image\//);
+  });
+});
