@@ -18,18 +18,16 @@ async function makeDerivatives(storage: TestStorage, key: string, count: number)
   const names = Array.from({ length: count }, (_, i) => `${key}/w${i + 1}-hauto-q80-cover.webp`);
   for (let start = 0; start < names.length; start += 32) {
     await Promise.all(
-      names
-        .slice(start, start + 32)
-        .map((Key) =>
-          storage.client.send(
-            new PutObjectCommand({
-              Bucket: storage.config.derivativesBucket,
-              Key,
-              Body: 'x',
-              ContentType: 'image/webp',
-            }),
-          ),
+      names.slice(start, start + 32).map((Key) =>
+        storage.client.send(
+          new PutObjectCommand({
+            Bucket: storage.config.derivativesBucket,
+            Key,
+            Body: 'x',
+            ContentType: 'image/webp',
+          }),
         ),
+      ),
     );
   }
 }
