@@ -77,6 +77,11 @@ module.exports = (serverless) => {
     sourcemap: false,
     // Native binaries: installed for Lambda's linux-x64 below, not bundled.
     external: ['sharp'],
+    // Lambda puts the role's credentials in the environment: the SDK's default
+    // chain (SSO, STS, INI, IMDS…, ~110 KB) is replaced by `fromEnv` (src/wiring/env-credentials.ts).
+    alias: {
+      '@aws-sdk/credential-provider-node': require('node:path').join(__dirname, 'src/wiring/env-credentials.ts'),
+    },
     // Bundle the pinned AWS SDK v3 instead of trusting the runtime's copy.
     exclude: [],
     define: { __EDGE_RESIZER_CONFIG__: JSON.stringify(edgeConfig) },
