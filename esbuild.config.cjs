@@ -57,6 +57,16 @@ function edgeConfigFrom(input) {
   return config;
 }
 
+/**
+ * What the Lambda bundles get: the stage's config without `signing`. Only the
+ * viewer function checks signatures (scripts/sls-viewer-function.cjs bakes the
+ * secret there); a secret in a Lambda zip would be one more place to leak it.
+ */
+function lambdaConfigFrom(edgeConfig) {
+  const { signing: _viewerOnly, ...config } = edgeConfig;
+  return config;
+}
+
 module.exports = (serverless) => {
   const region = serverless.service.provider.region;
   if (region !== 'us-east-1') {
@@ -84,7 +94,7 @@ module.exports = (serverless) => {
     },
     // Bundle the pinned AWS SDK v3 instead of trusting the runtime's copy.
     exclude: [],
-    define: { __EDGE_RESIZER_CONFIG__: JSON.stringify(edgeConfig) },
+    define: { __EDGE_RESIZER_CONFIG__: JSON.stringify(lambdaConfigFrom(edgeConfig)) },
     packager: 'npm',
     installExtraArgs: ['--os=linux', '--cpu=x64', '--libc=glibc', '--omit=dev'],
     // One work folder per stage, so dev and prod can be packaged at once.
@@ -92,4 +102,5 @@ module.exports = (serverless) => {
   };
 };
 module.exports.edgeConfigFrom = edgeConfigFrom;
+module.exports.lambdaConfigFrom = lambdaConfigFrom;
 module.exports.CONFIG_FIELDS = CONFIG_FIELDS;
