@@ -43,6 +43,14 @@ describe('local/server with signed URLs and a width allow-list', () => {
     expect(await expired.json()).to.include({ code: 'expired' });
   });
 
+  it('checks the signature on the URL as sent, then serves the canonical variant', async () => {
+    const signed = signUrl('/samples%2Ffig.jpg?width=0400', SECRET, '1h');
+    const response = await get(signed);
+    expect(response.status).to.equal(200);
+    expect(response.headers.get('x-cache')).to.equal('Hit from cloudfront');
+    expect((await get(signed.replace('width=0400', 'width=400'))).status).to.equal(403);
+  });
+
   it('keeps sig and exp out of the cache key: a differently signed URL of the same variant is a hit', async () => {
     const again = await get(signUrl('/samples/fig.jpg?width=400', SECRET, '2h'));
     expect(again.status).to.equal(200);
@@ -70,6 +78,25 @@ describe('local/server with a client-chosen query name of __proto__', () => {
   after(async () => {
     await server.close();
     await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('gives percent-encoded spellings of one key and one number one cache entry (issue 12, defect 4)', async () => {
+    const before = server.transforms();
+    const first = await fetch(`${server.url}/samples/fig.jpg?width=140`);
+    expect(first.status).to.equal(200);
+    expect(first.headers.get('x-cache')).to.equal('Miss from cloudfront');
+    await first.arrayBuffer();
+    for (const spelling of [
+      '/samples%2Ffig.jpg?width=0140',
+      '/samples/%66ig.jpg?width=%31%34%30',
+      '/samples/fig.jpg?width=70&dpr=2',
+    ]) {
+      const again = await fetch(`${server.url}${spelling}`);
+      expect(again.status, spelling).to.equal(200);
+      expect(again.headers.get('x-cache'), spelling).to.equal('Hit from cloudfront');
+      await again.arrayBuffer();
+    }
+    expect(server.transforms() - before).to.equal(1);
   });
 
   it('treats ?__proto__=1 as an ignored parameter and keeps serving the next URLs (issue 12, defect 1)', async () => {
