@@ -194,11 +194,8 @@ function decimal(param: string, raw: string, range: { min: number; max: number; 
   const value = Number(raw);
   const pattern = new RegExp(`^\\d{1,9}(\\.\\d{1,${range.decimals}})?$`);
   if (!pattern.test(raw) || value < range.min || value > range.max) {
-    expected(
-      param,
-      `number between ${range.min} and ${range.max} with at most ${range.decimals} decimal${range.decimals > 1 ? 's' : ''}`,
-      raw,
-    );
+    // At most `decimals` decimals too; sharp's wording keeps the message short.
+    expected(param, `number between ${range.min} and ${range.max}`, raw);
   }
   return value;
 }

@@ -223,7 +223,7 @@ describe('core/params, revision 3 (issue 14, 15)', () => {
 
   describe('validation', () => {
     const bad: [string, RegExp][] = [
-      ['blur=0', /^Expected number between 0.3 and 100 with at most 1 decimal for blur but received '0'$/],
+      ['blur=0', /^Expected number between 0.3 and 100 for blur but received '0'$/],
       ['blur=100.5', /blur/],
       ['blur=1.25', /blur/],
       ['sharpen=0.4', /sharpen/],

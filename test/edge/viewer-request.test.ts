@@ -203,7 +203,7 @@ describe('edge/viewer-request (CloudFront Function)', () => {
       run({}, '/a.jpg?blur=0'),
       400,
       'invalid_param',
-      /^Expected number between 0.3 and 100 with at most 1 decimal for blur but received '0'$/,
+      /^Expected number between 0.3 and 100 for blur but received '0'$/,
     );
     expectError(run({}, '/a.jpg?width=1&width=2'), 400, 'invalid_param', /more than once/);
   });

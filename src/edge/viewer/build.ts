@@ -1,5 +1,5 @@
 /**
- * Builds the viewer-request CloudFront Function from `entry.ts` with esbuild:
+ * Builds the viewer-request CloudFront Function from `handler.ts` with esbuild:
  * one minified script for `cloudfront-js-2.0`, the stage's config baked in.
  * `sls package` (scripts/sls-viewer-function.cjs) and the local CDN
  * (src/local/viewer-function.ts) both call `buildViewerFunction`, so what runs
@@ -18,7 +18,7 @@ import type { ViewerConfig } from './config.js';
 
 /** CloudFront Functions reject code over 10 KB. */
 export const MAX_FUNCTION_BYTES = 10 * 1024;
-const ENTRY = fileURLToPath(new URL('./entry.ts', import.meta.url));
+const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SLOT = '__viewerHandler';
 
 const UNSUPPORTED = [
@@ -46,6 +46,9 @@ const UNSUPPORTED = [
   'regexp-unicode-property-escapes',
 ] as const;
 
+const MANGLED =
+  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|autoAvif|signingSecret|decimals|focalCoordinate)$/;
+
 const cache = new Map<string, string>();
 
 export function buildViewerFunction(config: ViewerConfig): string {
@@ -53,7 +56,7 @@ export function buildViewerFunction(config: ViewerConfig): string {
   const cached = cache.get(json);
   if (cached !== undefined) return cached;
   const result = buildSync({
-    entryPoints: [ENTRY],
+    stdin: { contents: entrySource(config), resolveDir: HERE, sourcefile: 'viewer-entry.ts', loader: 'ts' },
     bundle: true,
     write: false,
     format: 'iife',
@@ -63,9 +66,10 @@ export function buildViewerFunction(config: ViewerConfig): string {
     minify: true,
     charset: 'utf8',
     legalComments: 'none',
-    define: { __VIEWER_CONFIG__: json },
     banner: { js: `var cfCrypto = require('crypto'), ${SLOT};` },
     footer: { js: `function handler(event) { return ${SLOT}(event); }` },
+    // Internal names only (never a field of CloudFront's event or a parameter name, which are read by string).
+    mangleProps: MANGLED,
     logLevel: 'silent',
   });
   const code = (result.outputFiles[0] as { text: string }).text;
@@ -75,6 +79,22 @@ export function buildViewerFunction(config: ViewerConfig): string {
 }
 
 /** What CloudFormation and serverless accept: at most 10 KB, and nothing serverless would resolve as a variable. */
+/**
+ * The bundle's entry: the stage's settings as an object literal, top-level
+ * names unquoted so `mangleProps` shortens them with their uses (values, preset
+ * names included, are JSON and never mangled); `cfCrypto` is the runtime's
+ * `crypto` module and `__viewerHandler` the slot, both from the first line.
+ */
+function entrySource(config: ViewerConfig): string {
+  const fields = Object.entries(config).map(([name, value]) => `${name}: ${JSON.stringify(value)}`);
+  return [
+    "import { createViewerHandler, type HmacModule } from './handler.ts';",
+    'declare const cfCrypto: HmacModule;',
+    'declare let __viewerHandler: unknown;',
+    `__viewerHandler = createViewerHandler({ ${fields.join(', ')} }, cfCrypto);`,
+  ].join('\n');
+}
+
 export function checkFunctionCode(code: string): void {
   const bytes = Buffer.byteLength(code);
   if (bytes > MAX_FUNCTION_BYTES) {

@@ -147,15 +147,7 @@ function canonicalPath(uri: string): string {
 
 /** Header values may not hold CR, LF or other controls: anything outside printable ASCII is percent-encoded. */
 function headerSafe(value: string): string {
-  return value.replace(/[^\x21-\x7e]/g, (c) => {
-    const code = c.charCodeAt(0);
-    if (code < 256) return `%${code < 16 ? '0' : ''}${code.toString(16).toUpperCase()}`;
-    try {
-      return encodeURIComponent(c);
-    } catch (_e) {
-      return '%EF%BF%BD';
-    }
-  });
+  return value.replace(/[^\x21-\x7e]/g, encodeURIComponent);
 }
 
 /** The message of `src/core/signing.ts`, checked on the path as received and the decoded parameters. */
