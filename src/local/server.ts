@@ -139,7 +139,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     originResponse: options.wrapOriginResponse ? options.wrapOriginResponse(originResponse) : originResponse,
     derivativesOrigin: `${s3Endpoint}/${config.derivativesBucket}`,
   });
-  const viewerFunction = loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null));
+  // Signing keys rotate without a restart: `signing-keys.json` plays the CloudFront KeyValueStore (CONTRACT.md §5).
+  const viewerFunction = loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null), {
+    signingKeysFile: join(dataDir, 'signing-keys.json'),
+  });
   const api = createApiRequestListener(
     createApiHandler({
       config,
@@ -206,7 +209,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
 
-    const result = viewerFunction(
+    const result = await viewerFunction(
       viewerEvent(req.method ?? 'GET', uri, rawQuery, headers, req.socket.remoteAddress ?? '127.0.0.1'),
     );
     if (isViewerResponse(result)) {

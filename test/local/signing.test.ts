@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -55,6 +55,29 @@ describe('local/server with signed URLs and a width allow-list', () => {
     const again = await get(signUrl('/samples/fig.jpg?width=400', SECRET, '2h'));
     expect(again.status).to.equal(200);
     expect(again.headers.get('x-cache')).to.equal('Hit from cloudfront');
+  });
+
+  it('rotates signing keys from <dataDir>/signing-keys.json without a restart; a retired key is refused on a cache hit (issue 16)', async () => {
+    const file = join(dataDir, 'signing-keys.json');
+    const write = (retired?: string) =>
+      writeFile(
+        file,
+        JSON.stringify({ keys: { k2: { secret: 'rotated-secret', created: new Date().toISOString(), retired } } }),
+      );
+    await write();
+    const url = signUrl('/samples/fig.jpg?width=200', 'rotated-secret', '1h', undefined, 'k2');
+    const first = await get(url);
+    expect(first.status).to.equal(200);
+    await first.arrayBuffer();
+    const hit = await get(signUrl('/samples/fig.jpg?width=200', 'rotated-secret', '2h', undefined, 'k2'));
+    expect(hit.headers.get('x-cache')).to.equal('Hit from cloudfront');
+    await hit.arrayBuffer();
+    await write(new Date().toISOString());
+    const retired = await get(url);
+    expect(retired.status).to.equal(403);
+    expect(await retired.json()).to.include({ code: 'invalid_signature' });
+    // The key `default` is still SIGNING_SECRET.
+    expect((await get(signUrl('/samples/fig.jpg?width=200', SECRET, '1h'))).status).to.equal(200);
   });
 
   it('snaps odd widths up to the allow-list, so a flood of sizes makes few derivatives', async () => {

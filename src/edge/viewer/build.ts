@@ -8,9 +8,12 @@
  * The runtime supports ES 5.1 plus `const`/`let`, arrow functions, rest
  * parameters, template literals and `async`/`await`: everything else is
  * declared unsupported below, so esbuild lowers it or refuses to build.
- * The bundle is a script: its first line requires `crypto` and declares the
- * handler's slot, the IIFE fills the slot, the last line is the top-level
- * `function handler` that CloudFront Functions calls.
+ * Template literals too, because serverless would read `${…}` as its own
+ * variables: the bundled sources concatenate with `+` instead.
+ * The bundle is a script: its first lines import `crypto` (and, with the
+ * KeyValueStore, `cloudfront`) and declare the handler's slot, the IIFE fills
+ * the slot, the last lines are the top-level `handler` CloudFront Functions
+ * calls (async with the KeyValueStore, whose `get` rejects for a missing key).
  */
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -44,6 +47,8 @@ const UNSUPPORTED = [
   'regexp-named-capture-groups',
   'regexp-sticky-and-unicode-flags',
   'regexp-unicode-property-escapes',
+  // serverless resolves `${…}` in the text `${file()}` returns: no template literal may survive.
+  'template-literal',
 ] as const;
 
 const MANGLED =
@@ -66,8 +71,17 @@ export function buildViewerFunction(config: ViewerConfig): string {
     minify: true,
     charset: 'utf8',
     legalComments: 'none',
-    banner: { js: `var cfCrypto = require('crypto'), ${SLOT};` },
-    footer: { js: `function handler(event) { return ${SLOT}(event); }` },
+    banner: {
+      js: config.keyValueStore
+        ? `import cfCrypto from 'crypto';\nimport cf from 'cloudfront';\nvar ${SLOT}, cfKvs = cf.kvs();`
+        : `var cfCrypto = require('crypto'), ${SLOT};`,
+    },
+    // The runtime allows no async closure: the one async function is the top-level handler.
+    footer: {
+      js: config.keyValueStore
+        ? `async function handler(event) {\n  var r = ${SLOT}(event);\n  if (r.kid === undefined) return r;\n  var s;\n  try { s = await cfKvs.get(r.kid); } catch (e) { s = null; }\n  return ${SLOT}(event, s);\n}`
+        : `function handler(event) { return ${SLOT}(event); }`,
+    },
     // Internal names only (never a field of CloudFront's event or a parameter name, which are read by string).
     mangleProps: MANGLED,
     logLevel: 'silent',
@@ -102,9 +116,11 @@ export function checkFunctionCode(code: string): void {
       `Expected the viewer-request function to be at most ${MAX_FUNCTION_BYTES} bytes but it is ${bytes}`,
     );
   }
-  // serverless re-reads `${file(...)}` results for its own variables, `${source:address}`.
-  const variableLike = code.match(/\$\{\s*[a-z][a-zA-Z0-9]*:/);
-  if (variableLike) {
-    throw new Error(`The viewer-request function contains '${variableLike[0]}', which serverless would resolve`);
+  // serverless re-reads `${file(...)}` results for its own variables: any `${` would be one.
+  const at = code.indexOf('${');
+  if (at !== -1) {
+    throw new Error(
+      `The viewer-request function contains '${code.slice(at, at + 20)}', which serverless would resolve`,
+    );
   }
 }
