@@ -25,6 +25,8 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SLOT = '__viewerHandler';
 
 const UNSUPPORTED = [
+  // Not a runtime limit: `sls package` reads `${…}` in the resolved FunctionCode as its own variable syntax.
+  'template-literal',
   'array-spread',
   'class',
   'class-field',
