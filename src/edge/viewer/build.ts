@@ -49,8 +49,6 @@ const UNSUPPORTED = [
   'regexp-named-capture-groups',
   'regexp-sticky-and-unicode-flags',
   'regexp-unicode-property-escapes',
-  // serverless resolves `${…}` in the text `${file()}` returns: no template literal may survive.
-  'template-literal',
 ] as const;
 
 const MANGLED =
