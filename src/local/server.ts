@@ -103,7 +103,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     embed(
       await startS3rver({
         directory: join(dataDir, 's3'),
-        buckets: [config.originalsBucket, config.derivativesBucket],
+        buckets: [config.originalsBucket, config.derivativesBucket, config.stagingBucket],
       }),
     );
   const dynamoEndpoint = options.dynamoEndpoint ?? embed(await startDynalite({ directory: join(dataDir, 'dynamodb') }));
