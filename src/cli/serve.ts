@@ -3,11 +3,14 @@ import { isLogLevel } from '../core/log.js';
 import { ensurePlaygroundBuilt } from '../local/playground-build.js';
 import { startLocalServer } from '../local/server.js';
 import { CliError, env } from './common.js';
+import { loadStageConfig } from './stage-config.js';
 
 export interface ServeOptions {
   port: string;
   host: string;
   dataDir: string;
+  /** A JSON file of stage settings (EDGE_RESIZER_CONFIG). */
+  config?: string;
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
@@ -15,6 +18,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`Invalid port '${options.port}'`, 2);
   const level = env('LOG_LEVEL') ?? 'info';
   if (!isLogLevel(level)) throw new CliError(`LOG_LEVEL must be debug, info, warn, error or silent, not '${level}'`, 2);
+  const configFile = options.config ?? env('EDGE_RESIZER_CONFIG');
+  const settings = configFile ? await loadStageConfig(configFile) : {};
   const started = performance.now();
   // A fresh clone has no web/dist: build it alongside the start (CONTRACT.md §1).
   const playground = ensurePlaygroundBuilt({
@@ -29,6 +34,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     apiToken: env('API_TOKEN'),
     signingSecret: env('SIGNING_SECRET'),
     logLevel: level,
+    config: settings,
   }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE')
       throw new CliError(`Port ${port} on ${options.host} is in use: pass --port or set PORT`);
@@ -46,6 +52,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       `               ${server.url}/samples/fig.jpg?width=300&height=300&fit=cover&format=avif`,
       `  API          ${server.url}/api/images   (Authorization: Bearer <${env('API_TOKEN') ? 'API_TOKEN' : `token in ${options.dataDir}/api-token`}>)`,
       `  Data         ${options.dataDir}/`,
+      ...(configFile ? [`  Config       ${configFile}`] : []),
       '',
       '  Ctrl-C to stop.',
       '',

@@ -133,10 +133,7 @@ async function invoke<T>(run: () => Promise<T>): Promise<Invocation<T>> {
   } catch {
     return {
       ok: false,
-      response: cloudFrontError(
-        503,
-        new HttpError('busy', 'The Lambda function failed (LambdaExecutionError)', { status: 503 }),
-      ),
+      response: cloudFrontError(503, new HttpError('busy', 'The Lambda function failed (LambdaExecutionError)')),
     };
   }
 }

@@ -153,3 +153,40 @@ export async function startDynalite(options: { directory: string; port?: number 
       }),
   };
 }
+
+export interface LocalStorage {
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  /** True when at least one of them runs in this process. */
+  embedded: boolean;
+  /** Stops the embedded servers (not the external ones). */
+  close(): Promise<void>;
+}
+
+/** The given S3 and DynamoDB endpoints, or embedded servers with their state under `dataDir`. */
+export async function startLocalStorage(options: {
+  dataDir: string;
+  buckets: string[];
+  s3Endpoint?: string;
+  dynamoEndpoint?: string;
+}): Promise<LocalStorage> {
+  const started: EmbeddedServer[] = [];
+  const close = async () => {
+    for (const server of started.reverse()) await server.close();
+  };
+  const embed = (server: EmbeddedServer): string => {
+    started.push(server);
+    return server.endpoint;
+  };
+  try {
+    const s3Endpoint =
+      options.s3Endpoint ??
+      embed(await startS3rver({ directory: join(options.dataDir, 's3'), buckets: options.buckets }));
+    const dynamoEndpoint =
+      options.dynamoEndpoint ?? embed(await startDynalite({ directory: join(options.dataDir, 'dynamodb') }));
+    return { s3Endpoint, dynamoEndpoint, embedded: started.length > 0, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
