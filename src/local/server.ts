@@ -80,7 +80,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 
   const storage = await startLocalStorage({
     dataDir,
-    buckets: [config.originalsBucket, config.derivativesBucket],
+    buckets: [config.originalsBucket, config.derivativesBucket, config.stagingBucket],
     s3Endpoint: options.s3Endpoint,
     dynamoEndpoint: options.dynamoEndpoint,
   });
