@@ -7,15 +7,26 @@
  *   npx tsx scripts/calibrate-quality.ts --efforts   AVIF effort 0..3: encode time (1 and 2 threads), bytes at equal score
  *   npx tsx scripts/calibrate-quality.ts --import    rebuild fixtures/calibration from the Debian wallpaper packages
  *
- * Options: --sizes 400,800,1600 (output widths; a size above the source's width is skipped),
- *          --large all|name,... (which photographs get the sizes above 800 px; default six of them)
- *          --avif-efforts 2 (calibration), --only name1,name2 (images by file stem), --out FILE (JSON).
+ * Options: --sizes 400,800 (output widths; a size above the source's width is skipped; default 400,800
+ *          for calibration, 400,800,1200,1600 for --efforts), --large all|name,... (which photographs get
+ *          sizes above 800 px; default six of them), --avif-efforts 2 (calibration), --only name1,name2
+ *          (images by file stem), --out FILE (JSON), --cache FILE (JSON lines of measured points; a rerun
+ *          resumes from it), --report-only (aggregate the cache, measure nothing).
  *
  * Needs `butteraugli_main` and `ssimulacra_main` (Debian `libjxl-devtools`). Runs on one core:
  * sharp.concurrency(1), one encode and one metric process at a time.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -246,14 +257,27 @@ class Curve {
    * Coarse grid, then one measurement at each predicted crossing (per metric) that no measured
    * point is already close to, so each interpolation spans a few quality steps only.
    */
-  async refine(grid: readonly number[], targets: ReadonlyArray<Record<Metric, number>>, lo: number, hi: number) {
+  /** A curve of measured points only (from the cache), for matching and interpolation. */
+  static of(points: readonly Point[]): Curve {
+    const curve = new Curve(undefined as unknown as Reference, JPEG, '');
+    for (const p of points) curve.points.set(p.q, p);
+    return curve;
+  }
+
+  async refine(
+    grid: readonly number[],
+    targets: ReadonlyArray<Record<Metric, number>>,
+    lo: number,
+    hi: number,
+    metrics: readonly Metric[] = ['ba'],
+  ) {
     for (const q of grid) await this.at(q);
-    for (const metric of METRICS) {
+    for (const metric of metrics) {
       for (const target of targets) {
         const m = this.match(metric, target[metric]);
         const q = Math.min(hi, Math.max(lo, Math.round(m.q)));
         if (m.clamped) continue;
-        const near = [...this.points.keys()].some((k) => Math.abs(k - m.q) <= (metric === 'ba' ? 2 : 3));
+        const near = [...this.points.keys()].some((k) => Math.abs(k - m.q) <= 3);
         if (!near) await this.at(q);
       }
     }
@@ -278,37 +302,64 @@ async function versions() {
 
 // ---------------------------------------------------------------- calibration
 
-const WEBP_GRID = [30, 50, 70, 85, 95];
-const AVIF_GRID = [25, 40, 55, 70, 85];
+/**
+ * Starting grids: the research note's matches for JPEG 50..90 plus one point beyond each end, so most
+ * crossings fall between two close points; a butteraugli crossing more than 3 steps from every
+ * measured point gets one more measurement (`Curve.refine`).
+ */
+const WEBP_GRID = [35, 48, 62, 75, 83, 90, 97];
+const AVIF_GRID = [30, 42, 50, 58, 72, 85];
+
+type CachedRef = { ref: string; curves: Record<string, Point[]> };
 
 async function calibrate(work: string) {
   const started = Date.now();
-  const sizes = numbers(option('--sizes') ?? '400,800,1600');
+  const sizes = numbers(option('--sizes') ?? '400,800');
   const avifEfforts = numbers(option('--avif-efforts') ?? '2');
-  const refs = await references(work, sizes);
+  // Smallest size first over every photograph, so a run cut short still covers every photograph.
+  const refs = (await references(work, sizes)).sort((a, b) => a.width - b.width || a.id.localeCompare(b.id));
   const encoders = [WEBP, ...avifEfforts.map(avifEncoder)];
   console.error(
     `${refs.length} references (${sizes.join('/')} px) from ${new Set(refs.map((r) => r.image)).size} photos`,
   );
-
-  type PerRef = { ref: string; jpeg: Curve; others: Record<string, Curve> };
-  const results: PerRef[] = [];
-  for (const ref of refs) {
-    const t0 = Date.now();
-    const jpeg = new Curve(ref, JPEG, work);
-    for (const q of JPEG_TARGETS) await jpeg.at(q);
-    const targets = JPEG_TARGETS.map((q) => jpeg.points.get(q) as Point);
-    const others: Record<string, Curve> = {};
-    for (const enc of encoders) {
-      const curve = new Curve(ref, enc, work);
-      if (enc.format === 'webp') await curve.refine(WEBP_GRID, targets, 1, 100);
-      else await curve.refine(AVIF_GRID, targets, 1, 100);
-      others[enc.name] = curve;
+  // Each finished reference is appended to the cache, and a rerun skips what the cache holds:
+  // the run can be stopped and resumed, and --report-only aggregates whatever has been measured.
+  const cacheFile = option('--cache') ?? join(tmpdir(), 'quality-calibration-points.jsonl');
+  const cached = new Map<string, CachedRef>();
+  if (existsSync(cacheFile)) {
+    for (const line of readFileSync(cacheFile, 'utf8').split('\n').filter(Boolean)) {
+      const entry = JSON.parse(line) as CachedRef;
+      cached.set(entry.ref, entry);
     }
-    results.push({ ref: ref.id, jpeg, others });
-    const n = Object.values(others).reduce((a, c) => a + c.points.size, jpeg.points.size);
-    console.error(`${ref.id.padEnd(28)} ${n} encodes, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
+  if (!process.argv.includes('--report-only')) {
+    for (const ref of refs) {
+      if (cached.has(ref.id)) continue;
+      const t0 = Date.now();
+      const jpeg = new Curve(ref, JPEG, work);
+      for (const q of JPEG_TARGETS) await jpeg.at(q);
+      const targets = JPEG_TARGETS.map((q) => jpeg.points.get(q) as Point);
+      const curves: Record<string, Point[]> = { jpeg: jpeg.sorted() };
+      for (const enc of encoders) {
+        const curve = new Curve(ref, enc, work);
+        await curve.refine(enc.format === 'webp' ? WEBP_GRID : AVIF_GRID, targets, 1, 100);
+        curves[enc.name] = curve.sorted();
+      }
+      const entry = { ref: ref.id, curves };
+      appendFileSync(cacheFile, `${JSON.stringify(entry)}\n`);
+      cached.set(ref.id, entry);
+      const n = Object.values(curves).reduce((a, c) => a + c.length, 0);
+      console.error(`${ref.id.padEnd(28)} ${n} encodes, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  }
+  type PerRef = { ref: string; jpeg: Curve; others: Record<string, Curve> };
+  const results: PerRef[] = [...cached.values()]
+    .filter((c) => encoders.every((e) => c.curves[e.name]))
+    .map((c) => ({
+      ref: c.ref,
+      jpeg: Curve.of(c.curves.jpeg ?? []),
+      others: Object.fromEntries(encoders.map((e) => [e.name, Curve.of(c.curves[e.name] ?? [])])),
+    }));
 
   // Per encoder, per metric, per JPEG target: the matched quality and bytes on every reference.
   const summary: Record<string, Record<Metric, unknown[]>> = {};
@@ -362,7 +413,7 @@ async function calibrate(work: string) {
       'lossless lanczos3 references; mozjpeg q50..90 as targets; each encoder interpolated (highest crossing) to the JPEG score; lower scores are better',
     metrics: { ba: 'butteraugli_main 3-norm (primary)', ss: 'ssimulacra_main (SSIMULACRA 1)' },
     sizes,
-    references: refs.map((r) => `${r.id} ${r.width}x${r.height}`),
+    references: results.map((r) => r.ref),
     tables,
     summary,
     points: results.map((r) => ({
@@ -370,6 +421,7 @@ async function calibrate(work: string) {
       jpeg: r.jpeg.sorted(),
       ...Object.fromEntries(Object.entries(r.others).map(([k, c]) => [k, c.sorted()])),
     })),
+    cache: basename(cacheFile),
     runSeconds: Math.round((Date.now() - started) / 1000),
   };
   const file = option('--out') ?? join(work, '..', 'quality-calibration.json');
