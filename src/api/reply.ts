@@ -7,13 +7,14 @@
 import type { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorBody, errorCacheControl, type HttpError } from '../core/errors.js';
-import type { LambdaResponseStream } from './streaming-shim.js';
+import type { LambdaResponseStream } from './lambda-stream.js';
 
 export interface Reply {
   /** True once the status and headers are committed. */
   readonly started: boolean;
   json(status: number, body: unknown, headers?: Record<string, string>): Promise<void>;
   empty(status: number, headers?: Record<string, string>): Promise<void>;
+  /** The JSON of CONTRACT.md §4, with the error's own headers (`Allow`, `Retry-After`…). */
   error(error: HttpError, headers?: Record<string, string>): Promise<void>;
   /** Status and headers now; the body is written by the caller and ended with `end()`. */
   open(status: number, headers: Record<string, string>): Writable;
@@ -63,6 +64,7 @@ export function createReply(responseStream: LambdaResponseStream): Reply {
     error(error, headers = {}) {
       return this.json(error.status, errorBody(error), {
         'Cache-Control': errorCacheControl(error, false),
+        ...error.headers,
         ...headers,
       });
     },

@@ -35,6 +35,12 @@ program
   .addOption(new Option('--port <port>', 'port, 0 for any free one (PORT)').default(env('PORT') ?? '3000'))
   .addOption(new Option('--host <host>', 'address to bind (HOST)').default(env('HOST') ?? '127.0.0.1'))
   .addOption(dataDirOption())
+  .addOption(
+    new Option(
+      '--config <file>',
+      'JSON file of stage settings, the fields of a serverless.yml stage (EDGE_RESIZER_CONFIG)',
+    ),
+  )
   .action(serve);
 
 program

@@ -4,9 +4,9 @@
  * every output-affecting value, so it can be parsed back into the job and a
  * key's derivatives are exactly the prefix `<key>/`.
  */
-import type { FitMode } from './config.js';
 import { HttpError } from './errors.js';
-import { FIT_MODES, type Variant, type VariantFormat } from './params.js';
+import { FIT_MODES, type FitMode, FLIPS, GRAVITIES, type Gravity } from './param-rules.js';
+import type { Variant, VariantFormat } from './params.js';
 
 export const MAX_KEY_LENGTH = 512;
 /** Route and playground prefixes; an image key may not start with them. */
@@ -51,10 +51,50 @@ function invalidKey(reason: string): HttpError {
   return new HttpError('invalid_key', `Invalid image key: ${reason}`);
 }
 
-/** `w400-h300-q80-cover.webp`; an unset dimension is written `auto`. */
+/**
+ * The format token, after the last `.` of a variant name. Negotiated and
+ * explicit formats never share one, because a negotiated class may answer a
+ * smaller format than it names (CONTRACT.md §3) while `format=webp` is always
+ * WebP. Derivatives stored before revision 3 keep their keys: `format=auto`
+ * with a WebP `Accept` was `.webp` and without it `.original`, so those two
+ * tokens stay with the negotiated classes; negotiated AVIF is new
+ * (`.auto-avif`), and explicit `format=webp`, which used to share `.webp`,
+ * becomes `.format-webp`. Explicit AVIF, JPEG and PNG keep their tokens.
+ */
+const FORMAT_TOKENS: Record<VariantFormat, string> = {
+  'auto-webp': 'webp',
+  original: 'original',
+  'auto-avif': 'auto-avif',
+  webp: 'format-webp',
+  avif: 'avif',
+  jpeg: 'jpeg',
+  png: 'png',
+};
+
+/** `top-left` → `gtopleft`: a variant name's parts are separated by `-`. */
+const gravityToken = (gravity: Gravity) => `g${gravity.replace('-', '')}`;
+
+/**
+ * `w400-h300-q80-cover.webp`: an unset dimension is written `auto`; the
+ * revision-3 parameters follow only when not neutral, in the order they apply:
+ * `-rect<x>_<y>_<w>_<h>`, `-trim<t>`, `-rot<deg>`, `-flip<h|v|hv>`,
+ * `-g<gravity>` or `-fp<x>_<y>`, `-blur<sigma>`, `-sharpen<sigma>`,
+ * `-bg<rrggbbaa>`. So a URL without them names the key it always named.
+ */
 export function variantName(variant: Variant): string {
   const dimension = (value: number | undefined) => (value === undefined ? 'auto' : String(value));
-  return `w${dimension(variant.width)}-h${dimension(variant.height)}-q${variant.quality}-${variant.fit}.${variant.format}`;
+  const parts = [`w${dimension(variant.width)}`, `h${dimension(variant.height)}`, `q${variant.quality}`, variant.fit];
+  const { rect, focal } = variant;
+  if (rect) parts.push(`rect${rect.x}_${rect.y}_${rect.width}_${rect.height}`);
+  if (variant.trim !== undefined) parts.push(`trim${variant.trim}`);
+  if (variant.rotate !== undefined) parts.push(`rot${variant.rotate}`);
+  if (variant.flip !== undefined) parts.push(`flip${variant.flip}`);
+  if (focal) parts.push(`fp${focal.x}_${focal.y}`);
+  else if (variant.gravity !== undefined && variant.gravity !== 'focal') parts.push(gravityToken(variant.gravity));
+  if (variant.blur !== undefined) parts.push(`blur${variant.blur}`);
+  if (variant.sharpen !== undefined) parts.push(`sharpen${variant.sharpen}`);
+  if (variant.background !== undefined) parts.push(`bg${variant.background}`);
+  return `${parts.join('-')}.${FORMAT_TOKENS[variant.format]}`;
 }
 
 export function derivativeKey(key: string, variant: Variant): string {
@@ -66,26 +106,81 @@ export function derivativePrefix(key: string): string {
   return `${key}/`;
 }
 
-const VARIANT_PATTERN = /^w(auto|\d+)-h(auto|\d+)-q(\d+)-([a-z]+)\.(webp|avif|jpeg|png|original)$/;
+const BASE_PATTERN = /^w(auto|\d+)-h(auto|\d+)-q(\d+)-([a-z]+)$/;
+const NUMBER = /^\d+(\.\d+)?$/;
+const INTEGER = /^\d+$/;
+const PART_PREFIXES = ['rect', 'trim', 'rot', 'flip', 'fp', 'blur', 'sharpen', 'bg'] as const;
+
+/** Reads one revision-3 part of a variant name into `variant`; false when it is not one we write. */
+function readPart(part: string, variant: Variant): boolean {
+  const prefix = PART_PREFIXES.find((p) => part.startsWith(p)) ?? '';
+  const value = part.slice(prefix.length);
+  const numbers = value.split('_');
+  switch (prefix) {
+    case 'rect':
+      if (numbers.length !== 4 || !numbers.every((n) => INTEGER.test(n))) return false;
+      variant.rect = {
+        x: Number(numbers[0]),
+        y: Number(numbers[1]),
+        width: Number(numbers[2]),
+        height: Number(numbers[3]),
+      };
+      return true;
+    case 'fp':
+      if (numbers.length !== 2 || !numbers.every((n) => NUMBER.test(n))) return false;
+      variant.focal = { x: Number(numbers[0]), y: Number(numbers[1]) };
+      return true;
+    case 'trim':
+    case 'blur':
+    case 'sharpen':
+      if (!NUMBER.test(value)) return false;
+      variant[prefix] = Number(value);
+      return true;
+    case 'rot':
+      if (!['90', '180', '270'].includes(value)) return false;
+      variant.rotate = Number(value) as 90 | 180 | 270;
+      return true;
+    case 'flip':
+      if (!(FLIPS as readonly string[]).includes(value)) return false;
+      variant.flip = value as Variant['flip'];
+      return true;
+    case 'bg':
+      if (!/^[0-9a-f]{8}$/.test(value)) return false;
+      variant.background = value;
+      return true;
+    default: {
+      const gravity = GRAVITIES.find((g) => gravityToken(g) === part);
+      if (gravity === undefined || gravity === 'focal') return false;
+      variant.gravity = gravity;
+      return true;
+    }
+  }
+}
 
 /** The inverse of `derivativeKey`; undefined when the string is not one we wrote. */
 export function parseDerivativeKey(derivative: string): { key: string; variant: Variant } | undefined {
   const slash = derivative.lastIndexOf('/');
   if (slash <= 0) return undefined;
-  const match = VARIANT_PATTERN.exec(derivative.slice(slash + 1));
-  if (!match) return undefined;
-  const [, width, height, quality, fit, format] = match;
-  if (!(FIT_MODES as readonly string[]).includes(fit as string)) return undefined;
+  const name = derivative.slice(slash + 1);
+  const dot = name.lastIndexOf('.');
+  if (dot === -1) return undefined;
+  const token = name.slice(dot + 1);
+  const format = (Object.keys(FORMAT_TOKENS) as VariantFormat[]).find((f) => FORMAT_TOKENS[f] === token);
+  if (format === undefined) return undefined;
+  const parts = name.slice(0, dot).split('-');
+  const base = BASE_PATTERN.exec(parts.slice(0, 4).join('-'));
+  if (!base || !(FIT_MODES as readonly string[]).includes(base[4] as string)) return undefined;
   const dimension = (value: string | undefined) =>
     value === 'auto' || value === undefined ? undefined : Number(value);
-  return {
-    key: derivative.slice(0, slash),
-    variant: {
-      width: dimension(width),
-      height: dimension(height),
-      quality: Number(quality),
-      fit: fit as FitMode,
-      format: format as VariantFormat,
-    },
+  const variant: Variant = {
+    width: dimension(base[1]),
+    height: dimension(base[2]),
+    quality: Number(base[3]),
+    fit: base[4] as FitMode,
+    format,
   };
+  for (const part of parts.slice(4)) if (!readPart(part, variant)) return undefined;
+  // One spelling per variant: anything we would not have written (order, `0400`) is not ours.
+  if (variantName(variant) !== name) return undefined;
+  return { key: derivative.slice(0, slash), variant };
 }

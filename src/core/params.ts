@@ -1,14 +1,47 @@
 /**
  * Image URL parameters (CONTRACT.md §3): parsing, validation, and canonical
- * form. Everything that decides which derivative a URL names lives here, so
- * that "which requests share a cache entry" has one answer.
+ * form. Everything that decides which derivative a URL names lives here and in
+ * `param-rules.ts` (the dependency-free rules, shared with the viewer-request
+ * CloudFront Function and the playground), so that "which requests share a
+ * cache entry" has one answer.
  */
-import type { EdgeResizerConfig, FitMode } from './config.js';
-import { HttpError, invalidParam } from './errors.js';
+import type { EdgeResizerConfig } from './config.js';
+import { HttpError } from './errors.js';
+import {
+  type CanonicalParams,
+  canonicalize,
+  decodeQuery,
+  type FitMode,
+  type FocalPoint,
+  type Gravity,
+  type ImageParams,
+  isParamError,
+  type NormalizedAccept,
+  normalizeAccept,
+  parseParams,
+  type Rect,
+  type RequestedFormat,
+  type RuleConfig,
+} from './param-rules.js';
 
-export const FIT_MODES = ['cover', 'contain', 'fill', 'inside', 'outside'] as const satisfies readonly FitMode[];
-export const REQUESTED_FORMATS = ['auto', 'webp', 'avif', 'jpeg', 'png'] as const;
-export type RequestedFormat = (typeof REQUESTED_FORMATS)[number];
+export {
+  FIT_MODES,
+  FLIPS,
+  type Flip,
+  type FocalPoint,
+  GRAVITIES,
+  type Gravity,
+  IMAGE_PARAM_NAMES,
+  type ImageParamName,
+  type ImageParams,
+  type NormalizedAccept,
+  normalizeAccept,
+  REQUESTED_FORMATS,
+  type Rect,
+  type RequestedFormat,
+  type Rotation,
+} from './param-rules.js';
+
 export type OutputFormat = Exclude<RequestedFormat, 'auto'>;
 
 /**
@@ -20,54 +53,8 @@ export type OutputFormat = Exclude<RequestedFormat, 'auto'>;
  * replaces), so explicit and negotiated variants never share a derivative key.
  */
 export type VariantFormat = OutputFormat | 'original' | 'auto-webp' | 'auto-avif';
-
-/** The query parameters that shape a derivative; every other parameter is ignored. */
-export const IMAGE_PARAM_NAMES = ['width', 'height', 'quality', 'fit', 'format', 'dpr'] as const;
-export type ImageParamName = (typeof IMAGE_PARAM_NAMES)[number];
-
-/** Where a crop keeps the image, or where `contain` places it in its padding (CONTRACT.md §3). */
-export const GRAVITIES = [
-  'center',
-  'top',
-  'bottom',
-  'left',
-  'right',
-  'top-left',
-  'top-right',
-  'bottom-left',
-  'bottom-right',
-  'attention',
-  'entropy',
-  'focal',
-] as const;
-export type Gravity = (typeof GRAVITIES)[number];
-
-/** A point of the displayed original (after EXIF orientation), as fractions 0..1 of its width and height. */
-export interface FocalPoint {
-  x: number;
-  y: number;
-}
-
-/** A region of the displayed original, in its pixels. */
-export interface Rect {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-export type Rotation = 0 | 90 | 180 | 270;
-export type Flip = 'h' | 'v' | 'hv';
-
-/** Parameters as the user wrote them, validated, before canonicalization. */
-export interface ImageParams {
-  width?: number;
-  height?: number;
-  quality?: number;
-  fit?: FitMode;
-  format?: RequestedFormat;
-  dpr?: number;
-}
+/** The classes `format=auto` negotiates. */
+export type NegotiatedFormat = 'auto-avif' | 'auto-webp' | 'original';
 
 /**
  * A canonical variant: every output-affecting value written out, `dpr` folded into
@@ -91,8 +78,8 @@ export interface Variant {
   /** Threshold of `trim`: a border matching the top-left pixel is cut away. */
   trim?: number;
   /** Clockwise, after EXIF orientation; absent means 0. */
-  rotate?: Exclude<Rotation, 0>;
-  flip?: Flip;
+  rotate?: 90 | 180 | 270;
+  flip?: 'h' | 'v' | 'hv';
   /** Gaussian sigma in output pixels. */
   blur?: number;
   /** Sigma of sharp's `sharpen`. */
@@ -101,106 +88,83 @@ export interface Variant {
   background?: string;
 }
 
-const MAX_DPR = 4;
-const MAX_QUALITY = 100;
+/** The slice of the stage config the parameter rules read (also what is baked into the viewer function). */
+export function ruleConfig(config: EdgeResizerConfig): RuleConfig {
+  return {
+    maxDimension: config.limits.maxDimension,
+    defaultQuality: config.defaultQuality,
+    defaultFit: config.defaultFit,
+    defaultGravity: config.defaultGravity,
+    allowedWidths: [...config.allowedWidths].sort((a, b) => a - b),
+    widthPolicy: config.widthPolicy,
+    presets: config.presets,
+    presetPolicy: config.presetPolicy,
+  };
+}
+
+/** Runs a rule, turning its `ParamError` into the contract's 400 `invalid_param`. */
+function withHttpErrors<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (isParamError(error)) throw new HttpError('invalid_param', error.message);
+    throw error;
+  }
+}
 
 /**
- * Parses the image parameters of a query string (`a=1&b=2`, no leading `?`).
- * Unknown parameters are ignored; a repeated known parameter is a 400 because
- * "which one wins" would differ between CloudFront, S3 and us.
+ * Parses the image parameters of a query string (`a=1&b=2`, no leading `?`),
+ * `preset` expanded. Unknown parameters are ignored; a repeated known parameter
+ * is a 400 because "which one wins" would differ between CloudFront, S3 and us.
  */
 export function parseImageParams(query: string, config: EdgeResizerConfig): ImageParams {
-  const seen = new Map<ImageParamName, string>();
-  for (const [rawName, rawValue] of new URLSearchParams(query)) {
-    const name = rawName as ImageParamName;
-    if (!(IMAGE_PARAM_NAMES as readonly string[]).includes(name)) continue;
-    if (seen.has(name)) throw new HttpError('invalid_param', `Parameter ${name} is given more than once`);
-    seen.set(name, rawValue);
-  }
-  const max = config.limits.maxDimension;
-  const params: ImageParams = {};
-  const width = seen.get('width');
-  if (width !== undefined) params.width = parseInteger('width', width, 1, max);
-  const height = seen.get('height');
-  if (height !== undefined) params.height = parseInteger('height', height, 1, max);
-  const quality = seen.get('quality');
-  if (quality !== undefined) params.quality = parseInteger('quality', quality, 1, MAX_QUALITY);
-  const fit = seen.get('fit');
-  if (fit !== undefined) params.fit = parseChoice('fit', fit, FIT_MODES);
-  const format = seen.get('format');
-  if (format !== undefined) params.format = parseChoice('format', format, REQUESTED_FORMATS);
-  const dpr = seen.get('dpr');
-  if (dpr !== undefined) params.dpr = parseDpr(dpr);
-  return params;
+  return withHttpErrors(() => parseParams(decodeQuery(query), ruleConfig(config)));
+}
+
+/** The canonical form before the format is negotiated (what the viewer function writes back as the query). */
+export function canonicalParams(params: ImageParams, config: EdgeResizerConfig): CanonicalParams {
+  return withHttpErrors(() => canonicalize(params, ruleConfig(config)));
 }
 
 /**
- * Folds defaults, `dpr`, the width allow-list and the negotiated format into one
- * canonical variant. `acceptsWebp` is the viewer's `Accept` after negotiation.
+ * Folds defaults, `dpr`, the width allow-list, what cannot matter and the
+ * negotiated format into one canonical variant. `negotiated` is the class
+ * `format=auto` gets from the (normalized) `Accept`: see `negotiateFormat`;
+ * `true`/`false` are shorthands for `auto-webp`/`original`.
  */
-export function canonicalVariant(params: ImageParams, acceptsWebp: boolean, config: EdgeResizerConfig): Variant {
-  const dpr = params.dpr ?? 1;
-  let width = scaleByDpr('width', params.width, dpr, config.limits.maxDimension);
-  const height = scaleByDpr('height', params.height, dpr, config.limits.maxDimension);
-  if (width !== undefined) width = applyWidthPolicy(width, config);
-
-  const requested = params.format ?? 'auto';
-  const format: VariantFormat = requested === 'auto' ? (acceptsWebp ? 'webp' : 'original') : requested;
-  // With one dimension or none the aspect ratio is kept whatever `fit` says, so
-  // `fit` is folded to the default and does not split the cache.
-  const fit = width !== undefined && height !== undefined ? (params.fit ?? config.defaultFit) : config.defaultFit;
-  // PNG is lossless here: quality would only split the cache.
-  const quality = format === 'png' ? config.defaultQuality : (params.quality ?? config.defaultQuality);
-  return { width, height, quality, fit, format };
+export function canonicalVariant(
+  params: ImageParams,
+  negotiated: NegotiatedFormat | boolean,
+  config: EdgeResizerConfig,
+): Variant {
+  const c = canonicalParams(params, config);
+  let auto: NegotiatedFormat = negotiated === true ? 'auto-webp' : negotiated === false ? 'original' : negotiated;
+  // An AVIF miss must fit the time budget: above the stage's cap (known here when
+  // both dimensions are), `auto` is WebP. Every AVIF-capable browser takes WebP.
+  if (
+    auto === 'auto-avif' &&
+    c.width !== undefined &&
+    c.height !== undefined &&
+    c.width * c.height > config.avifMaxOutputPixels
+  ) {
+    auto = 'auto-webp';
+  }
+  const { format, ...rest } = c;
+  return { ...rest, format: format === 'auto' ? auto : format };
 }
+
+/** The class `format=auto` negotiates from an `Accept` header (normalized by the viewer function or not). */
+export function negotiateFormat(accept: string | undefined, config: EdgeResizerConfig): NegotiatedFormat {
+  return NEGOTIATED[normalizeAccept(accept, config.autoAvif)];
+}
+
+const NEGOTIATED: Record<NormalizedAccept, NegotiatedFormat> = {
+  'image/avif': 'auto-avif',
+  'image/webp': 'auto-webp',
+  '*/*': 'original',
+};
 
 /** `Accept` → does the viewer take WebP: an `image/webp` media range with a non-zero q. */
 export function acceptsWebp(accept: string | undefined): boolean {
-  if (!accept) return false;
-  return accept.split(',').some((range) => {
-    const [type, ...options] = range.split(';').map((part) => part.trim().toLowerCase());
-    if (type !== 'image/webp') return false;
-    const q = options.find((option) => option.startsWith('q='));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
-}
-
-function scaleByDpr(name: string, value: number | undefined, dpr: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const scaled = Math.round(value * dpr);
-  if (scaled > max) {
-    throw new HttpError(
-      'invalid_param',
-      `Expected ${name} × dpr at most ${max} but received ${value} × ${dpr} = ${scaled}`,
-    );
-  }
-  return scaled;
-}
-
-function applyWidthPolicy(width: number, config: EdgeResizerConfig): number {
-  const allowed = config.allowedWidths;
-  if (allowed.length === 0 || allowed.includes(width)) return width;
-  if (config.widthPolicy === 'snap') return allowed.find((w) => w >= width) ?? (allowed[allowed.length - 1] as number);
-  throw new HttpError('invalid_param', `Expected width to be one of ${allowed.join(', ')} but received ${width}`);
-}
-
-function parseInteger(name: string, raw: string, min: number, max: number): number {
-  if (!/^\d{1,9}$/.test(raw)) throw invalidParam(name, `integer between ${min} and ${max}`, raw);
-  const value = Number(raw);
-  if (value < min || value > max) throw invalidParam(name, `integer between ${min} and ${max}`, raw);
-  return value;
-}
-
-function parseChoice<T extends string>(name: string, raw: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(raw)) throw invalidParam(name, `one of ${choices.join(', ')}`, raw);
-  return raw as T;
-}
-
-function parseDpr(raw: string): number {
-  if (!/^\d(\.\d{1,2})?$/.test(raw))
-    throw invalidParam('dpr', `number between 1 and ${MAX_DPR} with at most 2 decimals`, raw);
-  const value = Number(raw);
-  if (value < 1 || value > MAX_DPR)
-    throw invalidParam('dpr', `number between 1 and ${MAX_DPR} with at most 2 decimals`, raw);
-  return value;
+  return normalizeAccept(accept, false) === 'image/webp';
 }

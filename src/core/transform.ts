@@ -5,8 +5,9 @@
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { EdgeResizerConfig } from './config.js';
+import { avifSettings, encoderQuality } from './encoder-policy.js';
 import { HttpError } from './errors.js';
-import type { FocalPoint, OutputFormat, Variant } from './params.js';
+import type { FocalPoint, Gravity, OutputFormat, Rect, Rotation, Variant } from './params.js';
 
 /**
  * Sizes libvips for a Lambda: its operation cache pays off for repeated work
@@ -79,10 +80,12 @@ export async function inspectImage(input: Buffer, config: EdgeResizerConfig): Pr
   const pages = metadata.pages ?? 1;
   const storedWidth = metadata.width ?? 0;
   const storedHeight = metadata.pageHeight ?? metadata.height ?? 0;
-  if (storedWidth * storedHeight * pages > config.limits.maxInputPixels) {
+  const totalPixels = storedWidth * storedHeight * pages;
+  if (totalPixels > config.limits.maxInputPixels) {
+    const frames = pages > 1 ? `${pages} frames of ` : '';
     throw new HttpError(
       'too_large',
-      `The image has ${storedWidth}×${storedHeight}${pages > 1 ? `×${pages} frames` : ''} pixels; the limit is ${config.limits.maxInputPixels / 1e6} MP`,
+      `The image has ${frames}${storedWidth}×${storedHeight} pixels (${megapixels(totalPixels)} MP); the limit is ${megapixels(config.limits.maxInputPixels)} MP`,
     );
   }
   // Orientations 5–8 swap the axes.
@@ -99,30 +102,321 @@ export async function inspectImage(input: Buffer, config: EdgeResizerConfig): Pr
 }
 
 /** `format=auto` without WebP: the original's own JPEG or PNG, else PNG if it has alpha, else JPEG. */
-export function resolveOutputFormat(variant: Variant, input: ImageInfo): OutputFormat {
+export function resolveOutputFormat(variant: Pick<Variant, 'format'>, input: ImageInfo): OutputFormat {
   if (variant.format === 'auto-webp') return 'webp';
   if (variant.format === 'auto-avif') return 'avif';
   if (variant.format !== 'original') return variant.format;
+  return replacedFormat(input);
+}
+
+/** What `format=auto` answers without WebP or AVIF: the format a negotiated answer must not be heavier than. */
+function replacedFormat(input: ImageInfo): 'jpeg' | 'png' {
   if (input.format === 'jpeg' || input.format === 'png') return input.format;
   return input.hasAlpha ? 'png' : 'jpeg';
 }
 
+/*
+ * Animated input, per operation (an animated original is kept animated only
+ * when the output is WebP and every operation asked for can run on each frame;
+ * otherwise the first frame is rendered as a still):
+ *
+ * | operation                                 | animated input                                   |
+ * |-------------------------------------------|--------------------------------------------------|
+ * | resize, fit, named gravity, focal point   | every frame (one crop box for all frames)        |
+ * | `fit=contain` padding, `bg`               | every frame                                      |
+ * | `rect`                                    | every frame (the same box cut from each)         |
+ * | `trim`                                    | every frame, with the border found on frame one   |
+ * | `flip=h`                                  | every frame                                      |
+ * | `gravity=attention` / `entropy`           | every frame, with the crop chosen on frame one    |
+ * | `rotate` (any), `flip=v` / `hv`           | first frame: libvips turns the whole frame strip  |
+ * |                                           | (90/270 are refused, 180 and v reverse the order) |
+ * | `blur`, `sharpen`                         | first frame: the kernel would bleed across the    |
+ * |                                           | strip's frame boundaries                          |
+ * | AVIF output (explicit `format=avif`)      | first frame (sharp writes no animated AVIF);      |
+ * |                                           | `format=auto` answers animated WebP instead       |
+ * | JPEG / PNG output                         | first frame                                       |
+ */
+function framesSafe(variant: Variant): boolean {
+  return (
+    variant.rotate === undefined &&
+    (variant.flip === undefined || variant.flip === 'h') &&
+    variant.blur === undefined &&
+    variant.sharpen === undefined
+  );
+}
+
+/** sharp's names for the named gravities. */
+const SHARP_POSITION = {
+  center: 'centre',
+  top: 'north',
+  bottom: 'south',
+  left: 'west',
+  right: 'east',
+  'top-left': 'northwest',
+  'top-right': 'northeast',
+  'bottom-left': 'southwest',
+  'bottom-right': 'southeast',
+} as const satisfies Partial<Record<Gravity, string>>;
+
+interface Size {
+  width: number;
+  height: number;
+}
+
+interface Rgba {
+  r: number;
+  g: number;
+  b: number;
+  alpha: number;
+}
+
+/** How the frame being cropped (after rect, trim, rotate and flip) becomes the output. */
+type ResizeStep =
+  /** Keep the aspect ratio inside a box: one dimension or none given, or `fit=inside`. */
+  | { kind: 'resize'; width: number; height: number; fit: Variant['fit']; position: string }
+  /** A crop of our own: scale to `scaled` (the cover scale), then cut `box` out of it. */
+  | { kind: 'crop'; scaled: Size; box: Rect };
+
+/** Everything decided before pixels are touched. */
+interface Plan {
+  /** sharp applies flip/flop before rotate; these are chosen so the result is §3's rotate-then-flip. */
+  flip: boolean;
+  flop: boolean;
+  rotate: Rotation;
+  /** rect ∘ trim, in the frame after EXIF orientation, rotate and flip. */
+  extract?: Rect;
+  /** The frame being cropped. */
+  frame: Size;
+  /** The focal point in `frame`'s pixels, when one applies (explicit or stored). */
+  focal?: { x: number; y: number };
+  gravity: Gravity;
+  resize: ResizeStep;
+  output: Size;
+}
+
 /**
- * Renders a variant: EXIF auto-orient, resize without enlargement, sRGB with
- * the ICC profile kept, metadata stripped, then the encoder. Animated input
- * stays animated when the output is WebP; otherwise the first frame is used.
+ * Renders a variant in CONTRACT.md §3's order: EXIF orientation → `rect` →
+ * `trim` → `rotate` → `flip` → resize (gravity, smart crop or focal point;
+ * never enlarged) → `blur` → `sharpen` → flatten onto `bg` where the output
+ * has no alpha → sRGB (ICC profile kept, metadata stripped) → encode.
+ *
+ * All geometry ends up as one sharp pipeline: rotate/flip are applied first
+ * (sharp's own order), and rect, trim box and focal crop are mapped into that
+ * rotated frame, so the result equals §3's order without an intermediate image.
+ * Only `trim` needs a pass of its own, to find the border.
  */
 export async function transformImage(
   input: Buffer,
   variant: Variant,
   config: EdgeResizerConfig,
   info?: ImageInfo,
-  _options: TransformOptions = {},
+  options: TransformOptions = {},
 ): Promise<TransformResult> {
+  const deadline = Date.now() + (options.timeoutMs ?? config.limits.transformTimeoutMs);
   const inputInfo = info ?? (await inspectImage(input, config));
-  const format = resolveOutputFormat(variant, inputInfo);
-  const animated = inputInfo.pages > 1 && format === 'webp';
+  const displayed: Size = { width: inputInfo.width, height: inputInfo.height };
+  const rect = variant.rect ?? { x: 0, y: 0, ...displayed };
+  if (variant.rect) checkRect(variant.rect, displayed);
+
+  try {
+    let region = rect;
+    if (variant.trim !== undefined) {
+      const trimmed = await findTrim(input, variant.rect, variant.trim, config, deadline);
+      region = { x: rect.x + trimmed.x, y: rect.y + trimmed.y, width: trimmed.width, height: trimmed.height };
+    }
+    const plan = planGeometry(variant, config, displayed, region, variant.focal ?? options.storedFocalPoint);
+    const format = chooseEncoder(variant, inputInfo, plan.output, config);
+    const animated = inputInfo.pages > 1 && format === 'webp' && framesSafe(variant);
+    if (animated && (plan.gravity === 'attention' || plan.gravity === 'entropy') && plan.resize.kind === 'resize') {
+      // libvips' smart crop takes one frame: choose the box on the first, cut it from all.
+      plan.resize = await smartCropOfFirstFrame(input, plan, config, deadline);
+    }
+    const background = parseBackground(variant.background);
+
+    const negotiated = variant.format === 'auto-webp' || variant.format === 'auto-avif';
+    const fallback = negotiated && !animated ? replacedFormat(inputInfo) : undefined;
+    if (fallback === undefined || (format === 'avif' && fallback === 'jpeg')) {
+      let pipeline = geometry(input, plan, variant, background, format, animated, config, deadline);
+      pipeline = finish(pipeline, inputInfo);
+      pipeline = encode(pipeline, format, variant.quality, plan.output);
+      return await run(pipeline, format);
+    }
+    return await neverHeavier(input, inputInfo, plan, variant, background, format, fallback, config, deadline);
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    if (error instanceof Error && /timeout/i.test(error.message)) throw busy(error);
+    throw decodeError(error);
+  }
+}
+
+/** A rect must lie inside the displayed original (§3); only here is its size known. */
+function checkRect(rect: Rect, image: Size): void {
+  if (rect.x + rect.width > image.width || rect.y + rect.height > image.height) {
+    throw new HttpError(
+      'invalid_param',
+      `Expected rect inside the image's ${image.width}×${image.height} pixels but received '${rect.x},${rect.y},${rect.width},${rect.height}'`,
+    );
+  }
+}
+
+/** The encoder for a variant: explicit formats as asked; `auto-avif` over the stage's pixel cap (or off) as `auto-webp`. */
+function chooseEncoder(variant: Variant, input: ImageInfo, output: Size, config: EdgeResizerConfig): OutputFormat {
+  if (variant.format === 'auto-avif') {
+    const animated = input.pages > 1 && framesSafe(variant);
+    const tooLarge = output.width * output.height > config.avifMaxOutputPixels;
+    if (animated || tooLarge || !config.autoAvif) return 'webp';
+  }
+  return resolveOutputFormat(variant, input);
+}
+
+/**
+ * The geometry of §3 worked out on sizes alone. Frames: D0 the displayed
+ * original; `region` = rect ∘ trim in D0; D3 = `region` rotated then flipped.
+ * sharp sees D0 rotated/flipped as a whole, then extracts `region` mapped into it.
+ */
+function planGeometry(
+  variant: Variant,
+  config: EdgeResizerConfig,
+  displayed: Size,
+  region: Rect,
+  point: FocalPoint | undefined,
+): Plan {
+  const rotate: Rotation = variant.rotate ?? 0;
+  const quarter = rotate === 90 || rotate === 270;
+  const flipH = variant.flip === 'h' || variant.flip === 'hv';
+  const flipV = variant.flip === 'v' || variant.flip === 'hv';
+  // Mirroring after a quarter turn is mirroring the other axis before it.
+  const flop = quarter ? flipV : flipH;
+  const flip = quarter ? flipH : flipV;
+
+  const whole =
+    region.x === 0 && region.y === 0 && region.width === displayed.width && region.height === displayed.height;
+  const extract = whole ? undefined : mapRect(region, displayed, rotate, flipH, flipV);
+  const frame: Size = quarter
+    ? { width: region.height, height: region.width }
+    : { width: region.width, height: region.height };
+
+  let focal: Plan['focal'];
+  if (point) {
+    // Into the region (clamped), then turned and mirrored like the pixels.
+    const x = clamp(point.x * displayed.width - region.x, 0, region.width);
+    const y = clamp(point.y * displayed.height - region.y, 0, region.height);
+    focal = mapPoint({ x, y }, { width: region.width, height: region.height }, rotate, flipH, flipV);
+  }
+  // Absent is `focal`: params.ts has already put the stage's defaultGravity into the variant.
+  const gravity: Gravity = variant.focal ? 'focal' : (variant.gravity ?? 'focal');
+
   const max = config.limits.maxDimension;
+  const { width, height } = variant;
+  let resize: ResizeStep;
+  let output: Size;
+  if (width === undefined || height === undefined) {
+    // One dimension or none: keep the aspect ratio and bound the other side by
+    // maxDimension, so no output exceeds the limit whatever the input's shape.
+    resize = { kind: 'resize', width: width ?? max, height: height ?? max, fit: 'inside', position: 'centre' };
+    const scale = Math.min(1, (width ?? max) / frame.width, (height ?? max) / frame.height);
+    output = {
+      width: Math.max(1, Math.round(frame.width * scale)),
+      height: Math.max(1, Math.round(frame.height * scale)),
+    };
+  } else if (variant.fit === 'cover' && gravity === 'focal' && focal) {
+    resize = focalCrop(frame, { width, height }, focal);
+    output = { width: resize.box.width, height: resize.box.height };
+  } else {
+    let position: string = 'centre';
+    if (variant.fit === 'cover' && (gravity === 'attention' || gravity === 'entropy')) position = gravity;
+    else if (gravity in SHARP_POSITION) position = SHARP_POSITION[gravity as keyof typeof SHARP_POSITION];
+    resize = { kind: 'resize', width, height, fit: variant.fit, position };
+    output = fittedSize(frame, { width, height }, variant.fit);
+  }
+  return { flip, flop, rotate, extract, frame, focal, gravity, resize, output };
+}
+
+/**
+ * The focal crop: the largest box of the target's aspect around the point,
+ * clamped into the frame, scaled to the target (never enlarged: at scale 1 the
+ * box is the target clipped to the frame, as sharp's own cover does).
+ */
+function focalCrop(frame: Size, target: Size, point: { x: number; y: number }): Extract<ResizeStep, { kind: 'crop' }> {
+  const scale = Math.min(1, Math.max(target.width / frame.width, target.height / frame.height));
+  const scaled = {
+    width: Math.max(1, Math.round(frame.width * scale)),
+    height: Math.max(1, Math.round(frame.height * scale)),
+  };
+  const width = Math.min(target.width, scaled.width);
+  const height = Math.min(target.height, scaled.height);
+  const x = clamp(Math.round(point.x * scale - width / 2), 0, scaled.width - width);
+  const y = clamp(Math.round(point.y * scale - height / 2), 0, scaled.height - height);
+  return { kind: 'crop', scaled, box: { x, y, width, height } };
+}
+
+/** The output size sharp's `fit` gives without enlargement (to pick AVIF settings before encoding). */
+function fittedSize(frame: Size, target: Size, fit: Variant['fit']): Size {
+  const sx = target.width / frame.width;
+  const sy = target.height / frame.height;
+  const round = (n: number) => Math.max(1, Math.round(n));
+  switch (fit) {
+    case 'cover':
+      return { width: Math.min(target.width, frame.width), height: Math.min(target.height, frame.height) };
+    case 'contain':
+      return Math.min(sx, sy) >= 1 ? frame : target;
+    case 'fill':
+      return { width: Math.min(target.width, frame.width), height: Math.min(target.height, frame.height) };
+    case 'inside': {
+      const s = Math.min(1, sx, sy);
+      return { width: round(frame.width * s), height: round(frame.height * s) };
+    }
+    case 'outside': {
+      const s = Math.min(1, Math.max(sx, sy));
+      return { width: round(frame.width * s), height: round(frame.height * s) };
+    }
+  }
+}
+
+/** A point of a `size` frame after turning it clockwise by `rotate` and then mirroring. */
+function mapPoint(
+  point: { x: number; y: number },
+  size: Size,
+  rotate: Rotation,
+  flipH: boolean,
+  flipV: boolean,
+): { x: number; y: number } {
+  let { x, y } = point;
+  let { width, height } = size;
+  if (rotate === 90) [x, y, width, height] = [height - y, x, height, width];
+  else if (rotate === 180) [x, y] = [width - x, height - y];
+  else if (rotate === 270) [x, y, width, height] = [y, width - x, height, width];
+  if (flipH) x = width - x;
+  if (flipV) y = height - y;
+  return { x, y };
+}
+
+function mapRect(rect: Rect, size: Size, rotate: Rotation, flipH: boolean, flipV: boolean): Rect {
+  const a = mapPoint({ x: rect.x, y: rect.y }, size, rotate, flipH, flipV);
+  const b = mapPoint({ x: rect.x + rect.width, y: rect.y + rect.height }, size, rotate, flipH, flipV);
+  return {
+    x: Math.min(a.x, b.x),
+    y: Math.min(a.y, b.y),
+    width: Math.abs(a.x - b.x),
+    height: Math.abs(a.y - b.y),
+  };
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
+
+/** The pipeline up to the effects: decode, orient, rotate/flip, extract, resize, blur, sharpen, flatten. */
+function geometry(
+  input: Buffer,
+  plan: Plan,
+  variant: Variant,
+  background: Rgba,
+  format: OutputFormat,
+  animated: boolean,
+  config: EdgeResizerConfig,
+  deadline: number,
+): Sharp {
   let pipeline: Sharp = sharp(input, {
     animated,
     limitInputPixels: config.limits.maxInputPixels,
@@ -130,54 +424,244 @@ export async function transformImage(
     failOn: 'error',
     sequentialRead: true,
   })
-    .timeout({ seconds: Math.max(1, Math.ceil(config.limits.transformTimeoutMs / 1000)) })
+    .timeout({ seconds: secondsLeft(deadline) })
     .autoOrient();
-
-  const { width, height } = variant;
-  if (width !== undefined && height !== undefined) {
-    pipeline = pipeline.resize({ width, height, fit: variant.fit, withoutEnlargement: true });
+  if (plan.flip) pipeline = pipeline.flip();
+  if (plan.flop) pipeline = pipeline.flop();
+  if (plan.rotate !== 0) pipeline = pipeline.rotate(plan.rotate);
+  if (plan.extract) pipeline = pipeline.extract(toRegion(plan.extract));
+  const hasAlpha = format !== 'jpeg';
+  const padding = hasAlpha ? background : { ...opaque(background), alpha: 1 };
+  const step = plan.resize;
+  if (step.kind === 'resize') {
+    pipeline = pipeline.resize({
+      width: step.width,
+      height: step.height,
+      fit: step.fit,
+      position: step.position,
+      background: padding,
+      withoutEnlargement: true,
+    });
   } else {
-    // One dimension or none: keep the aspect ratio and bound the other side by
-    // maxDimension, so no output exceeds the limit whatever the input's shape.
-    pipeline = pipeline.resize({ width: width ?? max, height: height ?? max, fit: 'inside', withoutEnlargement: true });
+    pipeline = pipeline
+      .resize({ width: step.scaled.width, height: step.scaled.height, fit: 'fill' })
+      .extract(toRegion(step.box));
   }
-  // JPEG has no alpha: flatten on white, as a page background most likely is, rather than libvips' black.
-  if (format === 'jpeg' && inputInfo.hasAlpha) pipeline = pipeline.flatten({ background: '#ffffff' });
+  if (variant.blur !== undefined) pipeline = pipeline.blur(variant.blur);
+  if (variant.sharpen !== undefined) pipeline = pipeline.sharpen({ sigma: variant.sharpen });
+  // JPEG has no alpha: flatten onto bg (white unless asked), as a page background most likely is, rather than libvips' black.
+  if (!hasAlpha) pipeline = pipeline.flatten({ background: opaque(background) });
+  return pipeline;
+}
+
+/** sRGB with the ICC profile kept, metadata stripped. */
+function finish(pipeline: Sharp, input: ImageInfo): Sharp {
   pipeline = pipeline.toColourspace('srgb');
   // An untagged sRGB input is sRGB by convention and stays untagged: converting
   // through a profile would cost ~4 ms a miss and ~5% of the bytes for nothing.
-  if (!inputInfo.untaggedSrgb) pipeline = pipeline.withIccProfile('srgb');
-  pipeline = encode(pipeline, format, variant.quality, config);
-
-  try {
-    const { data, info: out } = await pipeline.toBuffer({ resolveWithObject: true });
-    return {
-      data,
-      format,
-      contentType: CONTENT_TYPES[format],
-      width: out.width,
-      height: out.pageHeight ?? out.height,
-    };
-  } catch (error) {
-    if (error instanceof Error && /timeout/i.test(error.message)) {
-      throw new HttpError('busy', 'The image took too long to transform; try again', { cause: error });
-    }
-    throw decodeError(error);
-  }
+  return input.untaggedSrgb ? pipeline : pipeline.withIccProfile('srgb');
 }
 
-function encode(pipeline: Sharp, format: OutputFormat, quality: number, config: EdgeResizerConfig): Sharp {
+async function run(pipeline: Sharp, format: OutputFormat): Promise<TransformResult> {
+  const { data, info: out } = await pipeline.toBuffer({ resolveWithObject: true });
+  return {
+    data,
+    format,
+    contentType: CONTENT_TYPES[format],
+    width: out.width,
+    height: out.pageHeight ?? out.height,
+  };
+}
+
+const toRegion = (rect: Rect) => ({ left: rect.x, top: rect.y, width: rect.width, height: rect.height });
+
+/** `rrggbbaa` (absent: opaque white) → sharp's colour. */
+function parseBackground(hex: string | undefined): Rgba {
+  const value = hex ?? 'ffffffff';
+  const byte = (i: number) => Number.parseInt(value.slice(i, i + 2), 16);
+  return { r: byte(0), g: byte(2), b: byte(4), alpha: value.length >= 8 ? byte(6) / 255 : 1 };
+}
+
+/** bg as JPEG can show it: composited over white, as a page most likely is. */
+function opaque(colour: Rgba): { r: number; g: number; b: number } {
+  const over = (c: number) => Math.round(c * colour.alpha + 255 * (1 - colour.alpha));
+  return { r: over(colour.r), g: over(colour.g), b: over(colour.b) };
+}
+
+/**
+ * The border `trim` removes, in the frame after EXIF orientation and `rect`:
+ * libvips' find-trim against the top-left pixel (sharp's `trim`) on that frame
+ * rendered once. sharp trims before its extract, so this cannot share the main
+ * pipeline; the box is then folded into the main pipeline's one extract.
+ */
+async function findTrim(
+  input: Buffer,
+  rect: Rect | undefined,
+  threshold: number,
+  config: EdgeResizerConfig,
+  deadline: number,
+): Promise<Rect> {
+  let pipeline = sharp(input, { limitInputPixels: config.limits.maxInputPixels, failOn: 'error' })
+    .timeout({ seconds: secondsLeft(deadline) })
+    .autoOrient();
+  if (rect) pipeline = pipeline.extract(toRegion(rect));
+  const frame = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { info } = await sharp(frame.data, {
+    raw: { width: frame.info.width, height: frame.info.height, channels: frame.info.channels },
+  })
+    .timeout({ seconds: secondsLeft(deadline) })
+    .trim({ threshold })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  // sharp reports the offsets as libvips' image offsets: minus the left and top cut.
+  return {
+    x: Math.abs(info.trimOffsetLeft ?? 0),
+    y: Math.abs(info.trimOffsetTop ?? 0),
+    width: info.width,
+    height: info.height,
+  };
+}
+
+/** Runs the smart crop on the first frame alone and returns the same crop as a box for every frame. */
+async function smartCropOfFirstFrame(
+  input: Buffer,
+  plan: Plan,
+  config: EdgeResizerConfig,
+  deadline: number,
+): Promise<ResizeStep> {
+  const step = plan.resize as Extract<ResizeStep, { kind: 'resize' }>;
+  let pipeline = sharp(input, { limitInputPixels: config.limits.maxInputPixels, failOn: 'error' })
+    .timeout({ seconds: secondsLeft(deadline) })
+    .autoOrient();
+  if (plan.flop) pipeline = pipeline.flop();
+  if (plan.extract) pipeline = pipeline.extract(toRegion(plan.extract));
+  const { info } = await pipeline
+    .resize({ width: step.width, height: step.height, fit: 'cover', position: step.position, withoutEnlargement: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const scale = Math.min(1, Math.max(step.width / plan.frame.width, step.height / plan.frame.height));
+  const scaled = {
+    width: Math.max(1, Math.round(plan.frame.width * scale)),
+    height: Math.max(1, Math.round(plan.frame.height * scale)),
+  };
+  const width = Math.min(info.width, scaled.width);
+  const height = Math.min(info.height, scaled.height);
+  const x = clamp(Math.abs(info.cropOffsetLeft ?? 0), 0, scaled.width - width);
+  const y = clamp(Math.abs(info.cropOffsetTop ?? 0), 0, scaled.height - height);
+  return { kind: 'crop', scaled, box: { x, y, width, height } };
+}
+
+/** See `neverHeavier`: above this many bits per pixel of the JPEG, WebP did not win once. */
+const WEBP_MAX_JPEG_BITS_PER_PIXEL = 1.25;
+
+/**
+ * §3's "never heavier": `format=auto` answers no more bytes than the JPEG (or
+ * PNG) it replaces at the same perceived quality. Measured on fixtures/photos
+ * at 400/800/1600 px, quality 80 mapped per encoder, on the real pipeline
+ * (scripts/measure-never-heavier.ts; SSIM against a lossless resize):
+ *
+ * | negotiated vs replaced | loses (more bytes) | bytes vs replaced     | what we do                          |
+ * |------------------------|--------------------|-----------------------|-------------------------------------|
+ * | WebP vs mozjpeg        | 11 of 15           | 0.67–1.34× (med 1.16) | JPEG, then WebP where it may win    |
+ * | AVIF vs mozjpeg        | 0 of 15            | 0.54–0.78× (med 0.69) | AVIF only (research note: 28 of 28, |
+ * |                        |                    |                       | at most 0.88×): no second encode    |
+ * | WebP/AVIF vs PNG       | 0 of 3 (photo PNG) | 0.05–0.07×            | fast PNG estimate, real PNG only    |
+ * |                        |                    |                       | where the estimate says it may win  |
+ *
+ * WebP vs JPEG: the JPEG is encoded first (the decode and resize are shared
+ * through a raw buffer), and WebP is tried only when the JPEG spends fewer than
+ * 1.25 bits per pixel. Measured: WebP won on the five cases under 1.10 bpp
+ * (dogs-portrait at all sizes 0.67–0.82×, paintbrushes at 1600 px 0.96×) and
+ * lost on all ten at 1.15 bpp or more (fig 1.15–1.27 bpp, paintbrushes
+ * 1.29–1.65, mountains 1.34–1.44, forest-stream 2.1–2.4). A wrong guess only costs
+ * the saving, never bytes: the JPEG is the bound. So a detailed photo costs
+ * what a JPEG miss costs, and a smooth one a JPEG plus a WebP encode.
+ *
+ * WebP/AVIF vs PNG: a zlib level 1 PNG is cheap (23 ms vs 729 ms for level 8
+ * at 533×800) and 1.4–1.6× the level-8 size on photo PNGs, 4.2–4.8× on flat
+ * graphics (solid, stripes, 1 px checks, line art at 512²). A lossy result
+ * under 1/16 of it cannot be beaten by the real PNG (photo PNGs: 1/25), so
+ * the slow level-8 PNG runs only where it may win: graphics, where it is fast.
+ */
+async function neverHeavier(
+  input: Buffer,
+  inputInfo: ImageInfo,
+  plan: Plan,
+  variant: Variant,
+  background: Rgba,
+  format: OutputFormat,
+  fallback: 'jpeg' | 'png',
+  config: EdgeResizerConfig,
+  deadline: number,
+): Promise<TransformResult> {
+  const rendered = await finish(geometry(input, plan, variant, background, format, false, config, deadline), inputInfo)
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const { width, height, channels } = rendered.info;
+  const raw = () => {
+    const pipeline = sharp(rendered.data, { raw: { width, height, channels } }).timeout({
+      seconds: secondsLeft(deadline),
+    });
+    return inputInfo.untaggedSrgb ? pipeline : pipeline.withIccProfile('srgb');
+  };
+  if (fallback === 'jpeg') {
+    const flat = channels === 4 ? raw().flatten({ background: opaque(background) }) : raw();
+    const jpeg = await run(encode(flat, 'jpeg', variant.quality, plan.output), 'jpeg');
+    // A detailed picture (many JPEG bits per pixel) is where WebP loses: keep the JPEG without trying.
+    if ((jpeg.data.length * 8) / (width * height) >= WEBP_MAX_JPEG_BITS_PER_PIXEL) return jpeg;
+    const negotiated = await run(encode(raw(), format, variant.quality, plan.output), format);
+    return jpeg.data.length < negotiated.data.length ? jpeg : negotiated;
+  }
+  const [negotiated, estimate] = await Promise.all([
+    run(encode(raw(), format, variant.quality, plan.output), format),
+    raw().png({ compressionLevel: 1, adaptiveFiltering: true }).toBuffer(),
+  ]);
+  if (negotiated.data.length < estimate.length / 16) return negotiated;
+  const png = await run(encode(raw(), 'png', variant.quality, plan.output), 'png');
+  return png.data.length < negotiated.data.length ? png : negotiated;
+}
+
+/**
+ * sharp's `timeout` for the time left before `deadline`: libvips stops the
+ * pipeline (and frees its threads) once it has run that long, so a miss that
+ * answered 503 does not keep a core busy. sharp counts whole seconds (≥ 1), so
+ * the work ends at most a second after the budget; none left is `busy` at once.
+ */
+function secondsLeft(deadline: number): number {
+  const ms = deadline - Date.now();
+  if (ms <= 0) throw busy();
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+function busy(cause?: unknown): HttpError {
+  return new HttpError('busy', 'The image took too long to transform; try again', {
+    cause,
+    headers: { 'Retry-After': '1' },
+  });
+}
+
+/** The encoder at `quality` on JPEG's scale, mapped to its own (§3); AVIF effort by output size. */
+function encode(pipeline: Sharp, format: OutputFormat, quality: number, output: Size): Sharp {
   switch (format) {
     case 'webp':
-      return pipeline.webp({ quality });
+      return pipeline.webp({ quality: encoderQuality('webp', quality) });
     case 'avif':
-      return pipeline.avif({ quality, effort: config.avifEffort });
+      // `threads` of the policy is process-wide (sharp.concurrency), set where the process is sized, not here.
+      return pipeline.avif({
+        quality: encoderQuality('avif', quality),
+        effort: avifSettings(output.width * output.height).effort,
+      });
     case 'jpeg':
       // mozjpeg's trellis quantisation: smaller files at the same quality, progressive for perceived speed.
       return pipeline.jpeg({ quality, mozjpeg: true });
     case 'png':
       return pipeline.png({ compressionLevel: 8, adaptiveFiltering: true });
   }
+}
+
+/** Megapixels to three significant digits: 125, 100, 0.0768. */
+function megapixels(pixels: number): number {
+  return Number((pixels / 1e6).toPrecision(3));
 }
 
 function tooLargeBytes(config: EdgeResizerConfig): HttpError {

@@ -3,6 +3,7 @@
  * event structure" in the CloudFront developer guide), and small converters.
  * Headers are keyed by lower-case name, each a list of `{ key, value }`.
  */
+import { STATUS_CODES } from 'node:http';
 import { errorBody, errorCacheControl, type HttpError } from '../core/errors.js';
 
 export interface CloudFrontHeader {
@@ -67,24 +68,9 @@ export function toCloudFrontHeaders(plain: Record<string, string>): CloudFrontHe
   return headers;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK',
-  302: 'Found',
-  304: 'Not Modified',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Entity',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
-
+/** The reason phrase of a status, e.g. `Found` for 302. */
 export function statusDescription(status: number): string {
-  return STATUS_TEXT[status] ?? 'Error';
+  return STATUS_CODES[status] ?? 'Error';
 }
 
 /** The contract's JSON error (CONTRACT.md §4) as a generated CloudFront response. */
@@ -93,6 +79,8 @@ export function errorResponse(error: HttpError): CloudFrontResultResponse {
     status: String(error.status),
     statusDescription: statusDescription(error.status),
     headers: toCloudFrontHeaders({
+      // `Retry-After` of a 503 `busy`, for one.
+      ...error.headers,
       'Content-Type': 'application/json',
       'Cache-Control': errorCacheControl(error, true),
     }),

@@ -7,8 +7,7 @@
 import type { EdgeResizerConfig } from '../core/config.js';
 import { toHttpError } from '../core/errors.js';
 import { derivativeKey, PLAYGROUND_PATH_PREFIX, parseImageKey } from '../core/keys.js';
-import { acceptsWebp, canonicalVariant, parseImageParams } from '../core/params.js';
-import { bakedConfig } from './baked-config.js';
+import { canonicalVariant, negotiateFormat, parseImageParams } from '../core/params.js';
 import {
   type CloudFrontRequest,
   type CloudFrontRequestEvent,
@@ -37,7 +36,8 @@ export function createOriginRequestHandler(config: EdgeResizerConfig): OriginReq
     try {
       const key = parseImageKey(request.uri.slice(1));
       const params = parseImageParams(request.querystring, config);
-      const variant = canonicalVariant(params, acceptsWebp(getHeader(request.headers, 'accept')), config);
+      // The viewer function left `Accept` as one of three values; `auto-avif`, `auto-webp` or `original`.
+      const variant = canonicalVariant(params, negotiateFormat(getHeader(request.headers, 'accept'), config), config);
       if (!getHeader(request.headers, VIEWER_LOCATION_HEADER)) {
         const query = request.querystring ? `?${request.querystring}` : '';
         setHeader(request.headers, VIEWER_LOCATION_HEADER, `${request.uri}${query}`);
@@ -50,11 +50,3 @@ export function createOriginRequestHandler(config: EdgeResizerConfig): OriginReq
     }
   };
 }
-
-let deployed: OriginRequestHandler | undefined;
-
-/** The Lambda@Edge entry point: configuration baked in at build time. */
-export const handler: OriginRequestHandler = (event) => {
-  deployed ??= createOriginRequestHandler(bakedConfig());
-  return deployed(event);
-};

@@ -40,6 +40,8 @@ export interface EdgePipelineOptions {
   originResponse: OriginResponseHandler;
   /** The derivatives bucket as CloudFront's S3 origin sees it, e.g. `http://127.0.0.1:4569/edge-resizer-derivatives`. */
   derivativesOrigin: string;
+  /** How the S3 origin spells a derivative key (s3rver's key codec locally). @default the key as it is */
+  originKey?: (key: string) => string;
 }
 
 const DISTRIBUTION = { distributionDomainName: 'd111111abcdef8.cloudfront.net', distributionId: 'ELOCALEXAMPLE' };
@@ -48,7 +50,7 @@ const DISALLOWED_HEADERS =
   /^(connection|expect|keep-alive|proxy-authenticate|proxy-authorization|proxy-connection|trailer|upgrade|x-accel-.*|x-amz-cf-.*|x-cache|x-edge-.*|x-forwarded-proto|x-real-ip|transfer-encoding|via)$/;
 
 export function createEdgePipeline(options: EdgePipelineOptions) {
-  const { originRequest, originResponse, derivativesOrigin } = options;
+  const { originRequest, originResponse, derivativesOrigin, originKey = (key: string) => key } = options;
 
   return async function handle(viewer: ViewerRequest): Promise<EdgeResponse> {
     const requestId = Math.random().toString(36).slice(2);
@@ -101,7 +103,7 @@ export function createEdgePipeline(options: EdgePipelineOptions) {
 
   async function fetchFromOrigin(request: CloudFrontRequest) {
     try {
-      const response = await fetch(`${derivativesOrigin}${request.uri}`, {
+      const response = await fetch(`${derivativesOrigin}/${originKey(request.uri.slice(1))}`, {
         method: request.method === 'HEAD' ? 'HEAD' : 'GET',
       });
       const headers: Record<string, string> = {};
@@ -131,10 +133,7 @@ async function invoke<T>(run: () => Promise<T>): Promise<Invocation<T>> {
   } catch {
     return {
       ok: false,
-      response: cloudFrontError(
-        503,
-        new HttpError('busy', 'The Lambda function failed (LambdaExecutionError)', { status: 503 }),
-      ),
+      response: cloudFrontError(503, new HttpError('busy', 'The Lambda function failed (LambdaExecutionError)')),
     };
   }
 }

@@ -5,6 +5,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 
@@ -32,6 +33,7 @@ export async function startS3rver(options: {
     allowMismatchedSignatures: true,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
+  tolerateConcurrentDeletes(server);
   const { port } = await server.run();
   return {
     endpoint: `http://${LOOPBACK}:${port}`,
@@ -42,6 +44,28 @@ export async function startS3rver(options: {
       server.httpServer?.closeAllConnections();
       await closing;
     },
+  };
+}
+
+/**
+ * s3rver deletes the keys of one DeleteObjects concurrently, and each delete
+ * then removes its directory once it looks empty: two deletes emptying one
+ * directory race, and the loser's `rmdir`/`readdir` fails with ENOENT, which
+ * s3rver answers as a 500 for the whole batch although every object is gone.
+ * The objects' own files are already unlinked by then, so that error is
+ * only the clean-up's and is dropped here.
+ */
+function tolerateConcurrentDeletes(server: S3rver): void {
+  const store = (server as unknown as { store?: { deleteObject(bucket: string, key: string): Promise<void> } }).store;
+  if (!store) return;
+  const deleteObject = store.deleteObject.bind(store);
+  store.deleteObject = async (bucket, key) => {
+    try {
+      await deleteObject(bucket, key);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw error;
+    }
   };
 }
 
@@ -63,4 +87,41 @@ export async function startDynalite(options: { directory: string; port?: number 
         server.closeAllConnections?.();
       }),
   };
+}
+
+export interface LocalStorage {
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  /** True when at least one of them runs in this process. */
+  embedded: boolean;
+  /** Stops the embedded servers (not the external ones). */
+  close(): Promise<void>;
+}
+
+/** The given S3 and DynamoDB endpoints, or embedded servers with their state under `dataDir`. */
+export async function startLocalStorage(options: {
+  dataDir: string;
+  buckets: string[];
+  s3Endpoint?: string;
+  dynamoEndpoint?: string;
+}): Promise<LocalStorage> {
+  const started: EmbeddedServer[] = [];
+  const close = async () => {
+    for (const server of started.reverse()) await server.close();
+  };
+  const embed = (server: EmbeddedServer): string => {
+    started.push(server);
+    return server.endpoint;
+  };
+  try {
+    const s3Endpoint =
+      options.s3Endpoint ??
+      embed(await startS3rver({ directory: join(options.dataDir, 's3'), buckets: options.buckets }));
+    const dynamoEndpoint =
+      options.dynamoEndpoint ?? embed(await startDynalite({ directory: join(options.dataDir, 'dynamodb') }));
+    return { s3Endpoint, dynamoEndpoint, embedded: started.length > 0, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }

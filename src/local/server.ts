@@ -6,35 +6,27 @@
  * bucket, the real origin-response handler — and `/api/*`, `/originals/*` go to
  * the real API handler through its streaming shim.
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createApiHandler } from '../api/handler.js';
-import { createApiRequestListener } from '../api/node-adapter.js';
+import { createApiHandler } from '../api/app.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
-import { generateMasterKeyHex } from '../core/envelope.js';
-import { errorBody, HttpError } from '../core/errors.js';
+import { HttpError } from '../core/errors.js';
 import { createLogger, describeError, type LogLevel } from '../core/log.js';
 import { createOriginRequestHandler } from '../edge/origin-request.js';
 import { createOriginResponseHandler, type OriginResponseHandler } from '../edge/origin-response.js';
-import { createDynamoClient, createS3Client, LOCAL_CREDENTIALS } from '../storage/clients.js';
-import { createMasterKeyProvider } from '../storage/master-key.js';
-import { createMetadataStore } from '../storage/metadata-store.js';
-import { createS3Store } from '../storage/s3-store.js';
+import { createLocalWiring } from '../wiring/local.js';
 import { createEdgeCache, DEFAULT_CACHE_BYTES } from './edge-cache.js';
 import { createEdgePipeline } from './edge-pipeline.js';
-import { type EmbeddedServer, startDynalite, startS3rver } from './embedded-servers.js';
+import { startLocalStorage } from './embedded-servers.js';
+import { createImageRoute } from './image-route.js';
+import { sendLocalToken } from './local-token.js';
+import { createApiRequestListener } from './node-adapter.js';
+import { sendError, sendRawError } from './reply.js';
 import { seedSamples } from './samples.js';
-import { serveStatic } from './static.js';
-import {
-  isViewerResponse,
-  loadViewerFunction,
-  toQueryString,
-  type ViewerResponse,
-  viewerEvent,
-} from './viewer-function.js';
+import { provisionSecrets } from './secrets.js';
+import { servePlayground } from './static.js';
+import { loadViewerFunction, localViewerConfig } from './viewer-function.js';
 
 export interface LocalServerOptions {
   /** State: master key, API token, S3 and DynamoDB data. @default '.data' */
@@ -74,18 +66,10 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
-const PLAYGROUND_DIR = new URL('../../web/dist/', import.meta.url);
-
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const dataDir = options.dataDir;
   const logger = createLogger(options.logLevel ?? 'info', options.log);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const masterKeyPath = join(dataDir, 'master.key');
-  await createSecretFile(masterKeyPath, () => `${generateMasterKeyHex()}\n`);
-  const apiToken =
-    options.apiToken ??
-    (await createSecretFile(join(dataDir, 'api-token'), () => randomBytes(24).toString('base64url')));
+  const { masterKeyPath, apiToken } = await provisionSecrets(dataDir, options.apiToken);
 
   const config = createConfig({
     ...options.config,
@@ -94,31 +78,17 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     signing: { secret: options.signingSecret },
   });
 
-  const embedded: EmbeddedServer[] = [];
-  const embed = (server: EmbeddedServer) => {
-    embedded.push(server);
-    return server.endpoint;
-  };
-  const s3Endpoint =
-    options.s3Endpoint ??
-    embed(
-      await startS3rver({
-        directory: join(dataDir, 's3'),
-        buckets: [config.originalsBucket, config.derivativesBucket],
-      }),
-    );
-  const dynamoEndpoint = options.dynamoEndpoint ?? embed(await startDynalite({ directory: join(dataDir, 'dynamodb') }));
-
-  const clientOptions = { region: config.region, credentials: LOCAL_CREDENTIALS, ...config.storage };
-  const s3Client = createS3Client({ ...clientOptions, endpoint: s3Endpoint });
-  const dynamoClient = createDynamoClient({ ...clientOptions, endpoint: dynamoEndpoint });
-  const store = createS3Store({
-    client: s3Client,
-    originalsBucket: config.originalsBucket,
-    derivativesBucket: config.derivativesBucket,
+  const storage = await startLocalStorage({
+    dataDir,
+    buckets: [config.originalsBucket, config.derivativesBucket],
+    s3Endpoint: options.s3Endpoint,
+    dynamoEndpoint: options.dynamoEndpoint,
   });
-  const metadata = createMetadataStore({ client: dynamoClient, table: config.metadataTable });
-  const masterKey = createMasterKeyProvider(config.masterKey);
+  const { s3Endpoint, dynamoEndpoint } = storage;
+  logger.info('storage', { s3: s3Endpoint, dynamodb: dynamoEndpoint, embedded: storage.embedded });
+
+  const wiring = createLocalWiring({ config, s3Endpoint, dynamoEndpoint });
+  const { store, metadata, masterKey } = wiring;
   const cache = createEdgeCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
 
   let transformCount = 0;
@@ -135,13 +105,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     originRequest: createOriginRequestHandler(config),
     originResponse: options.wrapOriginResponse ? options.wrapOriginResponse(originResponse) : originResponse,
     derivativesOrigin: `${s3Endpoint}/${config.derivativesBucket}`,
+    originKey: wiring.storageKey,
   });
-  const viewerFunction = loadViewerFunction({
-    signingSecret: options.signingSecret ?? null,
-    defaultQuality: config.defaultQuality,
-    allowedWidths: config.allowedWidths,
-    widthPolicy: config.widthPolicy,
-    maxDimension: config.limits.maxDimension,
+  const serveImage = createImageRoute({
+    // Signing keys rotate without a restart: `signing-keys.json` plays the CloudFront KeyValueStore (CONTRACT.md §5).
+    viewerFunction: loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null), {
+      signingKeysFile: join(dataDir, 'signing-keys.json'),
+    }),
+    cache,
+    edge,
   });
   const api = createApiRequestListener(
     createApiHandler({
@@ -185,90 +157,21 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const httpError =
       error.code === 'HPE_HEADER_OVERFLOW'
         ? new HttpError('headers_too_large', 'The request headers are too large')
-        : new HttpError('invalid_param', 'The request is malformed', { status: 400 });
-    const body = JSON.stringify(errorBody(httpError));
-    socket.end(
-      `HTTP/1.1 ${httpError.status} ${httpError.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-        `Content-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+        : new HttpError('invalid_param', 'The request is malformed');
+    sendRawError(socket, httpError);
   });
 
   async function route(req: IncomingMessage, res: ServerResponse) {
     const rawUrl = req.url ?? '/';
     const path = rawUrl.split('?')[0] ?? '/';
     if (path.startsWith('/api/') || path === '/api' || path.startsWith('/originals/')) return api(req, res);
-    if (path === '/_local/token') return sendLocalToken(req, res);
+    if (path === '/_local/token') return sendLocalToken(req, res, apiToken);
     if (path === '/' || path === '/index.html') return servePlayground(res, 'index.html', req.method);
     if (path.startsWith('/_playground/')) return servePlayground(res, path.slice('/_playground/'.length), req.method);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return sendError(res, new HttpError('method_not_allowed', 'Image URLs take GET or HEAD'), { Allow: 'GET, HEAD' });
     }
-    return serveImage(req, res, rawUrl);
-  }
-
-  async function serveImage(req: IncomingMessage, res: ServerResponse, rawUrl: string) {
-    const queryStart = rawUrl.indexOf('?');
-    const uri = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
-    const rawQuery = queryStart === -1 ? '' : rawUrl.slice(queryStart + 1);
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
-
-    const result = viewerFunction(
-      viewerEvent(req.method ?? 'GET', uri, rawQuery, headers, req.socket.remoteAddress ?? '127.0.0.1'),
-    );
-    if (isViewerResponse(result)) {
-      res.setHeader('x-cache', 'FunctionGeneratedResponse from cloudfront');
-      return sendViewerResponse(res, result);
-    }
-
-    const querystring = toQueryString(result.querystring);
-    const accept = result.headers.accept?.value ?? '*/*';
-    const location = result.headers['x-resizer-location']?.value;
-    // The deployed cache policy's key: path, the image params, the normalized Accept.
-    const cacheKey = `${result.uri}?${querystring}|${accept}`;
-    const { response, hit } = await cache.get(cacheKey, () =>
-      edge({
-        // CloudFront fills its cache with GET even when the first viewer asked with HEAD.
-        method: 'GET',
-        uri: result.uri,
-        querystring,
-        headers: { Accept: accept, ...(location ? { 'X-Resizer-Location': location } : {}) },
-      }),
-    );
-    // setHeader, not writeHead's argument, so the request log can read it back.
-    res.setHeader('x-cache', `${hit ? 'Hit' : 'Miss'} from cloudfront`);
-    const outgoing: Record<string, string> = { ...response.headers };
-    delete outgoing['x-resizer-location'];
-    // Server-Timing describes the transform of the miss that made the object: a hit did none (CONTRACT.md §3).
-    if (hit) delete outgoing['server-timing'];
-    const etag = response.headers.etag;
-    if (response.status === 200 && etag && matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
-      const notModified: Record<string, string> = { etag };
-      for (const name of ['cache-control', 'vary']) if (outgoing[name]) notModified[name] = outgoing[name];
-      res.writeHead(304, notModified);
-      return res.end();
-    }
-    outgoing['content-length'] = String(response.body.length);
-    res.writeHead(response.status, outgoing);
-    res.end(req.method === 'HEAD' ? undefined : response.body);
-  }
-
-  function sendLocalToken(req: IncomingMessage, res: ServerResponse) {
-    // Only a browser on this machine, talking to a server bound to loopback, gets the token.
-    const local = LOOPBACK.test(req.socket.remoteAddress ?? '') && LOOPBACK.test(req.socket.localAddress ?? '');
-    if (!local) return sendError(res, new HttpError('not_found', 'Not found'));
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(JSON.stringify({ token: apiToken }));
-  }
-
-  async function servePlayground(res: ServerResponse, file: string, method = 'GET') {
-    const served = await serveStatic(res, PLAYGROUND_DIR, file, method);
-    if (served) return;
-    if (file === 'index.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      return res.end(PLACEHOLDER_PAGE);
-    }
-    sendError(res, new HttpError('not_found', 'Not found'));
+    return serveImage(req, res);
   }
 
   const port = options.port ?? 3000;
@@ -276,6 +179,11 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
+  }).catch(async (error: unknown) => {
+    // A port in use must not leave the embedded servers running.
+    wiring.close();
+    await storage.close();
+    throw error;
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -287,9 +195,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       // Requests still running get a moment to finish, then their sockets are cut.
       setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
-    s3Client.destroy();
-    dynamoClient.destroy();
-    for (const embeddedServer of embedded.reverse()) await embeddedServer.close();
+    wiring.close();
+    await storage.close();
   }
 
   try {
@@ -301,44 +208,3 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 
   return { url, apiToken, config, transforms: () => transformCount, close };
 }
-
-/** `If-None-Match` as RFC 9110 reads it: `*`, or a list of tags compared weakly. */
-export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
-  return header.split(',').some((tag) => opaque(tag) === opaque(etag));
-}
-
-/** Writes a secret file (mode 0600) once; later starts read it back. */
-async function createSecretFile(path: string, make: () => string): Promise<string> {
-  try {
-    await writeFile(path, make(), { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  if (((await stat(path)).mode & 0o077) !== 0) await chmod(path, 0o600);
-  return (await readFile(path, 'utf8')).trim();
-}
-
-function sendError(res: ServerResponse, error: HttpError, headers: Record<string, string> = {}) {
-  res.writeHead(error.status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(errorBody(error)));
-}
-
-function sendViewerResponse(res: ServerResponse, response: ViewerResponse) {
-  const headers: Record<string, string> = {};
-  for (const [name, { value }] of Object.entries(response.headers ?? {})) headers[name] = value;
-  const body =
-    typeof response.body === 'string'
-      ? response.body
-      : response.body
-        ? Buffer.from(response.body.data, response.body.encoding === 'base64' ? 'base64' : 'utf8')
-        : '';
-  res.writeHead(response.statusCode, headers);
-  res.end(body);
-}
-
-const PLACEHOLDER_PAGE = `<!doctype html><meta charset="utf-8"><title>edge-resizer</title>
-<h1>edge-resizer</h1><p>The playground is not built yet: run <code>npm run build:web</code>, then reload.</p>
-<p>Try <a href="/samples/mountains.jpg?width=400">/samples/mountains.jpg?width=400</a>.</p>`;

@@ -1,22 +1,19 @@
 /**
- * Runs the viewer-request CloudFront Function (`src/edge/viewer-request.js`)
- * locally: the same file, with the same config token substitution `sls package`
- * does, in a fresh VM context whose only import is `crypto`, as in
- * cloudfront-js-2.0.
+ * Runs the viewer-request CloudFront Function locally: the bundle `sls package`
+ * deploys (`buildViewerFunction`, src/edge/viewer/build.ts), with the same
+ * stage config baked in, in a fresh VM context whose only import is `crypto`,
+ * as in cloudfront-js-2.0. Events are shaped as CloudFront presents them:
+ * query names and values as the viewer sent them (not decoded), and
+ * `rawQueryString()` answering the query string exactly as received.
  */
-import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createHash, createHmac } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { createContext, runInContext } from 'node:vm';
+import { createConfig, type EdgeResizerConfig } from '../core/config.js';
+import { buildViewerFunction } from '../edge/viewer/build.js';
+import { type ViewerConfig, viewerConfig } from '../edge/viewer/config.js';
 
-/** The settings substituted for `__VIEWER_CONFIG__`. */
-export interface ViewerConfig {
-  signingSecret: string | null;
-  defaultQuality: number;
-  allowedWidths: number[];
-  widthPolicy: 'reject' | 'snap';
-  maxDimension: number;
-}
+export type { ViewerConfig } from '../edge/viewer/config.js';
 
 export interface ViewerValue {
   value: string;
@@ -33,6 +30,7 @@ export interface ViewerEvent {
     querystring: Record<string, ViewerValue>;
     headers: Record<string, ViewerValue>;
     cookies: Record<string, ViewerValue>;
+    rawQueryString?: () => string | undefined;
   };
 }
 
@@ -45,29 +43,105 @@ export interface ViewerResponse {
 
 export type ViewerResult = ViewerEvent['request'] | ViewerResponse;
 
-const require = createRequire(import.meta.url);
-// The same helper `sls package` uses, so local and deployed code are substituted alike.
-const { renderViewerFunction } = require('../../scripts/sls-viewer-function.cjs') as {
-  renderViewerFunction: (source: string, config: ViewerConfig) => string;
-};
+/** The viewer function's settings for a stage config (signing secret from the config unless given). */
+export function localViewerConfig(config: EdgeResizerConfig, signingSecret?: string | null): ViewerConfig {
+  return viewerConfig(config, signingSecret === undefined ? config.signing.secret : signingSecret);
+}
 
-export const VIEWER_FUNCTION_PATH = new URL('../edge/viewer-request.js', import.meta.url);
+export interface LoadViewerOptions {
+  /**
+   * `signing-keys.json` of the data dir, which plays the CloudFront
+   * KeyValueStore of signing keys (re-read when it changes). With it the
+   * function is built with the KeyValueStore and its handler is async.
+   */
+  signingKeysFile?: string;
+}
 
-export function loadViewerFunction(config: ViewerConfig): (event: ViewerEvent) => ViewerResult {
-  const code = renderViewerFunction(readFileSync(VIEWER_FUNCTION_PATH, 'utf8'), config);
+/**
+ * The local KeyValueStore's file (`<dataDir>/signing-keys.json`), written by
+ * `edge-resizer keys add|list|retire`:
+ *
+ *     { "keys": { "<kid>": { "secret": "<string>", "created": "<ISO 8601>", "retired"?: "<ISO 8601>" } } }
+ *
+ * A `kid` is 1..64 of `A-Z a-z 0-9 _ -`. Deployed, the KeyValueStore holds
+ * `<kid>` → secret, and a retired key's value is the empty string (so a retired
+ * `default` is not replaced by the baked `SIGNING_SECRET`).
+ */
+export interface SigningKeysFile {
+  keys: Record<string, { secret: string; created: string; retired?: string }>;
+}
+
+/** The `cloudfront` module's `kvs()` over the keys file: `get` rejects for a missing key, as deployed. */
+function fileKeyValueStore(path: string) {
+  let seen = '';
+  let keys: SigningKeysFile['keys'] = Object.create(null);
+  const current = () => {
+    let stamp = 'missing';
+    try {
+      const stats = statSync(path);
+      stamp = `${stats.mtimeMs}:${stats.size}:${stats.ino}`;
+    } catch {
+      // No file: no keys but the baked default.
+    }
+    if (stamp !== seen) {
+      seen = stamp;
+      keys = Object.create(null);
+      if (stamp !== 'missing') {
+        const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<SigningKeysFile>;
+        for (const [kid, entry] of Object.entries(parsed.keys ?? {})) keys[kid] = entry;
+      }
+    }
+    return keys;
+  };
+  return {
+    get: async (kid: string): Promise<string> => {
+      const entry = current()[kid];
+      if (!entry) throw new Error(`The key ${kid} does not exist`);
+      return entry.retired ? '' : entry.secret;
+    },
+  };
+}
+
+/**
+ * Loads the function with `config`; fields left out take the default stage's
+ * values (`createConfig()`), so a test can name only what it changes.
+ */
+export function loadViewerFunction(config: Partial<ViewerConfig>): (event: ViewerEvent) => ViewerResult;
+export function loadViewerFunction(
+  config: Partial<ViewerConfig>,
+  options: LoadViewerOptions,
+): (event: ViewerEvent) => ViewerResult | Promise<ViewerResult>;
+export function loadViewerFunction(
+  config: Partial<ViewerConfig>,
+  options: LoadViewerOptions = {},
+): (event: ViewerEvent) => ViewerResult | Promise<ViewerResult> {
+  const keyValueStore = options.signingKeysFile !== undefined;
+  const code = buildViewerFunction({ ...viewerConfig(createConfig(), null), ...config, keyValueStore });
+  const kvs = keyValueStore ? fileKeyValueStore(options.signingKeysFile as string) : undefined;
+  const modules: Record<string, unknown> = {
+    crypto: { createHmac, createHash },
+    cloudfront: { kvs: () => kvs },
+  };
   const sandbox = createContext({
     require: (name: string) => {
-      if (name === 'crypto') return { createHmac, createHash: require('node:crypto').createHash };
+      if (name === 'crypto' || (name === 'cloudfront' && kvs)) return modules[name];
       throw new Error(`CloudFront Functions cannot require ${name}`);
     },
   });
-  runInContext(code, sandbox, { filename: 'viewer-request.js' });
-  const handler = (sandbox as { handler?: (event: ViewerEvent) => ViewerResult }).handler;
-  if (typeof handler !== 'function') throw new Error('viewer-request.js defines no handler function');
-  return (event) => handler(JSON.parse(JSON.stringify(event)) as ViewerEvent);
+  // A script context has no `import`: the runtime's `import x from 'm'` lines become requires of the same modules.
+  const script = code.replace(/^import (\w+) from '(\w+)';$/gm, "var $1 = require('$2');");
+  runInContext(script, sandbox, { filename: 'viewer-request.js' });
+  const handler = (sandbox as { handler?: (event: ViewerEvent) => ViewerResult | Promise<ViewerResult> }).handler;
+  if (typeof handler !== 'function') throw new Error('the viewer function defines no handler function');
+  return (event) => {
+    // A copy, as CloudFront hands each invocation its own event; the method survives as in the runtime.
+    const copy = JSON.parse(JSON.stringify(event)) as ViewerEvent;
+    if (event.request.rawQueryString) copy.request.rawQueryString = event.request.rawQueryString;
+    return handler(copy);
+  };
 }
 
-/** Builds the function's event from a raw query string and headers, values as sent. */
+/** Builds the function's event from a raw query string and headers, names and values as sent. */
 export function viewerEvent(
   method: string,
   uri: string,
@@ -75,17 +149,18 @@ export function viewerEvent(
   headers: Record<string, string>,
   ip: string,
 ): ViewerEvent {
-  const querystring: Record<string, ViewerValue> = {};
+  // Names are the client's: no prototype, so `__proto__` or `constructor` is just a name (issue 12).
+  const querystring: Record<string, ViewerValue> = Object.create(null);
   for (const pair of rawQuery.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
-    const name = decodeSafely(eq === -1 ? pair : pair.slice(0, eq));
+    const name = eq === -1 ? pair : pair.slice(0, eq);
     const value = eq === -1 ? '' : pair.slice(eq + 1);
     const existing = querystring[name];
     if (existing) existing.multiValue = [...(existing.multiValue ?? [{ value: existing.value }]), { value }];
     else querystring[name] = { value };
   }
-  const viewerHeaders: Record<string, ViewerValue> = {};
+  const viewerHeaders: Record<string, ViewerValue> = Object.create(null);
   for (const [name, value] of Object.entries(headers)) viewerHeaders[name.toLowerCase()] = { value };
   return {
     version: '1.0',
@@ -96,12 +171,20 @@ export function viewerEvent(
       requestId: Math.random().toString(36).slice(2),
     },
     viewer: { ip },
-    request: { method, uri, querystring, headers: viewerHeaders, cookies: {} },
+    request: {
+      method,
+      uri,
+      querystring,
+      headers: viewerHeaders,
+      cookies: {},
+      rawQueryString: () => (rawQuery === '' ? undefined : rawQuery),
+    },
   };
 }
 
-/** The function's query object back into a query string, in the order it left it. */
-export function toQueryString(querystring: Record<string, ViewerValue>): string {
+/** The function's query object back into a query string, in the order it left it (values as it wrote them). */
+export function toQueryString(querystring: Record<string, ViewerValue> | string): string {
+  if (typeof querystring === 'string') return querystring;
   return Object.entries(querystring)
     .map(([name, { value }]) => `${encodeURIComponent(name)}=${value}`)
     .join('&');
@@ -109,12 +192,4 @@ export function toQueryString(querystring: Record<string, ViewerValue>): string 
 
 export function isViewerResponse(result: ViewerResult): result is ViewerResponse {
   return 'statusCode' in result;
-}
-
-function decodeSafely(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
 }

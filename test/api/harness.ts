@@ -12,12 +12,12 @@ import {
   type IncomingMessage,
   type Server,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type ApiDeps, createApiHandler } from '../../src/api/app.js';
-import { createApiRequestListener } from '../../src/api/node-adapter.js';
 import type { EdgeResizerConfigInput } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/log.js';
+import { createApiRequestListener } from '../../src/local/node-adapter.js';
 import type { ImageVersion } from '../../src/storage/metadata-store.js';
 import { startTestDynamo, type TestDynamo } from '../helpers/dynamo.js';
 import { startTestStorage, type TestStorage } from '../helpers/storage.js';
@@ -47,6 +47,8 @@ export interface ApiHarness {
   invalidated: string[];
   /** Log lines at error level. */
   errors: string[];
+  /** Bytes the server has read from the socket of the connection whose client port is `clientPort`. */
+  serverBytesRead(clientPort: number): number | undefined;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
   /** The response head, with the body left to read as a stream. */
   open(method: string, path: string, options?: RequestOptions): Promise<IncomingMessage>;
@@ -78,6 +80,10 @@ export async function startApi(
   const server: Server = createServer(
     createApiRequestListener(createApiHandler(deps), { onError: (error) => errors.push(`adapter: ${String(error)}`) }),
   );
+  const sockets = new Map<number, Socket>();
+  server.on('connection', (socket: Socket) => {
+    if (socket.remotePort !== undefined) sockets.set(socket.remotePort, socket);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -120,6 +126,7 @@ export async function startApi(
     deps,
     invalidated,
     errors,
+    serverBytesRead: (clientPort) => sockets.get(clientPort)?.bytesRead,
     request,
     open,
     originalKeys: () => keys(storage.config.originalsBucket),

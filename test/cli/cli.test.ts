@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { isViewerResponse, loadViewerFunction, viewerEvent } from '../../src/local/viewer-function.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, startServe } from '../helpers/cli.js';
 
 const fixturePath = (path: string) => new URL(`../../fixtures/${path}`, import.meta.url);
 
@@ -76,6 +76,79 @@ describe('cli (edge-resizer)', () => {
     });
     const verdict = viewer(viewerEvent('GET', signed.pathname, signed.search.slice(1), {}, '127.0.0.1'));
     expect(isViewerResponse(verdict)).to.equal(false);
+  });
+
+  it('sign refuses an expiry that is not in the future: exit 2, one line, nothing printed (defect 14)', async () => {
+    const past = String(Math.floor(Date.now() / 1000) - 3600);
+    for (const expires of [past, '0s', '1000000000']) {
+      const result = await runCli(['sign', '/a.jpg?width=10', '--expires', expires], {
+        env: { SIGNING_SECRET: 'cli-secret' },
+      });
+      expect(result.code, expires).to.equal(2);
+      expect(result.stdout).to.equal('');
+      expect(result.stderr.trim().split('\n'), result.stderr).to.have.length(1);
+      expect(result.stderr).to.match(/not in the future/);
+    }
+    const future = String(Math.floor(Date.now() / 1000) + 600);
+    const ok = await runCli(['sign', '/a.jpg?width=10', '--expires', future], { env: { SIGNING_SECRET: 's' } });
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(new URL(ok.stdout.trim(), 'http://x').searchParams.get('exp')).to.equal(future);
+  });
+
+  describe('serve --config (stage settings, one schema)', () => {
+    const write = async (name: string, content: string) => {
+      const path = join(dir, name);
+      await writeFile(path, content);
+      return path;
+    };
+    const refusals: [string, string, RegExp][] = [
+      ['unknown.json', '{"presetz": {}}', /presetz is not a stage setting/],
+      [
+        'quality.json',
+        '{"defaultQuality": 101}',
+        /Expected integer between 1 and 100 for defaultQuality but received '101'/,
+      ],
+      ['limit.json', '{"limits": {"maxDimension": "big"}}', /for limits\.maxDimension but received 'big'/],
+      ['preset.json', '{"presets": {"card": "width=0"}}', /presets\.card: .*width/],
+      ['broken.json', '{"presets": ', /is not JSON/],
+    ];
+    for (const [name, content, message] of refusals) {
+      it(`exits 2 with one line for ${name}`, async () => {
+        const file = await write(name, content);
+        const result = await runCli(['serve', '--port', '0', '--data-dir', join(dir, 'never'), '--config', file]);
+        expect(result.code, result.stderr).to.equal(2);
+        expect(result.stderr.trim().split('\n'), result.stderr).to.have.length(1);
+        expect(result.stderr).to.match(message);
+        expect(result.stderr).to.include(name);
+      });
+    }
+
+    it('reads EDGE_RESIZER_CONFIG too, and a missing file is bad usage', async () => {
+      const file = await write('env.json', '{"widthPolicy": "round"}');
+      const byEnv = await runCli(['serve', '--port', '0', '--data-dir', join(dir, 'never')], {
+        env: { EDGE_RESIZER_CONFIG: file },
+      });
+      expect(byEnv.code, byEnv.stderr).to.equal(2);
+      expect(byEnv.stderr).to.match(/widthPolicy/);
+      const missing = await runCli(['serve', '--config', join(dir, 'nope.json')]);
+      expect(missing.code).to.equal(2);
+      expect(missing.stderr).to.match(/Cannot read the config file .*nope\.json \(ENOENT\)/);
+    });
+
+    it("applies a valid file's settings to the running server", async function () {
+      this.timeout(120_000);
+      const file = await write('good.json', JSON.stringify({ limits: { maxDimension: 1000 }, defaultQuality: 60 }));
+      const served = await startServe(['--port', '0', '--data-dir', join(dir, 'configured'), '--config', file]);
+      try {
+        expect(served.stderr()).to.include(`Config       ${file}`);
+        const tooWide = await fetch(`${served.url}/samples/fig.jpg?width=1500`);
+        expect(tooWide.status).to.equal(400);
+        expect(await tooWide.json()).to.include({ code: 'invalid_param' });
+        expect((await fetch(`${served.url}/samples/fig.jpg?width=900`)).status).to.equal(200);
+      } finally {
+        await served.stop();
+      }
+    });
   });
 
   it('sign without a secret fails with exit 1 and says why', async () => {

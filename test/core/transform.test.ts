@@ -51,7 +51,13 @@ describe('core/transform', () => {
         expect(meta.format).to.equal(out.format === 'avif' ? 'heif' : out.format);
         expect(meta.width).to.equal(out.width);
         const fit = v.width !== undefined && v.height !== undefined ? (v.fit ?? 'cover') : 'inside';
-        const reference = await referenceResize(input, { width: v.width, height: v.height, fit });
+        // §3: contain pads with bg, white by default.
+        const reference = await referenceResize(input, {
+          width: v.width,
+          height: v.height,
+          fit,
+          background: '#ffffff',
+        });
         const refMeta = await sharp(reference).metadata();
         expect([out.width, out.height]).to.deep.equal([refMeta.width, refMeta.height]);
         expect(await similarity(reference, out.data)).to.be.above(SIMILAR);
@@ -145,6 +151,36 @@ describe('core/transform', () => {
     expect(out.contentType).to.equal('image/avif');
   });
 
+  describe('time budget', () => {
+    it('a pipeline on a large input stops when its budget ends: 503 busy, and libvips goes idle', async () => {
+      // 5120×2880 → a 4096×2304 PNG takes seconds; the budget is 50 ms, so sharp's
+      // timeout (whole seconds, at least 1) must stop it rather than let it finish.
+      const input = fixture('bench/seeding-5120x2880.jpg');
+      const info = await inspectImage(input, config);
+      const caught = await transformImage(input, variant({ format: 'png' }), config, info, {
+        timeoutMs: 50,
+      }).catch((error: unknown) => error);
+      expect(caught).to.be.instanceOf(HttpError);
+      expect((caught as HttpError).code).to.equal('busy');
+      expect((caught as HttpError).status).to.equal(503);
+      expect((caught as HttpError).headers['Retry-After']).to.equal('1');
+      // Nothing keeps running after the answer: sharp's queue and workers drain.
+      let counters = sharp.counters();
+      for (let i = 0; i < 100 && (counters.queue > 0 || counters.process > 0); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        counters = sharp.counters();
+      }
+      expect(counters).to.deep.equal({ queue: 0, process: 0 });
+    });
+
+    it('no budget left → 503 busy before any work starts', () =>
+      expectCode(
+        transformImage(fixture('photos/fig.jpg'), variant({ width: 10 }), config, undefined, { timeoutMs: 0 }),
+        'busy',
+        503,
+      ));
+  });
+
   describe('refused inputs', () => {
     it('SVG → 415', () =>
       expectCode(transformImage(fixture('edge/image.svg'), variant({}), config), 'unsupported_format', 415));
@@ -156,6 +192,18 @@ describe('core/transform', () => {
       expectCode(transformImage(fixture('edge/truncated.jpg'), variant({ width: 100 }), config), 'corrupt_image', 422));
     it('decompression bomb → 413 from the header, without decoding', () =>
       expectCode(inspectImage(fixture('edge/bomb.png'), config), 'too_large', 413));
+    it('too many pixels over all frames → 413 saying frames × size and megapixels', async () => {
+      const input = fixture('edge/animated.gif');
+      const { width, height, pageHeight, pages } = await sharp(input).metadata();
+      const limited = createConfig({ limits: { maxInputPixels: 10_000 } });
+      const caught = await inspectImage(input, limited).catch((error: unknown) => error);
+      expect(caught).to.be.instanceOf(HttpError);
+      const frameHeight = pageHeight ?? height ?? 0;
+      const total = Number((((width ?? 0) * frameHeight * (pages ?? 0)) / 1e6).toPrecision(3));
+      expect((caught as HttpError).message).to.equal(
+        `The image has ${pages} frames of ${width}×${frameHeight} pixels (${total} MP); the limit is 0.01 MP`,
+      );
+    });
     it('over maxOriginalBytes → 413', () =>
       expectCode(
         inspectImage(fixture('photos/fig.jpg'), createConfig({ limits: { maxOriginalBytes: 1000 } })),

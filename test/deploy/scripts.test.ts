@@ -1,25 +1,31 @@
 /** The build-time helpers serverless.yml calls, without running serverless. */
+import { spawn } from 'node:child_process';
+import { cp, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { createConfig, DEFAULT_CONFIG } from '../../src/core/config.js';
 
 const require = createRequire(import.meta.url);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const esbuildConfig = require('../../esbuild.config.cjs') as {
   (serverless: unknown): Record<string, unknown>;
-  edgeConfigFrom: (input: unknown) => Record<string, unknown>;
+  edgeConfigFrom: (input: unknown, stageBlock?: unknown, stage?: string) => Record<string, unknown>;
   CONFIG_FIELDS: Record<string, true | string[]>;
 };
 const viewer = require('../../scripts/sls-viewer-function.cjs') as {
   viewerConfig: (edgeConfig: unknown) => Record<string, unknown>;
-  renderViewerFunction: (source: string, config: unknown) => string;
+  renderViewerFunction: (edgeConfig: unknown) => string;
   MAX_FUNCTION_BYTES: number;
 };
 const lifecycle = require('../../scripts/sls-derivatives-lifecycle.cjs') as {
   derivativeLifecycleRules: (days: number) => { Id: string; Prefix: string; ExpirationInDays?: number }[];
 };
 
-function fakeServerless(edgeConfig: unknown, region = 'us-east-1') {
-  return { service: { provider: { region, stage: 'dev' }, custom: { edgeConfig } } };
+function fakeServerless(edgeConfig: unknown, region = 'us-east-1', stage?: unknown) {
+  return { service: { provider: { region, stage: 'dev' }, custom: { edgeConfig, stage } } };
 }
 
 describe('deploy/esbuild.config.cjs', () => {
@@ -51,73 +57,144 @@ describe('deploy/esbuild.config.cjs', () => {
     expect(() => esbuildConfig.edgeConfigFrom({ limits: { maxWidth: 1 } })).to.throw(/limits\.maxWidth is not a field/);
   });
 
+  it("bakes a stage block's settings (presets, policies, limits), checked by the one schema", () => {
+    const options = esbuildConfig(
+      fakeServerless({ stage: 'dev', limits: { maxDimension: 4096 }, allowedWidths: [] }, 'us-east-1', {
+        priceClass: 'PriceClass_100',
+        allowedWidths: [320, 640],
+        widthPolicy: 'snap',
+        presets: { card: 'width=640&height=360', thumb: '?width=64' },
+        presetPolicy: 'only',
+        autoAvif: false,
+        defaultGravity: 'attention',
+        defaultQuality: 70,
+        limits: { transformTimeoutMs: 15_000 },
+      }),
+    );
+    const baked = JSON.parse((options.define as Record<string, string>).__EDGE_RESIZER_CONFIG__ as string);
+    expect(baked).to.deep.include({
+      allowedWidths: [320, 640],
+      widthPolicy: 'snap',
+      presets: { card: 'width=640&height=360', thumb: 'width=64' },
+      presetPolicy: 'only',
+      autoAvif: false,
+      defaultGravity: 'attention',
+      defaultQuality: 70,
+      limits: { maxDimension: 4096, transformTimeoutMs: 15_000 },
+    });
+    expect(baked).to.not.have.property('priceClass');
+  });
+
+  const refused: [string, unknown, unknown, RegExp][] = [
+    ['an unknown stage field', {}, { presetz: {} }, /custom\.stages\.dev\.presetz is neither a stage setting/],
+    [
+      'a quality of 0',
+      {},
+      { defaultQuality: 0 },
+      /custom\.stages\.dev\.defaultQuality: Expected integer between 1 and 100/,
+    ],
+    [
+      'an unknown gravity',
+      {},
+      { defaultGravity: 'middle' },
+      /custom\.stages\.dev\.defaultGravity: Expected one of center/,
+    ],
+    [
+      'an unknown limit',
+      {},
+      { limits: { maxWidth: 1 } },
+      /custom\.stages\.dev\.limits\.maxWidth: limits\.maxWidth is not a stage setting/,
+    ],
+    ['a bad preset value', {}, { presets: { card: 'width=abc' } }, /custom\.stages\.dev\.presets\.card: .*width/],
+    ['a preset naming a preset', {}, { presets: { a: 'preset=b' } }, /presets\.a: Expected image parameters/],
+    ['presetPolicy only without presets', {}, { presetPolicy: 'only' }, /presetPolicy: only needs at least one preset/],
+    ['a width over maxDimension', { limits: { maxDimension: 1000 } }, { allowedWidths: [2000] }, /allowedWidths\[0\]/],
+    ['a bad edgeConfig value', { autoAvif: 'yes' }, undefined, /custom\.edgeConfig\.autoAvif: Expected true or false/],
+  ];
+  for (const [what, edgeConfig, stageBlock, message] of refused) {
+    it(`refuses ${what}, naming the field`, () => {
+      expect(() => esbuildConfig.edgeConfigFrom(edgeConfig, stageBlock, 'dev')).to.throw(message);
+    });
+  }
+
+  it('`sls package` fails on a bad stage value in serverless.yml, naming the field', async function () {
+    this.timeout(180_000);
+    const work = await mkdtemp(join(tmpdir(), 'edge-resizer-sls-bad-'));
+    try {
+      for (const name of [
+        'serverless.yml',
+        'esbuild.config.cjs',
+        'package.json',
+        'package-lock.json',
+        'tsconfig.json',
+      ]) {
+        await cp(join(ROOT, name), join(work, name));
+      }
+      for (const name of ['resources', 'scripts', 'src'])
+        await cp(join(ROOT, name), join(work, name), { recursive: true });
+      await symlink(await realpath(join(ROOT, 'node_modules')), join(work, 'node_modules'), 'dir');
+      const yml = await readFile(join(work, 'serverless.yml'), 'utf8');
+      const broken = yml.replace(/^( {4}dev:\n)/m, '$1      defaultQuality: 0\n');
+      expect(broken).to.not.equal(yml);
+      await writeFile(join(work, 'serverless.yml'), broken);
+      const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
+      Object.assign(env, { AWS_ACCESS_KEY_ID: 'AKIDOFFLINEPACKAGE', AWS_SECRET_ACCESS_KEY: 'offline' });
+      const sls = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
+      const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+        const child = spawn(process.execPath, [sls, 'package', '--stage', 'dev', '--package', join(work, 'out')], {
+          cwd: work,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.on('close', (code) => resolve({ code, output }));
+      });
+      expect(result.code).to.not.equal(0);
+      expect(result.output).to.match(
+        /serverless\.yml: custom\.stages\.dev\.defaultQuality: Expected integer between 1 and 100/,
+      );
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+
   it('refuses any region but us-east-1', () => {
     expect(() => esbuildConfig(fakeServerless({}, 'eu-west-1'))).to.throw(/us-east-1 only/);
   });
 });
 
 describe('deploy/sls-viewer-function.cjs', () => {
-  const config = {
-    signingSecret: null,
-    defaultQuality: 80,
-    allowedWidths: [100],
-    widthPolicy: 'snap',
-    maxDimension: 4096,
-  };
-
   it('picks the viewer settings from the baked edge config', () => {
-    expect(
-      viewer.viewerConfig({
-        allowedWidths: [640, 320],
-        widthPolicy: 'snap',
-        limits: { maxDimension: 2000 },
-        signing: { secret: 's' },
-      }),
-    ).to.deep.equal({
-      signingSecret: 's',
-      defaultQuality: 80,
-      allowedWidths: [320, 640],
+    const picked = viewer.viewerConfig({
+      allowedWidths: [640, 320],
       widthPolicy: 'snap',
-      maxDimension: 2000,
+      defaultFit: 'contain',
+      limits: { maxDimension: 2000 },
+      signing: { secret: 's' },
     });
+    expect(picked).to.include({ signingSecret: 's', widthPolicy: 'snap', maxDimension: 2000, defaultFit: 'contain' });
+    expect(picked.allowedWidths).to.deep.equal([320, 640]);
     const defaults = createConfig({});
-    expect(viewer.viewerConfig({ signing: { secret: '' } })).to.deep.equal({
+    expect(viewer.viewerConfig({ signing: { secret: '' } })).to.include({
       signingSecret: null,
       defaultQuality: defaults.defaultQuality,
-      allowedWidths: defaults.allowedWidths,
-      widthPolicy: defaults.widthPolicy,
+      defaultFit: defaults.defaultFit,
+      defaultGravity: defaults.defaultGravity,
+      autoAvif: defaults.autoAvif,
       maxDimension: defaults.limits.maxDimension,
     });
   });
 
-  for (const source of [
-    'var CONFIG = __VIEWER_CONFIG__;',
-    'var CONFIG = {/*__VIEWER_CONFIG__*/};',
-    'var CONFIG = /* __VIEWER_CONFIG__ */;',
-  ]) {
-    it(`substitutes ${JSON.stringify(source)}`, () => {
-      expect(viewer.renderViewerFunction(source, config)).to.equal(`var CONFIG = ${JSON.stringify(config)};`);
-    });
-  }
-
-  it('keeps JS template literals, which serverless leaves alone', () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the viewer function's own JS, as text
-    const source = 'var CONFIG = __VIEWER_CONFIG__; var s = `w${CONFIG.maxDimension}`;';
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the viewer function's own JS, as text
-    expect(viewer.renderViewerFunction(source, config)).to.include('`w${CONFIG.maxDimension}`');
-  });
-
-  it('refuses a missing or repeated token, serverless variable syntax, and code over 10 KB', () => {
-    expect(() => viewer.renderViewerFunction('var CONFIG = {};', config)).to.throw(/found it 0 times/);
-    expect(() => viewer.renderViewerFunction('__VIEWER_CONFIG__; __VIEWER_CONFIG__', config)).to.throw(
-      /found it 2 times/,
-    );
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: serverless variable syntax, as text
-    expect(() => viewer.renderViewerFunction('var a = __VIEWER_CONFIG__; var b = `${self:x}`;', config)).to.throw(
-      /serverless would resolve/,
-    );
-    const big = `var CONFIG = __VIEWER_CONFIG__;//${'x'.repeat(viewer.MAX_FUNCTION_BYTES)}`;
-    expect(() => viewer.renderViewerFunction(big, config)).to.throw(/at most 10240 bytes/);
+  it('bundles the function from TypeScript with the stage baked in, under 10 KB', () => {
+    const code = viewer.renderViewerFunction({ signing: { secret: 'baked-secret' }, defaultFit: 'inside' });
+    expect(Buffer.byteLength(code)).to.be.below(viewer.MAX_FUNCTION_BYTES);
+    expect(code).to.include('"baked-secret"').and.include('"inside"');
+    expect(code).to.match(/^var cfCrypto = require\('crypto'\)/);
+    expect(code.trimEnd()).to.match(/function handler\(event\) \{ return __viewerHandler\(event\); \}$/);
+    // serverless would resolve any `${` of the code as its own variable.
+    expect(code).not.to.include('$' + '{');
   });
 });
 

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -8,7 +9,8 @@ import type { CloudFrontResultResponse } from '../../src/edge/cloudfront.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { BIN } from '../helpers/cli.js';
 
-const WEBP_ACCEPT = 'image/avif,image/webp,image/apng,*/*;q=0.8';
+// A WebP-only browser (Chrome before AVIF): `format=auto` negotiates WebP.
+const WEBP_ACCEPT = 'image/webp,image/apng,*/*;q=0.8';
 
 describe('local/server (the local CDN)', () => {
   let dataDir: string;
@@ -66,9 +68,9 @@ describe('local/server (the local CDN)', () => {
       accept: 'image/png',
     });
     expect(same.headers.get('x-cache')).to.equal('Hit from cloudfront');
-    // dpr is folded by origin-request, not the viewer function: a new cache key, but the stored derivative.
+    // dpr is folded by the viewer function (issue 12, defect 4): the same cache entry.
     const dpr = await get('/samples/fig.jpg?width=100&height=50&dpr=2', { accept: '*/*' });
-    expect(dpr.headers.get('x-cache')).to.equal('Miss from cloudfront');
+    expect(dpr.headers.get('x-cache')).to.equal('Hit from cloudfront');
     expect(dpr.headers.get('server-timing')).to.equal(null);
     expect(server.transforms() - before).to.equal(1);
   });
@@ -121,6 +123,41 @@ describe('local/server (the local CDN)', () => {
     const response = await get('/_local/token');
     expect(response.status).to.equal(200);
     expect(await response.json()).to.deep.equal({ token: server.apiToken });
+  });
+
+  it('refuses the token to a request naming another host or origin (DNS rebinding, defect 9)', async () => {
+    const { port } = new URL(server.url);
+    const tokenStatus = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/_local/token', headers }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const headers of <Record<string, string>[]>[
+      { host: 'evil.example.com' },
+      { host: `evil.example.com:${port}` },
+      { host: '127.0.0.1.evil.example.com' },
+      { host: `127.0.0.1:${port}`, origin: 'http://evil.example.com' },
+      { host: `127.0.0.1:${port}`, origin: 'null' },
+    ]) {
+      const answer = await tokenStatus(headers);
+      expect(answer.status, JSON.stringify(headers)).to.equal(404);
+      expect(answer.body).to.not.include(server.apiToken);
+      expect(JSON.parse(answer.body)).to.include({ code: 'not_found' });
+    }
+    for (const headers of <Record<string, string>[]>[
+      { host: `127.0.0.1:${port}` },
+      { host: `localhost:${port}`, origin: `http://localhost:${port}` },
+      { host: `[::1]:${port}` },
+    ]) {
+      const answer = await tokenStatus(headers);
+      expect(answer.status, JSON.stringify(headers)).to.equal(200);
+      expect(JSON.parse(answer.body)).to.deep.equal({ token: server.apiToken });
+    }
   });
 
   it('logs one JSON line per request with method, path, status, cache and ms', () => {
@@ -177,14 +214,10 @@ describe('local/server (the local CDN)', () => {
 
   it('`edge-resizer serve` prints working URLs and stops cleanly on Ctrl-C', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edge-resizer-cli-serve-'));
-    const child = spawn(
-      process.execPath,
-      ['--openssl-legacy-provider', BIN, 'serve', '--port', '0', '--data-dir', dir],
-      {
-        env: { ...process.env, LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dir], {
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let stderr = '';
       const started = performance.now();

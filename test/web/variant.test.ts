@@ -101,3 +101,16 @@ describe('web/src/ndjson', () => {
     expect(keys).to.deep.equal(['a', 'b', 'cé']);
   });
 });
+
+describe('web/variant shares the server rules', () => {
+  it('takes parameter names and defaults from src/core (param-rules.ts, config.ts), not copies', async () => {
+    const rules = await import('../../src/core/param-rules.js');
+    const { DEFAULT_CONFIG } = await import('../../src/core/config.js');
+    const variant = await import('../../web/src/variant.js');
+    expect(variant.FITS).to.equal(rules.FIT_MODES);
+    expect(variant.FORMATS).to.equal(rules.REQUESTED_FORMATS);
+    expect(variant.DEFAULT_QUALITY).to.equal(DEFAULT_CONFIG.defaultQuality);
+    expect(variant.MAX_DIMENSION).to.equal(DEFAULT_CONFIG.limits.maxDimension);
+    expect(variant.IMAGE_PARAM_NAMES).to.include.members(['gravity', 'fx', 'fy', 'rect', 'preset']);
+  });
+});

@@ -4,16 +4,31 @@
  * the mocha tests import it directly.
  */
 
-export const FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
-export type Fit = (typeof FITS)[number];
-export const FORMATS = ['auto', 'webp', 'avif', 'jpeg', 'png'] as const;
-export type Format = (typeof FORMATS)[number];
+import { DEFAULT_CONFIG } from '../../src/core/config.js';
+import {
+  FIT_MODES,
+  type FitMode,
+  IMAGE_PARAM_NAMES,
+  NEUTRAL,
+  RANGES,
+  REQUESTED_FORMATS,
+  type RequestedFormat,
+} from '../../src/core/param-rules.js';
+
+// Names, values and defaults come from the server's own rules (src/core/param-rules.ts
+// and the default stage of src/core/config.ts), so the playground cannot drift from them.
+export const FITS = FIT_MODES;
+export type Fit = FitMode;
+export const FORMATS = REQUESTED_FORMATS;
+export type Format = RequestedFormat;
+export { IMAGE_PARAM_NAMES, RANGES };
 
 /** The server's defaults (CONTRACT.md §3); a URL leaves these out. */
-export const DEFAULT_QUALITY = 80;
-export const DEFAULT_FIT: Fit = 'cover';
-export const DEFAULT_FORMAT: Format = 'auto';
-export const MAX_DIMENSION = 4096;
+export const DEFAULT_QUALITY = DEFAULT_CONFIG.defaultQuality;
+export const DEFAULT_FIT: Fit = DEFAULT_CONFIG.defaultFit;
+export const DEFAULT_FORMAT: Format = NEUTRAL.format;
+export const DEFAULT_DPR = NEUTRAL.dpr;
+export const MAX_DIMENSION = DEFAULT_CONFIG.limits.maxDimension;
 
 /** Widths offered in the responsive snippet, each capped at the original's width. */
 export const DEFAULT_SRCSET_WIDTHS = [320, 640, 960, 1280, 1920] as const;
@@ -41,7 +56,7 @@ export const defaultParams = (): VariantParams => ({
   fit: DEFAULT_FIT,
   format: DEFAULT_FORMAT,
   quality: DEFAULT_QUALITY,
-  dpr: 1,
+  dpr: DEFAULT_DPR,
 });
 
 /** The path of an image key, each segment encoded (keys are plain ASCII, so this is a no-op in practice). */
@@ -63,7 +78,7 @@ export function variantUrl(key: string, params: VariantParams): string {
   }
   if (params.format !== DEFAULT_FORMAT) query.set('format', params.format);
   if (params.quality !== DEFAULT_QUALITY) query.set('quality', String(params.quality));
-  if (params.dpr !== 1) query.set('dpr', String(params.dpr));
+  if (params.dpr !== DEFAULT_DPR) query.set('dpr', String(params.dpr));
   const qs = query.toString();
   return qs ? `${keyPath(key)}?${qs}` : keyPath(key);
 }

@@ -13,68 +13,23 @@
  * and gives the same here because the adapter parses the prelude from the bytes.
  */
 import { Writable } from 'node:stream';
+import {
+  type AwsLambdaGlobal,
+  HTTP_INTEGRATION_CONTENT_TYPE,
+  type LambdaResponseStream,
+  PRELUDE_DELIMITER,
+  STREAMING_HANDLER,
+} from '../api/lambda-stream.js';
 
-export const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
-/** What separates the JSON prelude from the body. */
-export const PRELUDE_DELIMITER = Buffer.alloc(8);
-/** The runtime's marker on a streamified handler. */
-export const STREAMING_HANDLER = Symbol.for('aws.lambda.runtime.handler.streaming');
-
-/** Status, headers and cookies of a function URL response (the "prelude"). */
-export interface HttpResponsePrelude {
-  statusCode?: number;
-  headers?: Record<string, string>;
-  cookies?: string[];
-}
-
-/** The `responseStream` the runtime hands a streamified handler. */
-export interface LambdaResponseStream extends Writable {
-  setContentType(contentType: string): void;
-}
-
-/** A function URL event, payload format 2.0 (the fields the API reads, and a few for completeness). */
-export interface FunctionUrlEvent {
-  version: '2.0';
-  routeKey: string;
-  rawPath: string;
-  rawQueryString: string;
-  cookies?: string[];
-  /** Lower-case names; repeated headers joined with commas. */
-  headers: Record<string, string | undefined>;
-  queryStringParameters?: Record<string, string | undefined>;
-  requestContext: {
-    accountId: string;
-    apiId: string;
-    domainName: string;
-    domainPrefix: string;
-    http: { method: string; path: string; protocol: string; sourceIp: string; userAgent: string };
-    requestId: string;
-    routeKey: string;
-    stage: string;
-    time: string;
-    timeEpoch: number;
-  };
-  body?: string;
-  isBase64Encoded: boolean;
-}
-
-export type StreamingHandler = (
-  event: FunctionUrlEvent,
-  responseStream: LambdaResponseStream,
-  context?: unknown,
-) => Promise<void>;
-
-export interface AwsLambdaGlobal {
-  streamifyResponse<H extends StreamingHandler>(handler: H): H;
-  HttpResponseStream: {
-    from(responseStream: LambdaResponseStream, prelude: HttpResponsePrelude): LambdaResponseStream;
-  };
-}
-
-declare global {
-  // The Lambda runtime defines it before loading the handler module.
-  var awslambda: AwsLambdaGlobal;
-}
+export {
+  type FunctionUrlEvent,
+  HTTP_INTEGRATION_CONTENT_TYPE,
+  type HttpResponsePrelude,
+  type LambdaResponseStream,
+  PRELUDE_DELIMITER,
+  STREAMING_HANDLER,
+  type StreamingHandler,
+} from '../api/lambda-stream.js';
 
 type RawWrite = (chunk: Buffer) => void;
 

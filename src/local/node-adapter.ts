@@ -6,10 +6,14 @@
  * up to 8 NUL bytes gives status and headers, everything after is the body,
  * passed on as it is written. Nothing is buffered, so time to first byte and
  * memory are what they would be on Lambda; backpressure from the client
- * reaches the handler's pipeline.
+ * reaches the handler's pipeline. One difference, on purpose: the request body
+ * is not read into the event but handed over as a stream (`BODY_STREAM`), so
+ * an unauthenticated upload is answered without its body ever being read.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Readable, Transform } from 'node:stream';
+import { BODY_STREAM } from '../api/lambda-stream.js';
 import { DEFAULT_MAX_ORIGINAL_BYTES } from '../core/config.js';
 import { errorBody, HttpError } from '../core/errors.js';
 import {
@@ -23,8 +27,6 @@ import {
   type StreamingHandler,
 } from './streaming-shim.js';
 
-/** A function URL refuses request payloads over 6 MB; set `maxBodyBytes` to this to feel that limit locally. */
-export const LAMBDA_REQUEST_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 /** The prelude is a small JSON object; more than this before the delimiter is a broken response. */
 const MAX_PRELUDE_BYTES = 64 * 1024;
 
@@ -48,46 +50,62 @@ export function createApiRequestListener(
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_ORIGINAL_BYTES + 1024 * 1024;
 
   return (req, res) => {
-    readBody(req, maxBodyBytes).then(
-      async (body) => {
-        if (body === undefined) return refuseTooLarge(res, maxBodyBytes);
-        const responseStream = new ShimResponseStream(createSink(res));
-        // The client went away: stop the handler's pipeline rather than stream into the void.
-        res.on('close', () => {
-          if (!res.writableFinished) responseStream.destroy();
-        });
-        try {
-          await handler(toFunctionUrlEvent(req, body), responseStream, { awsRequestId: randomUUID() });
-          // Lambda ends the response when the handler's promise settles.
-          if (!responseStream.writableEnded && !responseStream.destroyed) responseStream.end();
-        } catch (error) {
-          options.onError?.(error);
-          // As Lambda: an invocation error before the prelude is a 502; after it, a cut response.
-          if (!res.headersSent) {
-            sendJson(res, 502, { Message: 'Internal Server Error' });
-          } else {
-            res.destroy();
-          }
-          responseStream.destroy();
-        }
-      },
-      (error: unknown) => {
-        options.onError?.(error);
-        res.destroy();
-      },
-    );
+    // Refused on the declared length before anything else, as a function URL does.
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) return refuseTooLarge(res, maxBodyBytes);
+    run(req, res).catch((error: unknown) => {
+      options.onError?.(error);
+      res.destroy();
+    });
   };
+
+  async function run(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const responseStream = new ShimResponseStream(createSink(req, res));
+    // The client went away: stop the handler's pipeline rather than stream into the void.
+    res.on('close', () => {
+      if (!res.writableFinished) responseStream.destroy();
+    });
+    try {
+      await handler(toFunctionUrlEvent(req, maxBodyBytes), responseStream, { awsRequestId: randomUUID() });
+      // Lambda ends the response when the handler's promise settles.
+      if (!responseStream.writableEnded && !responseStream.destroyed) responseStream.end();
+    } catch (error) {
+      options.onError?.(error);
+      // As Lambda: an invocation error before the prelude is a 502; after it, a cut response.
+      if (!res.headersSent) {
+        closeIfUnread(req, res);
+        sendJson(res, 502, { Message: 'Internal Server Error' });
+      } else {
+        res.destroy();
+      }
+      responseStream.destroy();
+    }
+  }
+}
+
+/**
+ * An answer given before the client finished sending its body (a 401 to an
+ * upload, a 413 part way): the rest is never read. It would be parsed as the
+ * next request, so the connection closes after the answer instead; Node then
+ * stops reading the socket, and the client's remaining bytes are refused by
+ * TCP rather than read and dropped.
+ */
+function closeIfUnread(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete) return;
+  res.shouldKeepAlive = false;
+  res.setHeader('connection', 'close');
 }
 
 /**
  * The function URL side of the response stream: parses the prelude when the
  * handler used `HttpResponseStream.from`, then forwards body bytes as they come.
  */
-function createSink(res: ServerResponse): ResponseSink {
+function createSink(req: IncomingMessage, res: ServerResponse): ResponseSink {
   let prelude: Buffer[] | undefined = [];
   let preludeBytes = 0;
 
   function start(contentType: string, head: HttpResponsePrelude | undefined): void {
+    closeIfUnread(req, res);
     if (!head) {
       res.writeHead(200, { 'content-type': contentType });
     } else {
@@ -168,22 +186,32 @@ function badGateway(res: ServerResponse): Error {
   return new Error('The response prelude is malformed');
 }
 
-/** The request body, or undefined once it is over `limit` (the rest is not read). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return undefined;
-  const chunks: Buffer[] = [];
+/**
+ * The request body as the handler reads it, no further than `limit` bytes: a
+ * longer body (sent without a Content-Length, or longer than declared) fails
+ * the stream with 413 `too_large` and is read no further.
+ */
+function limitBody(req: IncomingMessage, limit: number): Readable {
   let length = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, length);
+  const limiter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      length += chunk.length;
+      if (length > limit) callback(bodyTooLarge(limit));
+      else callback(null, chunk);
+    },
+  });
+  req.on('error', (error) => limiter.destroy(error));
+  req.on('aborted', () => limiter.destroy(new Error('The client aborted the request')));
+  limiter.on('error', () => req.unpipe(limiter));
+  return req.pipe(limiter);
+}
+
+function bodyTooLarge(limit: number): HttpError {
+  return new HttpError('too_large', `The request body is larger than ${Math.floor(limit / 1024 / 1024)} MB`);
 }
 
 function refuseTooLarge(res: ServerResponse, limit: number): void {
-  const error = new HttpError('too_large', `The request body is larger than ${Math.floor(limit / 1024 / 1024)} MB`);
+  const error = bodyTooLarge(limit);
   // The unread rest of the body would be parsed as the next request: close the connection.
   res.shouldKeepAlive = false;
   sendJson(res, error.status, errorBody(error), { 'cache-control': 'no-store', connection: 'close' });
@@ -199,17 +227,19 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-/** Text bodies arrive as they are, anything else base64-encoded, as a function URL does. */
-const TEXT_TYPES = /^(text\/|application\/(json|x-www-form-urlencoded|xml|x-ndjson)|[^;]*\+(json|xml))/i;
-
-/** A Node request as a function URL event, payload format 2.0. */
-export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer): FunctionUrlEvent {
+/**
+ * A Node request as a function URL event, payload format 2.0, except for the
+ * body: it stays in the request, handed over unread as `BODY_STREAM` (at most
+ * `maxBodyBytes`), so the handler can refuse a caller before reading it.
+ */
+export function toFunctionUrlEvent(req: IncomingMessage, maxBodyBytes: number): FunctionUrlEvent {
   const url = req.url ?? '/';
   const queryAt = url.indexOf('?');
   const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
   const rawQueryString = queryAt === -1 ? '' : url.slice(queryAt + 1);
 
-  const headers: Record<string, string> = {};
+  // Names a client chose: a map without a prototype, so `__proto__` or `constructor` is just a name.
+  const headers: Record<string, string> = Object.create(null);
   let cookies: string[] | undefined;
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
@@ -225,13 +255,13 @@ export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer): Function
 
   let queryStringParameters: Record<string, string> | undefined;
   for (const [name, value] of new URLSearchParams(rawQueryString)) {
-    queryStringParameters ??= {};
-    queryStringParameters[name] = name in queryStringParameters ? `${queryStringParameters[name]},${value}` : value;
+    queryStringParameters ??= Object.create(null) as Record<string, string>;
+    const previous = queryStringParameters[name];
+    queryStringParameters[name] = previous === undefined ? value : `${previous},${value}`;
   }
 
   const host = headers.host ?? 'localhost';
   const now = new Date();
-  const text = TEXT_TYPES.test(headers['content-type'] ?? '');
   return {
     version: '2.0',
     routeKey: '$default',
@@ -258,7 +288,7 @@ export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer): Function
       time: now.toISOString(),
       timeEpoch: now.getTime(),
     },
-    ...(body.length > 0 ? { body: text ? body.toString('utf8') : body.toString('base64') } : {}),
-    isBase64Encoded: body.length > 0 && !text,
+    isBase64Encoded: false,
+    [BODY_STREAM]: limitBody(req, maxBodyBytes),
   };
 }

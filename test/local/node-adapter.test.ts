@@ -4,15 +4,24 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { createApiRequestListener } from '../../src/api/node-adapter.js';
+import { BODY_STREAM } from '../../src/api/lambda-stream.js';
+import { HttpError } from '../../src/core/errors.js';
+import { createApiRequestListener } from '../../src/local/node-adapter.js';
 import {
   type FunctionUrlEvent,
   installStreamingShim,
   STREAMING_HANDLER,
   type StreamingHandler,
-} from '../../src/api/streaming-shim.js';
+} from '../../src/local/streaming-shim.js';
 
-describe('API: node adapter and streaming shim', () => {
+/** The body the adapter handed over unread, read to the end. */
+async function text(event: FunctionUrlEvent): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of event[BODY_STREAM] ?? []) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('local/node-adapter and streaming shim', () => {
   let server: Server;
   let url: string;
   let current: StreamingHandler = async () => {};
@@ -52,13 +61,15 @@ describe('API: node adapter and streaming shim', () => {
     return { res, body: Buffer.concat(chunks).toString('utf8') };
   }
 
-  it('turns a request into a function URL 2.0 event: raw path and query, lower-case headers, cookies, base64 body', async () => {
+  it('turns a request into a function URL 2.0 event: raw path and query, lower-case headers, cookies, the body as a stream', async () => {
     let seen: FunctionUrlEvent | undefined;
+    let body: Buffer | undefined;
     current = async (event, stream) => {
       seen = event;
+      body = await text(event);
       stream.end();
     };
-    await fetchAll('/api/images/a%20b.jpg?x=1&x=2&y=', {
+    await fetchAll('/api/images/a%20b.jpg?x=1&x=2&y=&constructor=c&__proto__=p', {
       method: 'PUT',
       headers: { 'X-Meta-Title': 'Hi', Cookie: 'a=1; b=2', 'Content-Type': 'image/jpeg' },
       body: Buffer.from([0xff, 0xd8, 0x00]),
@@ -66,17 +77,46 @@ describe('API: node adapter and streaming shim', () => {
     expect(seen).to.deep.include({
       version: '2.0',
       rawPath: '/api/images/a%20b.jpg',
-      rawQueryString: 'x=1&x=2&y=',
-      isBase64Encoded: true,
+      rawQueryString: 'x=1&x=2&y=&constructor=c&__proto__=p',
+      isBase64Encoded: false,
     });
+    expect(seen?.body).to.equal(undefined);
     expect(seen?.requestContext.http.method).to.equal('PUT');
     expect(seen?.headers['x-meta-title']).to.equal('Hi');
     expect(seen?.cookies).to.deep.equal(['a=1', 'b=2']);
-    expect(seen?.queryStringParameters).to.deep.equal({ x: '1,2', y: '' });
-    expect(Buffer.from(seen?.body ?? '', 'base64')).to.deep.equal(Buffer.from([0xff, 0xd8, 0x00]));
+    // Client-chosen names are plain entries of maps without a prototype.
+    expect(Object.entries(seen?.queryStringParameters ?? {})).to.deep.equal([
+      ['x', '1,2'],
+      ['y', ''],
+      ['constructor', 'c'],
+      ['__proto__', 'p'],
+    ]);
+    expect(Object.getPrototypeOf(seen?.queryStringParameters)).to.equal(null);
+    expect(Object.getPrototypeOf(seen?.headers)).to.equal(null);
+    expect(({} as Record<string, unknown>).p).to.equal(undefined);
+    expect(body).to.deep.equal(Buffer.from([0xff, 0xd8, 0x00]));
+  });
 
-    await fetchAll('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
-    expect(seen).to.deep.include({ body: '{"a":1}', isBase64Encoded: false });
+  it('fails the body stream with 413 too_large past maxBodyBytes when no length was declared', async () => {
+    let failure: unknown;
+    current = async (event, stream) => {
+      failure = await text(event).catch((error: unknown) => error);
+      awslambda.HttpResponseStream.from(stream, { statusCode: 413, headers: {} }).write('');
+      stream.end();
+    };
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${url}/`, { method: 'POST', agent: false }, resolve);
+      req.on('error', () => {});
+      req.on('close', () => reject(new Error('closed without an answer')));
+      // Chunked: no Content-Length to refuse up front.
+      req.write(Buffer.alloc(800));
+      req.write(Buffer.alloc(800));
+    });
+    res.resume();
+    expect(res.statusCode).to.equal(413);
+    // The rest of the body is never read: the connection does not stay open for it.
+    expect(res.headers.connection).to.equal('close');
+    expect(failure).to.be.instanceOf(HttpError).with.property('code', 'too_large');
   });
 
   it('takes status, headers and cookies from the HttpResponseStream.from prelude, and the rest as the body', async () => {
@@ -127,21 +167,29 @@ describe('API: node adapter and streaming shim', () => {
   });
 
   it('delivers the first bytes while the handler is still running (no buffering)', async () => {
+    // The handler writes its second line only once the client has the first: buffering would deadlock.
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let finished = false;
     current = async (_event, stream) => {
       const out = awslambda.HttpResponseStream.from(stream, { statusCode: 200, headers: {} });
       out.write('first\n');
-      await sleep(300);
+      await released;
       out.write('second\n');
       out.end();
+      finished = true;
     };
-    const start = performance.now();
     const res = await open('/');
     const iterator = (res as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     const first = await iterator.next();
-    const firstAt = performance.now() - start;
     expect(first.value.toString()).to.equal('first\n');
-    expect(firstAt).to.be.lessThan(250);
-    for (let next = await iterator.next(); !next.done; next = await iterator.next());
+    expect(finished).to.equal(false);
+    release();
+    let rest = '';
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) rest += next.value.toString();
+    expect(rest).to.equal('second\n');
   });
 
   it('holds the handler back while the client does not read (backpressure, constant memory)', async () => {
@@ -183,7 +231,8 @@ describe('API: node adapter and streaming shim', () => {
     installStreamingShim();
     expect(awslambda.HttpResponseStream).to.equal(before);
 
-    const { handler, createApiHandler } = await import('../../src/api/handler.js');
+    const { handler } = await import('../../src/entry/api.js');
+    const { createApiHandler } = await import('../../src/api/app.js');
     expect((handler as unknown as Record<symbol, unknown>)[STREAMING_HANDLER]).to.equal('response');
     expect(createApiHandler).to.be.a('function');
   });

@@ -1,0 +1,233 @@
+/**
+ * The viewer-request CloudFront Function (runtime `cloudfront-js-2.0`) for
+ * image URLs, as TypeScript: `build.ts` bundles it with the stage's config for
+ * `sls package` and the local CDN. It runs on every request, cache hits
+ * included, so it is where signed URLs are checked (CONTRACT.md §5) and where
+ * every spelling of one variant becomes one cache key (§3):
+ *   - the path is decoded once and re-encoded one way;
+ *   - the query becomes the canonical query of `param-rules.ts` (image
+ *     parameters only, fixed order, defaults and what cannot matter left out,
+ *     `dpr` and presets folded in), a bad value answered here with the same
+ *     400 as origin-request would give;
+ *   - `Accept` becomes `image/avif`, `image/webp` or `*∕*` (explicit formats: `*∕*`);
+ *   - `sig` and `exp` are checked on the URL as sent, then dropped.
+ * Written for CloudFront Functions' runtime like `param-rules.ts` (see there).
+ */
+import {
+  canonicalize,
+  canonicalQuery,
+  decodeQuery,
+  isParamError,
+  normalizeAccept,
+  parseParams,
+  presetOnlyQuery,
+} from '../../core/param-rules.js';
+import type { ViewerConfig } from './config.js';
+
+export interface CfValue {
+  value: string;
+  multiValue?: CfValue[];
+}
+
+export interface CfRequest {
+  method: string;
+  uri: string;
+  /** Names and values as the viewer sent them (not decoded); what is left here goes to the origin as is. */
+  querystring: Record<string, CfValue>;
+  headers: Record<string, CfValue>;
+  cookies?: Record<string, CfValue>;
+  /** The query string exactly as received, without `?` (runtime 2.0). */
+  rawQueryString?: () => string | undefined;
+}
+
+export interface CfResponse {
+  statusCode: number;
+  statusDescription: string;
+  headers: Record<string, CfValue>;
+  body: { encoding: 'text'; data: string };
+}
+
+export interface CfEvent {
+  request: CfRequest;
+}
+
+/** The part of CloudFront Functions' `crypto` module we use. */
+export interface HmacModule {
+  createHmac(algorithm: 'sha256', key: string): { update(data: string): { digest(encoding: 'base64'): string } };
+}
+
+/** Header the origin-response trigger reads for the 302 of an oversized derivative (see origin-request.ts). */
+export const LOCATION_HEADER = 'x-resizer-location';
+
+/** What the handler answers when it needs a signing key from the KeyValueStore first (see build.ts's last line). */
+export interface KeyLookup {
+  kid: string;
+}
+
+/** A `kid` as a KeyValueStore key: short and plain. */
+const KID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The handler. With `config.keyValueStore`, signing keys live in CloudFront's
+ * KeyValueStore, which is async: the handler is called once without a secret
+ * and answers `{ kid }`, then again with the store's value for that `kid`
+ * (`''` for a retired key, `null` for one the store does not hold: for
+ * `default` that means the baked `SIGNING_SECRET`). The request is not
+ * touched before the signature is checked.
+ */
+export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
+  return function handle(event: CfEvent, stored?: string | null): CfRequest | CfResponse | KeyLookup {
+    const request = event.request;
+    // The playground (the default root object and its assets) is not an image.
+    if (request.uri === '/' || request.uri.indexOf('/_playground/') === 0) return request;
+
+    const raw = rawQuery(request);
+    const pairs = raw == null ? [] : decodeQuery(raw);
+    if (config.signingSecret) {
+      // A repeated parameter is ambiguous for the signature too (CONTRACT.md §5).
+      const seen: Record<string, string> = Object.create(null);
+      for (let i = 0; i < pairs.length; i++) {
+        const pair = pairs[i] as [string, string];
+        if (seen[pair[0]] != null)
+          return error(400, 'invalid_param', 'Parameter ' + pair[0] + ' is given more than once');
+        seen[pair[0]] = pair[1];
+      }
+      const kid = seen.kid == null ? 'default' : seen.kid;
+      let secret: string | undefined = config.signingSecret;
+      if (config.keyValueStore) {
+        if (!KID.test(kid)) return error(403, 'invalid_signature', 'Unknown signing key');
+        if (stored === undefined) return { kid };
+        secret = stored === null ? (kid === 'default' ? config.signingSecret : '') : stored;
+      } else if (kid !== 'default') secret = '';
+      if (!secret) return error(403, 'invalid_signature', 'Unknown or retired signing key');
+      const failure = checkSignature(request.uri, pairs, secret, crypto);
+      if (failure) return failure;
+    }
+
+    let query: string;
+    let explicitFormat: boolean;
+    try {
+      const params = parseParams(pairs, config);
+      const canonical = canonicalize(params, config);
+      query = config.presetPolicy === 'only' ? presetOnlyQuery(params) : canonicalQuery(canonical, config);
+      explicitFormat = canonical.format !== 'auto';
+    } catch (e) {
+      if (isParamError(e)) return error(400, 'invalid_param', e.message);
+      throw e;
+    }
+
+    // Where to send the viewer back to if the derivative is too large to generate
+    // (origin-response): the path and query as received, `sig` and `exp` included.
+    request.headers[LOCATION_HEADER] = { value: headerSafe(request.uri + (raw == null ? '' : '?' + raw)) };
+    request.uri = canonicalPath(request.uri);
+    const querystring: Record<string, CfValue> = {};
+    const parts = query === '' ? [] : query.split('&');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as string;
+      const eq = part.indexOf('=');
+      querystring[part.slice(0, eq)] = { value: part.slice(eq + 1) };
+    }
+    request.querystring = querystring;
+    const accept = request.headers.accept ? request.headers.accept.value : undefined;
+    // An explicit format does not depend on Accept: one cache entry for every browser.
+    request.headers.accept = { value: explicitFormat ? '*/*' : normalizeAccept(accept, config.autoAvif) };
+    return request;
+  };
+}
+
+/** The query as received: runtime 2.0's `rawQueryString()`, else rebuilt from the (undecoded) object. */
+function rawQuery(request: CfRequest): string | undefined {
+  if (typeof request.rawQueryString === 'function') return request.rawQueryString();
+  const pairs: string[] = [];
+  const names = Object.keys(request.querystring);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    const entry = request.querystring[name] as CfValue;
+    const values = entry.multiValue?.length ? entry.multiValue : [entry];
+    for (let j = 0; j < values.length; j++) {
+      const value = (values[j] as CfValue).value;
+      pairs.push(value === '' ? name : name + '=' + value);
+    }
+  }
+  return pairs.length ? pairs.join('&') : undefined;
+}
+
+/**
+ * One spelling per key: decoded once, then every character but the key
+ * alphabet's percent-encoded, so `/a%2Fb.jpg`, `/a/%62.jpg` and `/a/b.jpg` are
+ * one cache entry (and one purge). A malformed escape stays for origin-request
+ * to refuse.
+ */
+function canonicalPath(uri: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(uri);
+  } catch (_e) {
+    return uri;
+  }
+  const segments = decoded.split('/');
+  for (let i = 0; i < segments.length; i++) segments[i] = rfc3986(segments[i] as string);
+  return segments.join('/');
+}
+
+/** Header values may not hold CR, LF or other controls: anything outside printable ASCII is percent-encoded. */
+function headerSafe(value: string): string {
+  return value.replace(/[^\x21-\x7e]/g, encodeURIComponent);
+}
+
+/** The message of `src/core/signing.ts`, checked on the path as received and the decoded parameters. */
+function checkSignature(
+  uri: string,
+  pairs: Array<[string, string]>,
+  secret: string,
+  crypto: HmacModule,
+): CfResponse | null {
+  let sig: string | undefined;
+  let exp: string | undefined;
+  const signed: Array<[string, string]> = [];
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i] as [string, string];
+    if (pair[0] === 'sig') sig = pair[1];
+    else signed.push(pair);
+    if (pair[0] === 'exp') exp = pair[1];
+  }
+  if (sig == null || exp == null) return error(403, 'invalid_signature', 'This URL is not signed');
+  if (!/^\d+$/.test(exp)) return error(403, 'invalid_signature', 'This URL has a malformed expiry');
+  // Sorted by decoded name, as signing.ts does; names are unique here.
+  signed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const message: string[] = [];
+  for (let i = 0; i < signed.length; i++) {
+    const pair = signed[i] as [string, string];
+    message.push(rfc3986(pair[0]) + '=' + rfc3986(pair[1]));
+  }
+  const expected = crypto
+    .createHmac('sha256', secret)
+    .update(uri + '?' + message.join('&'))
+    .digest('base64')
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+  if (!constantTimeEqual(expected, sig)) return error(403, 'invalid_signature', 'The URL signature does not match');
+  if (Number(exp) < Math.floor(Date.now() / 1000)) return error(403, 'expired', 'This URL has expired');
+  return null;
+}
+
+// Compares every character whatever the first difference, so timing tells nothing.
+function constantTimeEqual(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i % (b.length || 1));
+  return diff === 0;
+}
+
+function rfc3986(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+function error(status: 400 | 403, code: string, message: string): CfResponse {
+  return {
+    statusCode: status,
+    statusDescription: status === 400 ? 'Bad Request' : 'Forbidden',
+    headers: { 'content-type': { value: 'application/json' }, 'cache-control': { value: 'no-store' } },
+    body: { encoding: 'text', data: JSON.stringify({ status: status, code: code, message: message }) },
+  };
+}
