@@ -5,6 +5,7 @@
  *
  *   npx tsx scripts/calibrate-quality.ts             calibrate: WebP and AVIF quality at equal score to mozjpeg q50..90
  *   npx tsx scripts/calibrate-quality.ts --efforts   AVIF effort 0..3: encode time (1 and 2 threads), bytes at equal score
+ *       --efforts --timing-photos: encode time only (wall and CPU), for the photographs and the 5120 px one
  *   npx tsx scripts/calibrate-quality.ts --import    rebuild fixtures/calibration from the Debian wallpaper packages
  *
  * Options: --sizes 400,800 (output widths; a size above the source's width is skipped; default 400,800
@@ -167,10 +168,17 @@ function encodeOptions(pipeline: Sharp, enc: Encoder, q: number): Sharp {
   return pipeline.avif({ quality: q, effort: enc.effort ?? 2 });
 }
 
-async function encode(ref: Reference, enc: Encoder, q: number): Promise<{ data: Buffer; ms: number }> {
+/**
+ * One encode, timed by the wall clock and by the process's CPU time (all threads). On a shared,
+ * loaded machine the wall clock mostly measures the queue; CPU time of a one-thread encode is close
+ * to what it takes on an idle core.
+ */
+async function encode(ref: Reference, enc: Encoder, q: number): Promise<{ data: Buffer; ms: number; cpuMs: number }> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const data = await encodeOptions(sharp(ref.png), enc, q).toBuffer();
-  return { data, ms: performance.now() - started };
+  const used = process.cpuUsage(cpu);
+  return { data, ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
 }
 
 async function score(
@@ -449,7 +457,7 @@ async function efforts(work: string) {
   const effortList = numbers(option('--effort-list') ?? '0,1,2,3');
   const targetsQ = numbers(option('--targets') ?? '80');
   const repeats = Number(option('--repeats') ?? '2');
-  const refs = await references(work, sizes);
+  const refs = process.argv.includes('--timing-photos') ? [] : await references(work, sizes);
   console.error(`${refs.length} references (${sizes.join('/')} px)`);
   const rows: unknown[] = [];
   for (const ref of refs) {
@@ -532,7 +540,7 @@ async function efforts(work: string) {
       });
     }
   }
-  const large = process.argv.includes('--no-large') ? [] : await timeLarge(effortList, repeats);
+  const large = process.argv.includes('--no-large') ? [] : await timeLarge(effortList, repeats, work);
   const out = {
     date: new Date().toISOString(),
     versions: await versions(),
@@ -554,25 +562,41 @@ async function efforts(work: string) {
  * from the 5120x2880 benchmark photograph, at AVIF q60 (about the mapped quality for JPEG 80).
  * Also the process's peak RSS after each size, a rough upper bound on the encoder's memory.
  */
-async function timeLarge(effortList: readonly number[], repeats: number) {
+async function timeLarge(effortList: readonly number[], repeats: number, work: string) {
   const file = join(REPO, 'fixtures/bench/seeding-5120x2880.jpg');
-  const rows: Array<Record<string, number>> = [];
+  const refs: Reference[] = process.argv.includes('--timing-photos')
+    ? await references(work, numbers(option('--sizes') ?? '400,800,1200,1600'))
+    : [];
   for (const width of numbers(option('--large-sizes') ?? '2048,2560,4096')) {
     const png = await sharp(file).resize({ width, kernel: 'lanczos3' }).png({ compressionLevel: 1 }).toBuffer();
     const { width: w = 0, height: h = 0 } = await sharp(png).metadata();
-    const ref: Reference = { id: `seeding@${width}`, image: 'seeding', width: w, height: h, png, path: '' };
-    const row: Record<string, number> = { width, megapixels: r2((w * h) / 1e6) };
-    row.jpegMs = Math.round((await encode(ref, JPEG, 80)).ms);
-    row.webpMs = Math.round((await encode(ref, WEBP, 80)).ms);
+    refs.push({ id: `seeding@${width}`, image: 'seeding', width: w, height: h, png, path: '' });
+  }
+  const rows: Array<Record<string, number | string>> = [];
+  for (const ref of refs) {
+    const row: Record<string, number | string> = { ref: ref.id, megapixels: r2((ref.width * ref.height) / 1e6) };
+    const best = async (enc: Encoder, q: number) => {
+      const runs: Array<{ ms: number; cpuMs: number }> = [];
+      for (let k = 0; k < repeats; k++) runs.push(await encode(ref, enc, q));
+      return {
+        ms: Math.round(Math.min(...runs.map((r) => r.ms))),
+        cpu: Math.round(Math.min(...runs.map((r) => r.cpuMs))),
+      };
+    };
+    const j = await best(JPEG, 80);
+    const wp = await best(WEBP, 80);
+    Object.assign(row, { jpegMs: j.ms, jpegCpu: j.cpu, webpMs: wp.ms, webpCpu: wp.cpu });
     for (const effort of effortList) {
       for (const threads of [1, 2]) {
         sharp.concurrency(threads);
-        const times: number[] = [];
-        for (let k = 0; k < repeats; k++) times.push((await encode(ref, avifEncoder(effort), 60)).ms);
-        row[`e${effort}t${threads}Ms`] = Math.round(Math.min(...times));
+        const t = await best(avifEncoder(effort), 60);
+        row[`e${effort}t${threads}Ms`] = t.ms;
+        row[`e${effort}t${threads}Cpu`] = t.cpu;
       }
       sharp.concurrency(1);
-      console.error(`seeding@${width} e${effort} ${row[`e${effort}t1Ms`]} / ${row[`e${effort}t2Ms`]} ms`);
+      console.error(
+        `${ref.id} e${effort} wall ${row[`e${effort}t1Ms`]} / ${row[`e${effort}t2Ms`]} ms, cpu ${row[`e${effort}t1Cpu`]} / ${row[`e${effort}t2Cpu`]} ms`,
+      );
     }
     row.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     rows.push(row);
