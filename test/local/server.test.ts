@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
+import { createConfig } from '../../src/core/config.js';
 import type { CloudFrontResultResponse } from '../../src/edge/cloudfront.js';
+import { type EmbeddedServer, startDynalite, startS3rver } from '../../src/local/embedded-servers.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { BIN } from '../helpers/cli.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 
 // A WebP-only browser (Chrome before AVIF): `format=auto` negotiates WebP.
 const WEBP_ACCEPT = 'image/webp,image/apng,*/*;q=0.8';
@@ -50,7 +53,10 @@ describe('local/server (the local CDN)', () => {
     const miss = await get('/samples/mountains.jpg?width=321', { accept: WEBP_ACCEPT });
     expect(miss.status).to.equal(200);
     expect(miss.headers.get('x-cache')).to.equal('Miss from cloudfront');
-    expect(miss.headers.get('content-type')).to.equal('image/webp');
+    expect(miss.headers.get('content-type')).to.match(
+      /^image\/(avif|webp|jpeg)$/,
+      'auto: the negotiated format, or the JPEG where that is smaller',
+    );
     expect(miss.headers.get('server-timing')).to.match(/transform;dur=/);
     const missBody = Buffer.from(await miss.arrayBuffer());
     const hit = await get('/samples/mountains.jpg?width=321', { accept: 'image/webp,*/*' });
@@ -237,13 +243,81 @@ describe('local/server (the local CDN)', () => {
       );
       const response = await fetch(url, { headers: { accept: WEBP_ACCEPT } });
       expect(response.status).to.equal(200);
-      expect(response.headers.get('content-type')).to.equal('image/webp');
+      expect(response.headers.get('content-type')).to.match(/^image\/(avif|webp|jpeg)$/);
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       child.kill('SIGINT');
       expect(await exited).to.equal(0);
     } finally {
       child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('local/server under a burst of cold misses (issue 12, defect 3)', () => {
+  let dir: string;
+  let s3: EmbeddedServer;
+  let dynamo: EmbeddedServer;
+  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  let server: LocalServer;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edge-resizer-admission-'));
+    const config = createConfig();
+    s3 = await startS3rver({ directory: join(dir, 's3'), buckets: [config.originalsBucket, config.derivativesBucket] });
+    dynamo = await startDynalite({ directory: join(dir, 'dynamo') });
+    proxy = await startFaultProxy(s3.endpoint);
+    server = await startLocalServer({
+      dataDir: join(dir, 'data'),
+      port: 0,
+      logLevel: 'silent',
+      s3Endpoint: proxy.endpoint,
+      dynamoEndpoint: dynamo.endpoint,
+      admission: { slots: 1, queue: 2 },
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await proxy?.close();
+    await s3?.close();
+    await dynamo?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('renders one miss at a time, queues two, and answers the rest 503 busy with Retry-After', async function () {
+    this.timeout(120_000);
+    // Every storage call takes a second: the first miss holds the one slot while the others arrive.
+    proxy.set({ kind: 'delay', ms: 1000 });
+    const widths = Array.from({ length: 12 }, (_, n) => 200 + n);
+    const answers = await Promise.all(
+      widths.map(async (width) => {
+        const response = await fetch(`${server.url}/samples/fig.jpg?width=${width}`, { headers: { accept: '*/*' } });
+        const body = Buffer.from(await response.arrayBuffer());
+        return { width, response, body };
+      }),
+    );
+    proxy.set({ kind: 'pass' });
+    const byStatus: Record<string, number> = {};
+    for (const { width, response, body } of answers) {
+      if (response.status === 200) {
+        expect(response.headers.get('content-type')).to.match(/^image\//);
+        expect((await sharp(body).metadata()).width, `width ${width}`).to.equal(width);
+      } else {
+        expect(response.status, body.toString()).to.equal(503);
+        expect(JSON.parse(body.toString())).to.include({ status: 503, code: 'busy' });
+        expect(Number(response.headers.get('retry-after'))).to.be.greaterThan(0);
+        expect(response.headers.get('cache-control')).to.equal('no-store');
+      }
+      byStatus[response.status] = (byStatus[response.status] ?? 0) + 1;
+    }
+    console.log(`      figure: 12 concurrent cold misses, 1 slot + 2 queued: ${JSON.stringify(byStatus)}`);
+    expect(byStatus[200] ?? 0, 'the admitted misses').to.be.at.least(3);
+    expect(byStatus[503] ?? 0, 'refused at once').to.be.at.least(1);
+    // A refusal is not cached: the same URL renders once the burst is over.
+    const refused = answers.find(({ response }) => response.status === 503);
+    if (refused) {
+      const again = await fetch(`${server.url}/samples/fig.jpg?width=${refused.width}`, { headers: { accept: '*/*' } });
+      expect(again.status).to.equal(200);
     }
   });
 });
