@@ -1,5 +1,6 @@
 /**
- * Bench child: the local CDN under test (what `npm start` runs), plus what the
+ * Bench child: the local CDN under test (what `npm start` runs, its s3rver and
+ * dynalite in bench/storage-child.ts), plus what the
  * bench needs beside it in the same process — the "buffered" originals handler
  * of the streaming articles, the bare transform for the ratio of row 1, and an
  * RSS sampler. Driven over IPC by bench/lib/child.ts.
@@ -8,17 +9,20 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import sharp from 'sharp';
 import { OBJECT_META, VERSIONS_PREFIX } from '../src/api/uploads.js';
 import { createConfig } from '../src/core/config.js';
 import { createEncryptStream, decryptBuffer, parseMasterKey } from '../src/core/envelope.js';
 import type { Variant } from '../src/core/params.js';
 import { inspectImage, transformImage } from '../src/core/transform.js';
-import { type EmbeddedServer, startDynalite, startS3rver } from '../src/local/embedded-servers.js';
 import { type LocalServer, startLocalServer } from '../src/local/server.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../src/storage/clients.js';
 import { createS3Store, type S3Store } from '../src/storage/s3-store.js';
 import { serveChild } from './lib/child.js';
+import { raw404, rawDecrypt, rawGet, rawList, rawPut, rawS3Client } from './lib/raw.js';
 
 export interface CdnInfo {
   url: string;
@@ -36,43 +40,66 @@ export interface BareArgs {
   variant: Variant;
 }
 
+/** One pass over the limit of a miss (row 1): each piece of unavoidable work, in ms, done in series. */
+export interface LimitSample {
+  transform: number;
+  get: number;
+  decrypt: number;
+  put: number;
+  notFound: number;
+  total: number;
+  outputBytes: number;
+  originalBytes: number;
+}
+
+/** CPU time this process used (ms) and its GC pauses, between `loadStart` and `loadStop`. */
+export interface LoadReport {
+  cpuMs: number;
+  wallMs: number;
+  gcCount: number;
+  gcTotalMs: number;
+  gcMaxMs: number;
+}
+
 export interface RssReport {
   baseline: number;
   max: number;
+  /** Off-heap memory (Buffers, ArrayBuffers: `memoryUsage().external`): growth here is buffering, whatever RSS's high-water mark. */
+  externalBaseline: number;
+  externalMax: number;
   samples: number;
 }
 
 const config = createConfig();
 let local: LocalServer | undefined;
 let buffered: Server | undefined;
-const embedded: EmbeddedServer[] = [];
 let store: S3Store | undefined;
 let masterKey: Buffer | undefined;
 const plaintexts = new Map<string, Buffer>();
-let sampler: { timer: NodeJS.Timeout; baseline: number; max: number; samples: number } | undefined;
+let raw: S3Client | undefined;
+let s3Endpoint = '';
+let limitCount = 0;
+let load: { cpu: NodeJS.CpuUsage; start: number; gc: number[]; observer: PerformanceObserver } | undefined;
+let sampler:
+  | { timer: NodeJS.Timeout; baseline: number; max: number; external: number; externalMax: number; samples: number }
+  | undefined;
 
 serveChild({
-  async start(args: { dataDir: string }): Promise<CdnInfo> {
-    const s3 = await startS3rver({
-      directory: join(args.dataDir, 's3'),
-      buckets: [config.originalsBucket, config.derivativesBucket],
-    });
-    embedded.push(s3);
-    const dynamo = await startDynalite({ directory: join(args.dataDir, 'dynamodb') });
-    embedded.push(dynamo);
+  async start(args: { dataDir: string; s3Endpoint: string; dynamoEndpoint: string }): Promise<CdnInfo> {
+    s3Endpoint = args.s3Endpoint;
     local = await startLocalServer({
       dataDir: args.dataDir,
       port: 0,
       logLevel: 'silent',
       seedSamples: false,
-      s3Endpoint: s3.endpoint,
-      dynamoEndpoint: dynamo.endpoint,
+      s3Endpoint: args.s3Endpoint,
+      dynamoEndpoint: args.dynamoEndpoint,
     });
     masterKey = parseMasterKey(await readFile(join(args.dataDir, 'master.key')));
     const client = createS3Client({
       region: config.region,
       credentials: LOCAL_CREDENTIALS,
-      endpoint: s3.endpoint,
+      endpoint: args.s3Endpoint,
       ...config.storage,
     });
     store = createS3Store({
@@ -85,7 +112,7 @@ serveChild({
       url: local.url,
       apiToken: local.apiToken,
       bufferedUrl: `http://127.0.0.1:${(buffered.address() as AddressInfo).port}`,
-      s3Endpoint: s3.endpoint,
+      s3Endpoint: args.s3Endpoint,
       masterKeyHex: masterKey.toString('hex'),
       originalsBucket: config.originalsBucket,
       derivativesBucket: config.derivativesBucket,
@@ -95,15 +122,118 @@ serveChild({
 
   /** One inspect + transform of a file's bytes, as the origin-response handler does after decrypting. */
   async bare(args: BareArgs): Promise<number> {
-    let plaintext = plaintexts.get(args.file);
-    if (!plaintext) {
-      plaintext = await readFile(args.file);
-      plaintexts.set(args.file, plaintext);
-    }
+    const plaintext = await plaintextOf(args.file);
     const start = performance.now();
     const info = await inspectImage(plaintext, config);
     await transformImage(plaintext, args.variant, config, info);
     return performance.now() - start;
+  },
+
+  /**
+   * `count` bare transforms of one file with at most `concurrency` at once, as
+   * parallel misses would run them in this process: elapsed ms for the lot.
+   */
+  async bareBatch(args: BareArgs & { count: number; concurrency: number }): Promise<number> {
+    const plaintext = await plaintextOf(args.file);
+    let next = 0;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: args.concurrency }, async () => {
+        while (next < args.count) {
+          next += 1;
+          const info = await inspectImage(plaintext, config);
+          await transformImage(plaintext, args.variant, config, info);
+        }
+      }),
+    );
+    return performance.now() - start;
+  },
+
+  /**
+   * The limit of one miss, in series: the bare transform of the plaintext, a raw
+   * GetObject of the encrypted original the miss reads, its decryption, a raw
+   * PutObject of the derivative's bytes and a GetObject answering 404.
+   */
+  async limit(args: BareArgs & { objectKey: string }): Promise<LimitSample> {
+    if (!masterKey) throw new Error('start first');
+    raw ??= rawS3Client(s3Endpoint);
+    const plaintext = await plaintextOf(args.file);
+    const n = limitCount++;
+    let start = performance.now();
+    const info = await inspectImage(plaintext, config);
+    const output = await transformImage(plaintext, args.variant, config, info);
+    const transform = performance.now() - start;
+    start = performance.now();
+    const original = await rawGet(raw, config.originalsBucket, args.objectKey);
+    const get = performance.now() - start;
+    start = performance.now();
+    const decrypted = rawDecrypt(original.body, original.metadata, masterKey);
+    const decrypt = performance.now() - start;
+    if (decrypted.length !== plaintext.length) throw new Error(`${args.objectKey} is not ${args.file}`);
+    start = performance.now();
+    await rawPut(raw, config.derivativesBucket, `bench-limit/${n}/out`, output.data, output.contentType);
+    const put = performance.now() - start;
+    start = performance.now();
+    await raw404(raw, config.derivativesBucket, `bench-limit/${n}/absent`);
+    const notFound = performance.now() - start;
+    return {
+      transform,
+      get,
+      decrypt,
+      put,
+      notFound,
+      total: transform + get + decrypt + put + notFound,
+      outputBytes: output.data.length,
+      originalBytes: original.body.length,
+    };
+  },
+
+  /** The originals bucket's object that holds `key`'s current bytes (whatever the storage layout names it). */
+  async originalObjectKey(args: { key: string; bytes: number }): Promise<string> {
+    raw ??= rawS3Client(s3Endpoint);
+    const name = args.key;
+    // The plaintext plus the GCM tag: the encrypted copy of these bytes, not another version's.
+    const sized = (await rawList(raw, config.originalsBucket))
+      .filter((item) => item.size === args.bytes + 16)
+      .map((item) => item.key)
+      .filter((key) => key === name || key.includes(`${name}/`) || key.endsWith(`/${name}`));
+    const found = sized.includes(name) ? name : sized.sort().at(-1);
+    if (!found) throw new Error(`no stored object of ${args.bytes + 16} bytes for ${args.key}`);
+    return found;
+  },
+
+  /** What sharp and libuv run with in this process (the server's). */
+  sharpInfo() {
+    return {
+      concurrency: sharp.concurrency(),
+      uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+      simd: sharp.simd(),
+    };
+  },
+
+  /** Starts counting this process's CPU time and GC pauses. */
+  loadStart() {
+    const gc: number[] = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gc.push(entry.duration);
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    load = { cpu: process.cpuUsage(), start: performance.now(), gc, observer };
+  },
+
+  loadStop(): LoadReport {
+    if (!load) throw new Error('loadStart first');
+    const cpu = process.cpuUsage(load.cpu);
+    load.observer.disconnect();
+    const report = {
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      wallMs: performance.now() - load.start,
+      gcCount: load.gc.length,
+      gcTotalMs: load.gc.reduce((a, b) => a + b, 0),
+      gcMaxMs: Math.max(0, ...load.gc),
+    };
+    load = undefined;
+    return report;
   },
 
   gc() {
@@ -113,10 +243,19 @@ serveChild({
   /** Starts sampling this process's RSS every 2 ms, after a full GC, from a fresh baseline. */
   rssStart() {
     globalThis.gc?.();
-    const baseline = process.memoryUsage.rss();
-    const state = { baseline, max: baseline, samples: 0, timer: setInterval(() => sample(), 2) };
+    const usage = process.memoryUsage();
+    const state = {
+      baseline: usage.rss,
+      max: usage.rss,
+      external: usage.external,
+      externalMax: usage.external,
+      samples: 0,
+      timer: setInterval(() => sample(), 2),
+    };
     const sample = () => {
-      state.max = Math.max(state.max, process.memoryUsage.rss());
+      const now = process.memoryUsage();
+      state.max = Math.max(state.max, now.rss);
+      state.externalMax = Math.max(state.externalMax, now.external);
       state.samples += 1;
     };
     sampler = state;
@@ -128,6 +267,8 @@ serveChild({
     const report = {
       baseline: sampler.baseline,
       max: Math.max(sampler.max, process.memoryUsage.rss()),
+      externalBaseline: sampler.external,
+      externalMax: Math.max(sampler.externalMax, process.memoryUsage().external),
       samples: sampler.samples,
     };
     sampler = undefined;
@@ -155,12 +296,21 @@ serveChild({
 
   async close() {
     clearInterval(sampler?.timer);
+    raw?.destroy();
     await new Promise<void>((resolve) => (buffered ? buffered.close(() => resolve()) : resolve()));
     buffered?.closeAllConnections();
     await local?.close();
-    for (const server of embedded.reverse()) await server.close();
   },
 });
+
+async function plaintextOf(file: string): Promise<Buffer> {
+  let plaintext = plaintexts.get(file);
+  if (!plaintext) {
+    plaintext = await readFile(file);
+    plaintexts.set(file, plaintext);
+  }
+  return plaintext;
+}
 
 /**
  * The buffered baseline of the streaming articles: read the whole object,

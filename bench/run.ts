@@ -9,15 +9,15 @@
  * event loop; rows 5 and 6 run here while the children idle.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CdnInfo } from './cdn-child.js';
 import { type Child, forkChild } from './lib/child.js';
-import type { BenchContext } from './lib/context.js';
-import { PHOTO_2560 } from './lib/fixtures.js';
-import { eachLimit, putImage } from './lib/http.js';
+import type { BenchContext, BenchRow } from './lib/context.js';
+import { benchPng, PHOTO_2560, PHOTO_5120 } from './lib/fixtures.js';
+import { eachLimit, purgeDerivatives, putImage } from './lib/http.js';
 import { machineInfo } from './lib/machine.js';
-import { type RowResult, renderNotes, renderTable } from './lib/report.js';
+import { mergeRounds, type RowResult, renderNotes, renderTable } from './lib/report.js';
 import { bytesRow } from './rows/bytes.js';
 import { coldStartRow } from './rows/cold-start.js';
 import { decryptRow } from './rows/decrypt.js';
@@ -25,6 +25,8 @@ import { hitRow } from './rows/hit.js';
 import { missRows } from './rows/miss.js';
 import { scalingRow } from './rows/scaling.js';
 import { streamingRow } from './rows/streaming.js';
+import { throughputRow } from './rows/throughput.js';
+import type { StorageInfo } from './storage-child.js';
 
 export interface BenchOptions {
   /** A short run (under a minute): fewer iterations, shorter load, fewer photos. */
@@ -37,72 +39,114 @@ const RESULTS = new URL('./results.json', import.meta.url);
 
 export async function runBench(options: BenchOptions): Promise<void> {
   const started = performance.now();
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3) || 3);
   const machine = machineInfo();
   const mode = options.quick ? 'quick' : 'full';
   const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
   const tmp = await mkdtemp(join(tmpdir(), 'edge-resizer-bench-'));
   const children: Child[] = [];
   const rows: RowResult[] = [];
+  /** The 1-minute load average as each round started: a busy machine explains a wide spread. */
+  const roundLoad: number[] = [];
   try {
-    progress(`${mode} run; starting the local CDN and IPX`);
+    progress(`${mode} run; starting the local CDN, its storage servers and IPX`);
+    const storage = forkChild(new URL('./storage-child.ts', import.meta.url));
+    children.push(storage);
+    const storageInfo = await storage.call<StorageInfo>('start', { dataDir: join(tmp, 'storage') });
     const cdn = forkChild(new URL('./cdn-child.ts', import.meta.url));
-    children.push(cdn);
+    children.unshift(cdn);
     const ipx = forkChild(new URL('./ipx-child.ts', import.meta.url));
     children.push(ipx);
     const ipxDir = join(tmp, 'ipx');
     await mkdir(ipxDir);
     const [cdnInfo, ipxInfo] = await Promise.all([
-      cdn.call<CdnInfo>('start', { dataDir: join(tmp, 'cdn') }),
+      cdn.call<CdnInfo>('start', { dataDir: join(tmp, 'cdn'), ...storageInfo }),
       ipx.call<{ url: string }>('start', { dir: ipxDir }),
     ]);
 
-    const pool = Array.from({ length: (options.quick ? 8 : 30) + 2 }, (_, i) => `bench/miss/${i}.jpg`);
-    progress(`uploading ${pool.length} copies of the 2560×1600 photo through the API`);
     const photo = await readFile(PHOTO_2560);
+    const png = await benchPng();
+    const pngFile = join(tmp, 'seeding-5120x2880.png');
+    await writeFile(pngFile, png);
+    const inputs = {
+      photo2560: { label: '2560×1600 JPEG', file: PHOTO_2560, key: 'bench/limit/photo-2560.jpg', bytes: photo.length },
+      photo5120: {
+        label: '14.7 MP JPEG',
+        file: PHOTO_5120,
+        key: 'bench/limit/photo-5120.jpg',
+        bytes: (await readFile(PHOTO_5120)).length,
+      },
+      png: { label: '13 MB PNG', file: pngFile, key: 'bench/limit/photo-5120.png', bytes: png.length },
+    };
+    const pool = Array.from({ length: options.quick ? 8 : 16 }, (_, i) => `bench/pool/${i}.jpg`);
+    progress(`uploading the limit row's 3 originals and ${pool.length} copies of the 2560×1600 photo through the API`);
+    for (const input of Object.values(inputs)) {
+      await putImage(cdnInfo.url, cdnInfo.apiToken, input.key, await readFile(input.file));
+    }
     await eachLimit(pool, 2, (key) => putImage(cdnInfo.url, cdnInfo.apiToken, key, photo));
 
     const ctx: BenchContext = {
       quick: options.quick,
+      rounds,
       tmp,
       cdn,
       cdnInfo,
+      storage,
       ipx,
       ipxUrl: ipxInfo.url,
       ipxDir,
+      inputs,
       pool,
+      purge: (key) => purgeDerivatives(cdnInfo.url, cdnInfo.apiToken, key),
       progress,
     };
-    const steps: [number, () => Promise<RowResult | RowResult[]>][] = [
-      [1, () => missRows(ctx)],
-      [3, () => hitRow(ctx)],
-      [4, () => streamingRow(ctx)],
-      [5, () => decryptRow(ctx)],
-      [6, () => bytesRow(ctx)],
-      [7, () => coldStartRow(ctx)],
-      [8, () => scalingRow(ctx)],
+    const all: BenchRow[] = [
+      missRows(ctx),
+      throughputRow(ctx),
+      hitRow(ctx),
+      streamingRow(ctx),
+      decryptRow(ctx),
+      bytesRow(ctx),
+      coldStartRow(ctx),
+      scalingRow(ctx),
     ];
     // BENCH_ROWS=1,7 runs only those rows (rows 1 and 2 run together) and writes no results file.
     const only = rowFilter();
-    for (const [id, step] of steps.filter(([id]) => !only || only.has(id))) {
-      const stepStart = performance.now();
-      try {
-        const produced = [await step()].flat();
-        for (const row of produced)
-          row.data = { ...row.data, seconds: Math.round((performance.now() - stepStart) / 100) / 10 };
-        rows.push(...produced);
-      } catch (error) {
-        process.exitCode = 1;
-        const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-        progress(`row ${id} failed: ${message}`);
-        rows.push({
-          id,
-          title: 'failed',
-          lines: [{ measure: 'error', ours: 'failed', pass: false }],
-          notes: [String(message)],
-          data: { error: message },
-        });
+    const selected = all.filter((row) => !only || row.ids.some((id) => only.has(id)));
+    // Round by round, every row in turn: a noisy spell of the machine then touches several rows once
+    // rather than one row three times.
+    const perId = new Map<number, RowResult[]>();
+    const failed = new Set<BenchRow>();
+    for (let roundIndex = 0; roundIndex < rounds; roundIndex += 1) {
+      roundLoad.push(Math.round((os.loadavg()[0] ?? 0) * 100) / 100);
+      for (const row of selected) {
+        if ((row.once && roundIndex > 0) || failed.has(row)) continue;
+        const stepStart = performance.now();
+        try {
+          const produced = [await row.run(roundIndex)].flat();
+          for (const result of produced) {
+            result.data = { ...result.data, seconds: Math.round((performance.now() - stepStart) / 100) / 10 };
+            perId.set(result.id, [...(perId.get(result.id) ?? []), result]);
+          }
+        } catch (error) {
+          process.exitCode = 1;
+          failed.add(row);
+          const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+          progress(`row ${row.ids.join('-')} failed: ${message}`);
+          if (process.env.DEBUG) process.stderr.write(`${error instanceof Error ? error.stack : error}\n`);
+          for (const id of row.ids) perId.delete(id);
+          rows.push({
+            id: row.ids[0] as number,
+            title: 'failed',
+            lines: [{ measure: 'error', ours: 'failed', pass: false }],
+            notes: [String(message)],
+            data: { error: message },
+          });
+        }
       }
     }
+    for (const results of perId.values()) rows.push(mergeRounds(results));
+    for (const row of all) await row.close?.();
   } finally {
     for (const child of children) await child.close();
     await rm(tmp, { recursive: true, force: true });
@@ -113,12 +157,14 @@ export async function runBench(options: BenchOptions): Promise<void> {
   const date = new Date().toISOString();
   process.stdout.write(
     `\nedge-resizer bench (${mode}) — ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}, ` +
-      `sharp ${machine.sharp} / libvips ${machine.libvips} — ${date}\n\n${renderTable(rows)}\n\n${renderNotes(rows)}\n\n` +
+      `sharp ${machine.sharp} / libvips ${machine.libvips} — ${date}; load average at each round's start ${roundLoad.join(' / ')}\n\n${renderTable(rows)}\n\n${renderNotes(rows)}\n\n` +
       `${rows.flatMap((row) => row.lines).filter((line) => line.pass === false).length} target(s) missed; ${seconds.toFixed(0)} s.\n`,
   );
   const results = {
     bench: 'edge-resizer',
     mode,
+    rounds,
+    roundLoadAverage: roundLoad,
     date,
     durationSeconds: Math.round(seconds),
     machine,
@@ -131,8 +177,19 @@ export async function runBench(options: BenchOptions): Promise<void> {
         ours: line.ours,
         peer: line.peer ?? null,
         ratio: line.ratio === undefined || !Number.isFinite(line.ratio) ? null : Math.round(line.ratio * 1000) / 1000,
+        spread: line.spread ?? null,
+        ratioSpread: line.ratioSpread ?? null,
         target: line.target ?? null,
         pass: line.pass ?? null,
+        held: line.held ?? null,
+        perRound: line.perRound
+          ? {
+              ours: line.perRound.ours.map((v) => (v === null ? null : Math.round(v * 1000) / 1000)),
+              peer: line.perRound.peer.map((v) => (v === null ? null : Math.round(v * 1000) / 1000)),
+              ratio: line.perRound.ratio.map((v) => (v === null ? null : Math.round(v * 1000) / 1000)),
+              pass: line.perRound.pass,
+            }
+          : null,
       })),
       notes: row.notes,
       data: row.data,

@@ -7,7 +7,8 @@
  *   npx tsx scripts/calibrate-quality.ts --efforts   AVIF effort 0..3: encode time (1 and 2 threads), bytes at equal score
  *   npx tsx scripts/calibrate-quality.ts --import    rebuild fixtures/calibration from the Debian wallpaper packages
  *
- * Options: --sizes 400,800,1600 (output widths; a size above the source's width is skipped)
+ * Options: --sizes 400,800,1600 (output widths; a size above the source's width is skipped),
+ *          --large all|name,... (which photographs get the sizes above 800 px; default six of them)
  *          --avif-efforts 2 (calibration), --only name1,name2 (images by file stem), --out FILE (JSON).
  *
  * Needs `butteraugli_main` and `ssimulacra_main` (Debian `libjxl-devtools`). Runs on one core:
@@ -116,14 +117,24 @@ function photos(): string[] {
   );
 }
 
+/**
+ * Widths above 800 px cost ~4x per measurement (butteraugli alone takes ~1.2 s at 1600 px), so by default
+ * they are measured on these six photographs only, chosen for spread (detail, smooth sky, dark, flat
+ * grey, saturated red); `--large all` measures every photograph that is wide enough.
+ */
+const DEFAULT_LARGE = ['fig', 'aitzgorri-hills', 'dragonfly-leaves', 'bridge-sky', 'storm-road', 'lamps-bird'];
+
 /** Lossless lanczos3 references at each width the source allows. */
 async function references(work: string, sizes: readonly number[]): Promise<Reference[]> {
   const refs: Reference[] = [];
+  const largeOption = option('--large') ?? DEFAULT_LARGE.join(',');
+  const large = largeOption === 'all' ? undefined : largeOption.split(',');
   for (const file of photos()) {
     const meta = await sharp(file).metadata();
     for (const width of sizes) {
       if (width > (meta.width ?? 0)) continue;
       const image = basename(file, '.jpg');
+      if (width > 800 && large && !large.includes(image)) continue;
       const id = `${image}@${width}`;
       const pipeline = sharp(file).rotate();
       if (width !== meta.width) pipeline.resize({ width, kernel: 'lanczos3' });
@@ -242,7 +253,7 @@ class Curve {
         const m = this.match(metric, target[metric]);
         const q = Math.min(hi, Math.max(lo, Math.round(m.q)));
         if (m.clamped) continue;
-        const near = [...this.points.keys()].some((k) => Math.abs(k - m.q) <= (metric === 'ba' ? 1 : 2));
+        const near = [...this.points.keys()].some((k) => Math.abs(k - m.q) <= (metric === 'ba' ? 2 : 3));
         if (!near) await this.at(q);
       }
     }
@@ -469,11 +480,13 @@ async function efforts(work: string) {
       });
     }
   }
+  const large = process.argv.includes('--no-large') ? [] : await timeLarge(effortList, repeats);
   const out = {
     date: new Date().toISOString(),
     versions: await versions(),
     sizes,
     bySize,
+    large,
     rows,
     runSeconds: Math.round((Date.now() - started) / 1000),
   };
@@ -481,6 +494,38 @@ async function efforts(work: string) {
   writeFileSync(file, `${JSON.stringify(out, null, 1)}\n`);
   console.error(`wrote ${file} in ${out.runSeconds} s`);
   console.table(bySize);
+  console.table(large);
+}
+
+/**
+ * Encode time only (no score: butteraugli at 4096 px takes many seconds) for outputs above 1600 px,
+ * from the 5120x2880 benchmark photograph, at AVIF q60 (about the mapped quality for JPEG 80).
+ * Also the process's peak RSS after each size, a rough upper bound on the encoder's memory.
+ */
+async function timeLarge(effortList: readonly number[], repeats: number) {
+  const file = join(REPO, 'fixtures/bench/seeding-5120x2880.jpg');
+  const rows: Array<Record<string, number>> = [];
+  for (const width of numbers(option('--large-sizes') ?? '2048,2560,4096')) {
+    const png = await sharp(file).resize({ width, kernel: 'lanczos3' }).png({ compressionLevel: 1 }).toBuffer();
+    const { width: w = 0, height: h = 0 } = await sharp(png).metadata();
+    const ref: Reference = { id: `seeding@${width}`, image: 'seeding', width: w, height: h, png, path: '' };
+    const row: Record<string, number> = { width, megapixels: r2((w * h) / 1e6) };
+    row.jpegMs = Math.round((await encode(ref, JPEG, 80)).ms);
+    row.webpMs = Math.round((await encode(ref, WEBP, 80)).ms);
+    for (const effort of effortList) {
+      for (const threads of [1, 2]) {
+        sharp.concurrency(threads);
+        const times: number[] = [];
+        for (let k = 0; k < repeats; k++) times.push((await encode(ref, avifEncoder(effort), 60)).ms);
+        row[`e${effort}t${threads}Ms`] = Math.round(Math.min(...times));
+      }
+      sharp.concurrency(1);
+      console.error(`seeding@${width} e${effort} ${row[`e${effort}t1Ms`]} / ${row[`e${effort}t2Ms`]} ms`);
+    }
+    row.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+    rows.push(row);
+  }
+  return rows;
 }
 
 await main();

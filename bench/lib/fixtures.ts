@@ -40,3 +40,8 @@ export async function noisePng(bytes: number): Promise<Buffer> {
     .png({ compressionLevel: 0 })
     .toBuffer();
 }
+
+/** The 13 MB PNG of fixtures/README.md (not committed): the 5120×2880 photo, level 6, adaptive filtering. */
+export async function benchPng(): Promise<Buffer> {
+  return sharp(PHOTO_5120).png({ compressionLevel: 6, adaptiveFiltering: true }).toBuffer();
+}

@@ -112,3 +112,13 @@ export async function eachLimit<T>(
   });
   await Promise.all(lanes);
 }
+
+/** `DELETE /api/derivatives/<key>` (what `edge-resizer purge` calls): the stored derivatives and the edge cache's. */
+export async function purgeDerivatives(base: string, token: string, key: string): Promise<void> {
+  const response = await fetch(`${base}/api/derivatives/${key}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (!response.ok) throw new Error(`purge of ${key} failed: ${response.status} ${await response.text()}`);
+  await response.arrayBuffer();
+}

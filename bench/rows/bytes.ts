@@ -1,192 +1,319 @@
 /**
- * Row 6: bytes of WebP vs JPEG at quality 80, as we serve them (transformImage:
- * mozjpeg JPEG, libwebp WebP, sRGB ICC kept), with the quality of each checked
- * by SSIM against a lossless resize of the same photo, so a smaller WebP is
- * not just a worse picture; then WebP again at the lowest quality whose SSIM
- * matches JPEG q80's, which is the honest "same quality, fewer bytes" figure.
+ * Row 6: what `format=auto` serves, per negotiated `Accept` (AVIF-capable,
+ * WebP-only, `*∕*`), in bytes at equal perceptual score against mozjpeg q80,
+ * per image and as the median over the fixtures; then the time of each
+ * format, as a bare transform and as a whole miss, at 400/800/1600 px.
+ *
+ * Bytes are what the local CDN answers (`GET /<key>?width=W` with the
+ * browser's Accept, through the viewer function, as served), scored by
+ * butteraugli (3-norm, lower is better) against a lossless resize of the same
+ * photo. Where the served file's score is off the JPEG's by more than
+ * SCORE_TOLERANCE, one more encode of the same format (transformImage, the
+ * same policy, quality one step towards the JPEG's score) gives the bytes at
+ * equal score by interpolation (log bytes, linear in the score). Bytes and
+ * scores do not change between rounds: measured once, repeated in every round;
+ * the timings are measured in every round.
  */
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
-import sharp, { type Sharp } from 'sharp';
-import { ssim } from 'ssim.js';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import sharp from 'sharp';
 import { createConfig } from '../../src/core/config.js';
 import type { Variant } from '../../src/core/params.js';
 import { transformImage } from '../../src/core/transform.js';
-import type { BenchContext } from '../lib/context.js';
-import { photographs } from '../lib/fixtures.js';
-import type { Line, RowResult } from '../lib/report.js';
-import { round, sum } from '../lib/stats.js';
+import { butteraugli, butteraugliAvailable } from '../lib/butteraugli.js';
+import type { BenchContext, BenchRow } from '../lib/context.js';
+import { PHOTO_2560, photographs, variantOf } from '../lib/fixtures.js';
+import { eachLimit, putImage, serverTiming, timedGet } from '../lib/http.js';
+import { figure, type Line, type RowResult } from '../lib/report.js';
+import { median, ms, round } from '../lib/stats.js';
 
 const QUALITY = 80;
-/** The bisection's floor for WebP quality. */
-const MIN_QUALITY = 30;
+/** Relative difference of butteraugli 3-norm treated as the same look (~1/3 of a JND step at these distances). */
+const SCORE_TOLERANCE = 0.03;
+
+/** Real browsers' `Accept` for images, one per negotiated class. */
+export const ACCEPTS = {
+  avif: { label: 'AVIF-capable (Chrome)', accept: 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8' },
+  webp: { label: 'WebP-only (old Chrome)', accept: 'image/webp,image/apng,image/*,*/*;q=0.8' },
+  any: { label: '*/* (old Safari)', accept: '*/*' },
+} as const;
+type AcceptClass = keyof typeof ACCEPTS;
+const TARGETS: Record<AcceptClass, number | undefined> = { avif: 0.7, webp: 0.97, any: undefined };
+
+interface Served {
+  format: string;
+  bytes: number;
+  score: number;
+  /** Bytes of the served format at the JPEG's score (the served bytes when the scores already match). */
+  equalBytes: number;
+  transformMs: number;
+}
 
 interface Pair {
   photo: string;
   width: number;
-  jpegBytes: number;
-  webpBytes: number;
-  jpegSsim: number;
-  webpSsim: number;
-  /** JPEG q80 without mozjpeg (libjpeg-turbo's defaults, what most resizers send): where "WebP saves 30–50%" comes from. */
-  plainJpegBytes: number;
-  plainJpegSsim: number;
-  /** WebP at the lowest quality whose SSIM reaches JPEG q80's. */
-  matchedQuality: number;
-  matchedBytes: number;
-  matchedSsim: number;
+  jpeg: { bytes: number; score: number };
+  served: Record<AcceptClass, Served>;
 }
 
-type Rgba = { data: Uint8ClampedArray; width: number; height: number };
-
-export async function bytesRow(ctx: BenchContext): Promise<RowResult> {
-  const widths = ctx.quick ? [400, 800] : [400, 800, 1600];
-  const all = await photographs();
-  // Quick: three photos of different character; full: every photograph.
-  const photos = ctx.quick ? [all[0], all[2], all[all.length - 2]].filter((p): p is string => p !== undefined) : all;
-  ctx.progress(`row 6: WebP vs JPEG q${QUALITY} bytes and SSIM, ${photos.length} photos × ${widths.join('/')} px`);
-  const config = createConfig();
-
-  const pairs: Pair[] = [];
-  for (const photo of photos) {
-    const input = await readFile(photo);
-    const { width: photoWidth = 0 } = await sharp(photo).autoOrient().metadata();
-    for (const width of widths.filter((w) => w <= photoWidth)) {
-      const encode = async (format: 'jpeg' | 'webp', quality: number) => {
-        const variant: Variant = { width, quality, fit: 'cover', format };
-        return (await transformImage(input, variant, config)).data;
-      };
-      const reference = await rgba(
-        sharp(input).autoOrient().resize({ width, withoutEnlargement: true }).toColourspace('srgb'),
-      );
-      const score = async (encoded: Buffer) => ssim(reference, await rgba(sharp(encoded)), { downsample: false }).mssim;
-      const jpeg = await encode('jpeg', QUALITY);
-      const webp = await encode('webp', QUALITY);
-      const jpegSsim = await score(jpeg);
-      const webpSsim = await score(webp);
-      const plainJpeg = await sharp(input)
-        .autoOrient()
-        .resize({ width, withoutEnlargement: true })
-        .toColourspace('srgb')
-        .withIccProfile('srgb')
-        .jpeg({ quality: QUALITY })
-        .toBuffer();
-      const plainJpegSsim = await score(plainJpeg);
-      // The lowest WebP quality whose SSIM reaches JPEG q80's, by bisection (SSIM grows with quality):
-      // above 80 when WebP q80 looks worse, below when it looks better — bytes at equal quality either way.
-      const tried = new Map<number, { quality: number; bytes: number; ssim: number }>();
-      tried.set(QUALITY, { quality: QUALITY, bytes: webp.length, ssim: webpSsim });
-      const at = async (quality: number) => {
-        let result = tried.get(quality);
-        if (!result) {
-          const candidate = await encode('webp', quality);
-          result = { quality, bytes: candidate.length, ssim: await score(candidate) };
-          tried.set(quality, result);
-        }
-        return result;
-      };
-      let low = webpSsim >= jpegSsim ? MIN_QUALITY - 1 : QUALITY;
-      let high = webpSsim >= jpegSsim ? QUALITY : 100;
-      while (high - low > 1) {
-        const middle = Math.floor((low + high) / 2);
-        if ((await at(middle)).ssim >= jpegSsim) high = middle;
-        else low = middle;
-      }
-      const matched = await at(high);
-      pairs.push({
-        photo: basename(photo),
-        width,
-        jpegBytes: jpeg.length,
-        webpBytes: webp.length,
-        jpegSsim,
-        webpSsim,
-        plainJpegBytes: plainJpeg.length,
-        plainJpegSsim,
-        matchedQuality: matched.quality,
-        matchedBytes: matched.bytes,
-        matchedSsim: matched.ssim,
-      });
-    }
-  }
-
-  const mean = (values: number[]) => sum(values) / values.length;
-  const lines: Line[] = widths.map((width) => {
-    const mine = pairs.filter((pair) => pair.width === width);
-    const jpegTotal = sum(mine.map((pair) => pair.jpegBytes));
-    const webpTotal = sum(mine.map((pair) => pair.webpBytes));
-    const value = webpTotal / jpegTotal;
-    return {
-      measure: `${width} px, q${QUALITY} (SSIM WebP ${mean(mine.map((p) => p.webpSsim)).toFixed(4)} / JPEG ${mean(mine.map((p) => p.jpegSsim)).toFixed(4)})`,
-      ours: `WebP ${(webpTotal / 1000).toFixed(0)} kB`,
-      peer: `JPEG ${(jpegTotal / 1000).toFixed(0)} kB`,
-      ratio: value,
-      target: '≤ 0.70×',
-      pass: value <= 0.7,
-    };
-  });
-  const jpegAll = sum(pairs.map((pair) => pair.jpegBytes));
-  const webpAll = sum(pairs.map((pair) => pair.webpBytes));
-  const matchedAll = sum(pairs.map((pair) => pair.matchedBytes));
-  const plainAll = sum(pairs.map((pair) => pair.plainJpegBytes));
-  const bestSaving = Math.min(...pairs.map((pair) => pair.webpBytes / pair.jpegBytes));
-  const qualities = pairs.map((pair) => pair.matchedQuality).sort((a, b) => a - b);
-  lines.push({
-    measure: 'all, q80',
-    ours: `WebP ${(webpAll / 1000).toFixed(0)} kB`,
-    peer: `JPEG ${(jpegAll / 1000).toFixed(0)} kB`,
-    ratio: webpAll / jpegAll,
-    target: '≤ 0.70×',
-    pass: webpAll / jpegAll <= 0.7,
-  });
-  lines.push({
-    measure: `all, WebP at JPEG q80's SSIM (WebP q${qualities[0]}–${qualities[qualities.length - 1]}, median q${qualities[Math.floor(qualities.length / 2)]})`,
-    ours: `WebP ${(matchedAll / 1000).toFixed(0)} kB`,
-    peer: `JPEG ${(jpegAll / 1000).toFixed(0)} kB`,
-    ratio: matchedAll / jpegAll,
-    target: '≤ 0.70×',
-    pass: matchedAll / jpegAll <= 0.7,
-  });
-  lines.push({
-    measure: `context: all, WebP q80 vs libjpeg-turbo q80, no mozjpeg (its SSIM ${mean(pairs.map((p) => p.plainJpegSsim)).toFixed(4)})`,
-    ours: `WebP ${(webpAll / 1000).toFixed(0)} kB`,
-    peer: `JPEG ${(plainAll / 1000).toFixed(0)} kB`,
-    ratio: webpAll / plainAll,
-  });
+export function bytesRow(ctx: BenchContext): BenchRow {
+  let pairs: Pair[] | undefined;
+  let scoreError: string | undefined;
   return {
-    id: 6,
-    title: 'Bytes: WebP vs JPEG (mozjpeg) as served, equal quality checked by SSIM',
-    lines,
-    notes: [
-      `${pairs.length} photo × width pairs (${photos.length} photos, widths up to each photo's own); SSIM (ssim.js, Weber, no downsampling) of each output vs a lossless ` +
-        `resize. Best single saving ${(100 * (1 - bestSaving)).toFixed(0)}% (Cameo: "up to 50%").`,
-    ],
-    data: {
-      quality: QUALITY,
-      ratioAtQ80: round(webpAll / jpegAll, 3),
-      ratioAtMatchedSsim: round(matchedAll / jpegAll, 3),
-      ratioVsPlainJpeg: round(webpAll / plainAll, 3),
-      pairs: pairs.map((pair) => ({
-        photo: pair.photo,
-        width: pair.width,
-        jpegBytes: pair.jpegBytes,
-        webpBytes: pair.webpBytes,
-        jpegSsim: round(pair.jpegSsim, 4),
-        webpSsim: round(pair.webpSsim, 4),
-        plainJpegBytes: pair.plainJpegBytes,
-        plainJpegSsim: round(pair.plainJpegSsim, 4),
-        matchedQuality: pair.matchedQuality,
-        matchedBytes: pair.matchedBytes,
-        matchedSsim: round(pair.matchedSsim, 4),
-      })),
+    ids: [6],
+    async run(roundIndex) {
+      if (!pairs) {
+        if (!butteraugliAvailable()) {
+          scoreError = 'butteraugli_main is not installed (apt-get install libjxl-devtools): no equal-score bytes';
+        }
+        pairs = await measureBytes(ctx, !scoreError);
+      }
+      const timings = await measureTimes(ctx, roundIndex);
+      return report(ctx, pairs, timings, scoreError);
     },
   };
 }
 
-async function rgba(image: Sharp): Promise<Rgba> {
-  const { data, info } = await image.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-  return {
-    data: new Uint8ClampedArray(data.buffer, data.byteOffset, data.length),
-    width: info.width,
-    height: info.height,
+async function measureBytes(ctx: BenchContext, scored: boolean): Promise<Pair[]> {
+  const widths = ctx.quick ? [400, 800] : [400, 800, 1600];
+  const all = await photographs();
+  const photos = ctx.quick ? [all[2], all[all.length - 2]].filter((p): p is string => p !== undefined) : all;
+  ctx.progress(`row 6: bytes of format=auto per Accept, butteraugli, ${photos.length} photos × ${widths.join('/')} px`);
+  const dir = join(ctx.tmp, 'bytes');
+  await mkdir(dir, { recursive: true });
+  const config = createConfig();
+  const { url, apiToken } = ctx.cdnInfo;
+  const keys = photos.map((photo) => `bench/bytes/${basename(photo)}`);
+  await eachLimit(photos, 2, async (photo, i) => putImage(url, apiToken, keys[i] as string, await readFile(photo)));
+
+  const pairs: Pair[] = [];
+  let files = 0;
+  const png = async (image: Buffer) => {
+    const file = join(dir, `${files++}.png`);
+    await sharp(image).toColourspace('srgb').png({ compressionLevel: 1 }).toFile(file);
+    return file;
   };
+  for (const [index, photo] of photos.entries()) {
+    const input = await readFile(photo);
+    const { width: photoWidth = 0 } = await sharp(input).autoOrient().metadata();
+    for (const width of widths.filter((w) => w <= photoWidth)) {
+      const reference = join(dir, `ref-${index}-${width}.png`);
+      await writeFile(
+        reference,
+        await sharp(input).autoOrient().resize({ width }).toColourspace('srgb').png({ compressionLevel: 1 }).toBuffer(),
+      );
+      const score = async (image: Buffer) =>
+        scored ? (await butteraugli(reference, await png(image))).pnorm3 : Number.NaN;
+      const get = async (query: string, accept: string) => {
+        const response = await timedGet(`${url}/${keys[index]}?${query}`, { headers: { accept }, keepBody: true });
+        if (response.status !== 200) throw new Error(`row 6: ${keys[index]}?${query} answered ${response.status}`);
+        return response;
+      };
+      const jpegResponse = await get(`width=${width}&format=jpeg&quality=${QUALITY}`, '*/*');
+      const jpegBody = jpegResponse.body as Buffer;
+      const jpeg = { bytes: jpegBody.length, score: await score(jpegBody) };
+      const served = {} as Record<AcceptClass, Served>;
+      for (const cls of Object.keys(ACCEPTS) as AcceptClass[]) {
+        const response = await get(`width=${width}`, ACCEPTS[cls].accept);
+        const body = response.body as Buffer;
+        const format = String(response.headers['content-type'] ?? '').replace('image/', '');
+        const same = body.equals(jpegBody);
+        const own = same ? jpeg.score : await score(body);
+        let equalBytes = body.length;
+        if (scored && !same && format !== 'jpeg' && Math.abs(own - jpeg.score) > SCORE_TOLERANCE * jpeg.score) {
+          // One step towards the JPEG's score, same encoder and policy, then interpolate log(bytes) in the score.
+          const quality = own > jpeg.score ? QUALITY + 8 : QUALITY - 8;
+          const variant: Variant = { ...variantOf(`width=${width}&format=${format}`), quality };
+          const other = (await transformImage(input, variant, config)).data;
+          const otherScore = await score(other);
+          const t = Math.max(-1, Math.min(2, (jpeg.score - own) / (otherScore - own || Number.NaN)));
+          const estimate = Math.exp(Math.log(body.length) + t * (Math.log(other.length) - Math.log(body.length)));
+          if (Number.isFinite(estimate)) equalBytes = estimate;
+        }
+        served[cls] = {
+          format,
+          bytes: body.length,
+          score: own,
+          equalBytes,
+          transformMs: serverTiming(response.headers['server-timing']).transform ?? Number.NaN,
+        };
+      }
+      pairs.push({ photo: basename(photo), width, jpeg, served });
+    }
+  }
+  return pairs;
+}
+
+interface Times {
+  widths: number[];
+  /** ms, medians of this round: whole miss through the CDN per Accept class, and the bare transform per format. */
+  miss: Record<AcceptClass, number[]>;
+  servedFormat: Record<AcceptClass, string[]>;
+  bare: Record<'jpeg' | 'webp' | 'avif', number[]>;
+}
+
+async function measureTimes(ctx: BenchContext, roundIndex: number): Promise<Times> {
+  const widths = ctx.quick ? [400, 800] : [400, 800, 1600];
+  const reps = ctx.quick ? 1 : 2;
+  ctx.progress(
+    `row 6 (round ${roundIndex + 1}): miss and transform time per format at ${widths.join('/')} px × ${reps}`,
+  );
+  const key = ctx.inputs.photo2560.key;
+  const times: Times = {
+    widths,
+    miss: { avif: [], webp: [], any: [] },
+    servedFormat: { avif: [], webp: [], any: [] },
+    bare: { jpeg: [], webp: [], avif: [] },
+  };
+  for (const width of widths) {
+    const miss: Record<AcceptClass, number[]> = { avif: [], webp: [], any: [] };
+    const bare: Record<'jpeg' | 'webp' | 'avif', number[]> = { jpeg: [], webp: [], avif: [] };
+    const classes = Object.keys(ACCEPTS) as AcceptClass[];
+    for (let rep = 0; rep < reps; rep += 1) {
+      for (let j = 0; j < classes.length; j += 1) {
+        // Rotate so no class always follows another.
+        const c = classes[(j + rep + roundIndex) % classes.length] as AcceptClass;
+        await ctx.purge(key);
+        const response = await timedGet(`${ctx.cdnInfo.url}/${key}?width=${width}`, {
+          headers: { accept: ACCEPTS[c].accept },
+        });
+        if (response.status !== 200 || !String(response.headers['x-cache']).startsWith('Miss')) {
+          throw new Error(`row 6: expected a miss for ${key}?width=${width}, got ${response.status}`);
+        }
+        miss[c].push(response.total);
+        if (rep === 0) times.servedFormat[c].push(String(response.headers['content-type']).replace('image/', ''));
+      }
+      for (const format of ['jpeg', 'webp', 'avif'] as const) {
+        bare[format].push(
+          await ctx.cdn.call<number>('bare', {
+            file: PHOTO_2560,
+            variant: variantOf(`width=${width}&format=${format}&quality=${QUALITY}`),
+          }),
+        );
+      }
+    }
+    for (const c of classes) times.miss[c].push(median(miss[c]));
+    for (const f of ['jpeg', 'webp', 'avif'] as const) times.bare[f].push(median(bare[f]));
+  }
+  return times;
+}
+
+function report(ctx: BenchContext, pairs: Pair[], times: Times, scoreError?: string): RowResult {
+  const lines: Line[] = [];
+  const x = (v: number) => `${v.toFixed(2)}×`;
+  for (const cls of Object.keys(ACCEPTS) as AcceptClass[]) {
+    const ratios = pairs.map((p) => p.served[cls].equalBytes / p.jpeg.bytes);
+    const served = pairs.map((p) => p.served[cls].bytes / p.jpeg.bytes);
+    const formats = countOf(pairs.map((p) => p.served[cls].format));
+    const target = TARGETS[cls];
+    lines.push(
+      figure(`${ACCEPTS[cls].label}, median at equal score (served: ${formats})`, median(ratios), x, {
+        ratio: median(ratios),
+        target: target === undefined ? undefined : `≤ ${target.toFixed(2)}×`,
+        check: target === undefined ? undefined : (r) => r <= target,
+      }),
+      figure(`${ACCEPTS[cls].label}, the heaviest image at equal score`, Math.max(...ratios), x, {
+        ratio: Math.max(...ratios),
+        target: '≤ 1.00×',
+        check: (r) => r <= 1.0005,
+      }),
+      figure(
+        `${ACCEPTS[cls].label}, as served: median bytes ratio (median score ${median(pairs.map((p) => p.served[cls].score)).toFixed(3)} vs JPEG ${median(pairs.map((p) => p.jpeg.score)).toFixed(3)})`,
+        median(served),
+        x,
+        { ratio: median(served) },
+      ),
+    );
+  }
+  const avif400 = times.miss.avif[0] as number;
+  const jpeg400 = times.miss.any[0] as number;
+  lines.push(
+    figure('AVIF-capable miss at 400 px vs */* (JPEG) miss', avif400, ms, {
+      peerName: 'JPEG',
+      peerValue: jpeg400,
+      target: '≤ 2.50×',
+      check: (r) => r <= 2.5,
+    }),
+  );
+  for (const [i, width] of times.widths.entries()) {
+    if (i > 0)
+      lines.push(
+        figure(`AVIF-capable miss at ${width} px vs */* (JPEG) miss`, times.miss.avif[i] as number, ms, {
+          peerName: 'JPEG',
+          peerValue: times.miss.any[i] as number,
+        }),
+      );
+    lines.push(
+      figure(`WebP-only miss at ${width} px vs */* (JPEG) miss`, times.miss.webp[i] as number, ms, {
+        peerName: 'JPEG',
+        peerValue: times.miss.any[i] as number,
+      }),
+      figure(`bare transform at ${width} px: AVIF vs JPEG`, times.bare.avif[i] as number, ms, {
+        peerName: 'JPEG',
+        peerValue: times.bare.jpeg[i] as number,
+      }),
+      figure(`bare transform at ${width} px: WebP vs JPEG`, times.bare.webp[i] as number, ms, {
+        peerName: 'JPEG',
+        peerValue: times.bare.jpeg[i] as number,
+      }),
+    );
+  }
+  const worst = (cls: AcceptClass) =>
+    [...pairs].sort((a, b) => b.served[cls].equalBytes / b.jpeg.bytes - a.served[cls].equalBytes / a.jpeg.bytes)[0];
+  const worstText = (['avif', 'webp'] as const)
+    .map((cls) => {
+      const p = worst(cls);
+      return p ? `${cls}: ${p.photo} at ${p.width} px (${(p.served[cls].equalBytes / p.jpeg.bytes).toFixed(2)}×)` : '';
+    })
+    .join(', ');
+  return {
+    id: 6,
+    title: 'Bytes: what format=auto serves per Accept vs mozjpeg q80, at equal butteraugli score; time per format',
+    lines,
+    notes: [
+      scoreError ??
+        `${pairs.length} photo × width pairs (${new Set(pairs.map((p) => p.photo)).size} photos, widths up to each photo's own), ` +
+          `each GET /<key>?width=W through the local CDN with the browser's Accept (quality default ${QUALITY}); butteraugli 3-norm ` +
+          `(butteraugli_main) vs a lossless resize; where the served file's score is more than ${SCORE_TOLERANCE * 100}% off the ` +
+          `JPEG's, its bytes at the JPEG's score come from one more encode of the same format (interpolated). Heaviest: ${worstText}.`,
+      `Times: the 2560×1600 photo, ${ctx.quick ? 1 : 2} miss(es) per Accept and width per round (purged before each), bare ` +
+        `transform = inspect + decode + resize + encode in the server process. Served at 400/800/1600 px for the AVIF-capable ` +
+        `Accept: ${times.servedFormat.avif.join(' / ')}.`,
+    ],
+    data: {
+      quality: QUALITY,
+      scoreTolerance: SCORE_TOLERANCE,
+      metric: scoreError ? null : 'butteraugli 3-norm',
+      pairs: pairs.map((p) => ({
+        photo: p.photo,
+        width: p.width,
+        jpegBytes: p.jpeg.bytes,
+        jpegScore: round(p.jpeg.score, 4),
+        served: Object.fromEntries(
+          Object.entries(p.served).map(([cls, s]) => [
+            cls,
+            {
+              format: s.format,
+              bytes: s.bytes,
+              score: round(s.score, 4),
+              equalScoreBytes: Math.round(s.equalBytes),
+              transformMs: round(s.transformMs),
+            },
+          ]),
+        ),
+      })),
+      times: {
+        widths: times.widths,
+        missMs: Object.fromEntries(Object.entries(times.miss).map(([k, v]) => [k, v.map((t) => round(t))])),
+        servedFormat: times.servedFormat,
+        bareMs: Object.fromEntries(Object.entries(times.bare).map(([k, v]) => [k, v.map((t) => round(t))])),
+      },
+    },
+  };
+}
+
+function countOf(values: string[]): string {
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return [...counts.entries()].map(([value, n]) => `${value} ${n}/${values.length}`).join(', ');
 }

@@ -8,19 +8,22 @@
  *   GET    /api/images[?limit=&prefix=]   NDJSON, one line per image, streamed
  *   GET    /api/images/<key>              metadata, versions, originalUrl
  *   PUT    /api/images/<key>              201 new / 200 replaced (version + 1)
+ *   PATCH  /api/images/<key>              {"focalPoint": {x, y} | null}: 200, no new version
  *   DELETE /api/images/<key>              204
  *   DELETE /api/derivatives/<key>         purge only: `{key, deleted}` (`edge-resizer purge`)
  *   GET    /originals/<token>             the decrypted original, `Range` supported (also HEAD)
  */
 import type { EdgeResizerConfig } from '../core/config.js';
-import { HttpError, toHttpError } from '../core/errors.js';
+import { HttpError, invalidParam, toHttpError } from '../core/errors.js';
+import { focalPointFromJson, parseFocalPoint } from '../core/focal-point.js';
 import { parseImageKey, validateImageKey } from '../core/keys.js';
 import { createLogger, describeError, type Logger } from '../core/log.js';
 import { parseUserMeta } from '../core/user-meta.js';
 import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
-import { checkBearer, WWW_AUTHENTICATE } from './auth.js';
+import { checkBearer } from './auth.js';
+import { busy, createKeyLock } from './key-lock.js';
 import type { FunctionUrlEvent, StreamingHandler } from './lambda-stream.js';
 import { parseListingQuery, streamListing } from './listing.js';
 import { ORIGINALS_PATH, originalUrl, serveOriginal } from './originals.js';
@@ -35,6 +38,7 @@ import {
   purgeDerivatives,
   type SavedVersion,
   saveVersion,
+  setFocalPoint,
   type UploadDeps,
 } from './uploads.js';
 
@@ -57,6 +61,8 @@ const DERIVATIVES_PATH = '/api/derivatives';
 /** POSTed keys get an id of this length plus the longest extension; checked before the body is read. */
 const LONGEST_NEW_NAME = `${'x'.repeat(12)}.avif`;
 const NEW_KEY_ATTEMPTS = 3;
+/** A write of a key queued behind others longer than this is refused as 503 `busy` (with `Retry-After`). */
+const KEY_WRITE_MAX_WAIT_MS = 15_000;
 
 interface ApiRequest {
   method: string;
@@ -68,17 +74,9 @@ interface ApiRequest {
   body: RequestBody;
 }
 
-/** Extra response headers some errors need (`Allow`, `WWW-Authenticate`), without a second error type. */
-const errorHeaders = new WeakMap<HttpError, Record<string, string>>();
-
-function withHeaders(error: HttpError, headers: Record<string, string>): HttpError {
-  errorHeaders.set(error, headers);
-  return error;
-}
-
 export function createApiHandler(deps: ApiDeps): StreamingHandler {
   const logger = deps.logger ?? createLogger('info');
-  const uploads: UploadDeps = { ...deps, logger };
+  const uploads: UploadDeps = { ...deps, logger, keyLock: createKeyLock(KEY_WRITE_MAX_WAIT_MS) };
 
   return async (event, responseStream) => {
     const reply = createReply(responseStream);
@@ -96,7 +94,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
         });
       }
       if (reply.started) return reply.abort();
-      await reply.error(httpError, errorHeaders.get(httpError)).catch(() => reply.abort());
+      await reply.error(httpError).catch(() => reply.abort());
     }
   };
 
@@ -109,13 +107,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     }
     if (path !== '/api' && !path.startsWith('/api/')) throw new HttpError('not_found', 'Not found');
 
-    try {
-      checkBearer(request.headers.authorization, await deps.apiToken());
-    } catch (error) {
-      throw error instanceof HttpError && error.code === 'unauthorized'
-        ? withHeaders(error, { 'WWW-Authenticate': WWW_AUTHENTICATE })
-        : error;
-    }
+    checkBearer(request.headers.authorization, await deps.apiToken());
 
     if (path === IMAGES_PATH) {
       allow(method, ['GET', 'POST']);
@@ -131,9 +123,10 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     if (path.startsWith(`${IMAGES_PATH}/`)) {
       const rest = path.slice(IMAGES_PATH.length + 1);
       const key = parseImageKey(rest);
-      allow(method, ['GET', 'PUT', 'DELETE']);
+      allow(method, ['GET', 'PUT', 'PATCH', 'DELETE']);
       if (method === 'GET') return describeImage(key, reply);
       if (method === 'PUT') return upload(request, reply, key);
+      if (method === 'PATCH') return patchImage(request, reply, key);
       if (!(await deleteImage(uploads, key))) throw new HttpError('not_found', 'No such image');
       return reply.empty(204);
     }
@@ -145,12 +138,14 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     const prefix = request.query.get('prefix') ?? '';
     if (key === undefined) validateImageKey(`${prefix}${LONGEST_NEW_NAME}`);
     const meta = parseUserMeta(request.headers);
+    const focalHeader = request.headers['x-focal-point'];
+    const focalPoint = focalHeader === undefined ? undefined : parseFocalPoint(focalHeader);
     const max = deps.config.limits.maxOriginalBytes;
     const declared = Number(request.headers['content-length']);
     // Refused on the declared length, before the body is decoded or looked at.
     if (Number.isFinite(declared) && declared > max) throw tooLarge(max);
     const body = await request.body.read(max, () => tooLarge(max));
-    const prepared = await prepareUpload(body, meta, deps.config);
+    const prepared = await prepareUpload(body, meta, deps.config, focalPoint);
 
     let saved: SavedVersion | undefined;
     if (key !== undefined) {
@@ -163,10 +158,23 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
         saved = await saveVersion(uploads, newKey, prepared, { onlyIfNew: true });
       }
     }
-    if (!saved) throw new HttpError('busy', 'Could not find a free key; try again');
+    if (!saved) throw busy('Could not find a free key; try again');
     await reply.json(saved.created ? 201 : 200, describeVersion(saved.item), {
       Location: `${IMAGES_PATH}/${saved.item.key}`,
     });
+  }
+
+  /** `PATCH /api/images/<key>`: `{"focalPoint": {"x", "y"} | null}`, nothing else. */
+  async function patchImage(request: ApiRequest, reply: Reply, key: string): Promise<void> {
+    const text = await request.body.read(MAX_JSON_BYTES, () => jsonTooLarge());
+    const body = parseJsonObject(text);
+    const unknown = Object.keys(body).filter((name) => name !== 'focalPoint');
+    if (unknown.length > 0 || !Object.hasOwn(body, 'focalPoint')) {
+      throw invalidParam('the PATCH body', 'an object with focalPoint only', text.toString('utf8'));
+    }
+    const item = await setFocalPoint(uploads, key, focalPointFromJson(body.focalPoint));
+    if (!item) throw new HttpError('not_found', 'No such image');
+    await reply.json(200, describeVersion(item));
   }
 
   async function describeImage(key: string, reply: Reply): Promise<void> {
@@ -175,7 +183,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     if (!latest) throw new HttpError('not_found', 'No such image');
     await reply.json(200, {
       ...describeVersion(latest),
-      originalUrl: await originalUrl(deps.masterKey, key, latest.version),
+      originalUrl: await originalUrl(deps.masterKey, latest),
       versions: await Promise.all(
         versions.map(async (item) => ({
           version: item.version,
@@ -185,7 +193,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
           contentType: item.contentType,
           width: item.width,
           height: item.height,
-          originalUrl: await originalUrl(deps.masterKey, key, item.version),
+          originalUrl: await originalUrl(deps.masterKey, item),
         })),
       ),
     });
@@ -194,8 +202,8 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
 
 function allow(method: string, methods: string[]): void {
   if (!methods.includes(method)) {
-    throw withHeaders(new HttpError('method_not_allowed', `Expected ${methods.join(', ')} but received ${method}`), {
-      Allow: methods.join(', '),
+    throw new HttpError('method_not_allowed', `Expected ${methods.join(', ')} but received ${method}`, {
+      headers: { Allow: methods.join(', ') },
     });
   }
 }
@@ -203,6 +211,27 @@ function allow(method: string, methods: string[]): void {
 function tooLarge(max: number): HttpError {
   const limit = max >= 1024 * 1024 ? `${Math.round((max / 1024 / 1024) * 10) / 10} MB` : `${Math.round(max / 1024)} KB`;
   return new HttpError('too_large', `The image is larger than ${limit}`);
+}
+
+/** JSON request bodies (PATCH, staged uploads) are small; more is refused unread. */
+const MAX_JSON_BYTES = 64 * 1024;
+
+function jsonTooLarge(): HttpError {
+  return new HttpError('too_large', `The JSON body is larger than ${MAX_JSON_BYTES / 1024} KB`);
+}
+
+/** A JSON object, its names only ever read as own properties. */
+function parseJsonObject(text: Buffer): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.toString('utf8'));
+  } catch {
+    throw invalidParam('the request body', 'a JSON object', text.toString('utf8'));
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidParam('the request body', 'a JSON object', text.toString('utf8'));
+  }
+  return value as Record<string, unknown>;
 }
 
 function toApiRequest(event: FunctionUrlEvent): ApiRequest {

@@ -11,7 +11,11 @@ export const WWW_AUTHENTICATE = 'Bearer realm="edge-resizer"';
 
 export function checkBearer(authorization: string | undefined, expected: string): void {
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-  if (!match) throw new HttpError('unauthorized', 'This API needs an Authorization: Bearer <API token> header');
+  if (!match) {
+    throw new HttpError('unauthorized', 'This API needs an Authorization: Bearer <API token> header', {
+      headers: { 'WWW-Authenticate': WWW_AUTHENTICATE },
+    });
+  }
   // An empty configured token would otherwise match nothing forever, silently.
   if (expected.length === 0) throw new HttpError('internal_error', 'The API token is not configured');
   if (!timingSafeEqual(digest(match[1] ?? ''), digest(expected))) {

@@ -24,15 +24,20 @@ export interface OriginalsDeps {
   masterKey: MasterKeyProvider;
 }
 
-/** `/originals/<token>` for one version, valid `ttlSeconds` from now. */
+/** `/originals/<token>` for one stored version (and no other bytes), valid `ttlSeconds` from now. */
 export async function originalUrl(
   masterKey: MasterKeyProvider,
-  key: string,
-  version: number,
+  item: Pick<ImageVersion, 'key' | 'version' | 'objectKey'>,
   ttlSeconds = ORIGINAL_URL_TTL_SECONDS,
 ): Promise<string> {
   const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
-  return `${ORIGINALS_PATH}${sealToken({ key, version, exp }, deriveTokenKey(await masterKey()))}`;
+  const token = { key: item.key, version: item.version, id: versionIdentity(item), exp };
+  return `${ORIGINALS_PATH}${sealToken(token, deriveTokenKey(await masterKey()))}`;
+}
+
+/** What a token binds to: the random id of the version's object, fresh per upload (`_versions/<key>/<id>`). */
+export function versionIdentity(item: Pick<ImageVersion, 'objectKey'>): string {
+  return item.objectKey.slice(item.objectKey.lastIndexOf('/') + 1);
 }
 
 export async function serveOriginal(
@@ -42,11 +47,9 @@ export async function serveOriginal(
 ): Promise<void> {
   const masterKey = await deps.masterKey();
   const token = openToken(request.token, deriveTokenKey(masterKey));
-  const item =
-    token.version === undefined
-      ? await deps.metadata.latest(token.key)
-      : await deps.metadata.version(token.key, token.version);
-  if (!item) throw notFound();
+  const item = await deps.metadata.version(token.key, token.version);
+  // The key was deleted and uploaded again: its version of that number holds other bytes.
+  if (!item || versionIdentity(item) !== token.id) throw notFound();
   const headers = baseHeaders(item);
 
   if (request.method === 'HEAD' || request.range !== undefined) {

@@ -56,15 +56,20 @@
  * `<key>` and no version object is left.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EdgeResizerConfig } from '../core/config.js';
 import { encryptBuffer } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
+import { FOCAL_POINT_META, formatFocalPoint } from '../core/focal-point.js';
 import { describeError, type Logger } from '../core/log.js';
+import type { FocalPoint } from '../core/params.js';
 import { computeThumbHash } from '../core/thumbhash.js';
 import { type ImageInfo, inspectImage } from '../core/transform.js';
 import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { ImageVersion, MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
+import { busy, type KeyLock } from './key-lock.js';
+import { patchOriginalMetadata } from './original-metadata.js';
 
 /** Where every version's immutable object lives. */
 export const VERSIONS_PREFIX = '_versions/';
@@ -80,8 +85,13 @@ export const EXTENSIONS: Readonly<Record<string, string>> = {
   avif: 'avif',
 };
 
-/** Concurrent uploads of one key each take the next version; past this many lost races we give up. */
-const MAX_VERSION_ATTEMPTS = 5;
+/**
+ * Concurrent uploads of one key (from other processes: this one queues them)
+ * each take the next version; past this many lost races, with a jittered
+ * back-off between them, the upload is refused as 503 `busy`.
+ */
+const MAX_VERSION_ATTEMPTS = 10;
+const VERSION_BACKOFF_MS = 20;
 /** Rounds of "copy the latest, check it is still the latest" before we leave it to the next write. */
 const MAX_PROMOTE_ROUNDS = 5;
 
@@ -92,6 +102,8 @@ export interface UploadDeps {
   masterKey: MasterKeyProvider;
   invalidate?: (key: string) => Promise<void>;
   logger: Logger;
+  /** Serializes the writes of one key in this process. */
+  keyLock: KeyLock;
 }
 
 /** An upload checked and described, not yet stored. */
@@ -101,6 +113,8 @@ export interface PreparedUpload {
   sha256: string;
   thumbhash: string;
   meta: Record<string, string>;
+  /** From `X-Focal-Point`. */
+  focalPoint?: FocalPoint;
 }
 
 export function versionObjectKey(key: string, id: string): string {
@@ -125,11 +139,12 @@ export async function prepareUpload(
   plaintext: Buffer,
   meta: Record<string, string>,
   config: EdgeResizerConfig,
+  focalPoint?: FocalPoint,
 ): Promise<PreparedUpload> {
   const info = await inspectImage(plaintext, config);
   const thumbhash = await computeThumbHash(plaintext, config);
   const sha256 = createHash('sha256').update(plaintext).digest('hex');
-  return { plaintext, info, sha256, thumbhash, meta };
+  return { plaintext, info, sha256, thumbhash, meta, ...(focalPoint ? { focalPoint } : {}) };
 }
 
 export interface SavedVersion {
@@ -149,14 +164,39 @@ export async function saveVersion(
   upload: PreparedUpload,
   options: { onlyIfNew?: boolean } = {},
 ): Promise<SavedVersion | undefined> {
-  const { store, metadata, logger } = deps;
+  const { store, logger } = deps;
   const objectKey = versionObjectKey(key, newImageId());
   const { body, metadata: envelope } = encryptBuffer(upload.plaintext, await deps.masterKey());
-  await store.putOriginal(objectKey, body, { ...envelope, [OBJECT_META]: objectKey }, body.length);
+  // Outside the key's queue: concurrent uploads encrypt and store in parallel, and only commit in turn.
+  const focal: Record<string, string> = upload.focalPoint
+    ? { [FOCAL_POINT_META]: formatFocalPoint(upload.focalPoint) }
+    : {};
+  // The promotion's copy carries the metadata to `<key>`, where the edge reads the focal point.
+  await store.putOriginal(objectKey, body, { ...envelope, [OBJECT_META]: objectKey, ...focal }, body.length);
+  try {
+    return await deps.keyLock.run(key, () => commitVersion(deps, key, upload, objectKey, options));
+  } catch (error) {
+    // Refused before its commit (busy while queued): the object it stored is nobody's.
+    if (error instanceof HttpError && error.code === 'busy') {
+      await undo(`delete ${objectKey}`, () => store.deleteOriginal(objectKey), logger);
+    }
+    throw error;
+  }
+}
 
+/** Steps 3–5, the key's writes queued behind each other. */
+async function commitVersion(
+  deps: UploadDeps,
+  key: string,
+  upload: PreparedUpload,
+  objectKey: string,
+  options: { onlyIfNew?: boolean },
+): Promise<SavedVersion | undefined> {
+  const { store, metadata, logger } = deps;
   let item: ImageVersion | undefined;
   try {
     for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS && !item; attempt += 1) {
+      if (attempt > 0) await sleep(Math.random() * VERSION_BACKOFF_MS * 2 ** Math.min(attempt, 5));
       const latest = options.onlyIfNew ? undefined : await metadata.latest(key);
       const candidate: ImageVersion = {
         key,
@@ -169,6 +209,7 @@ export async function saveVersion(
         created: new Date().toISOString(),
         thumbhash: upload.thumbhash,
         meta: upload.meta,
+        ...(upload.focalPoint ? { focalPoint: upload.focalPoint } : {}),
         objectKey,
       };
       if (await metadata.putVersion(candidate)) item = candidate;
@@ -181,7 +222,7 @@ export async function saveVersion(
   if (!item) {
     await undo(`delete ${objectKey}`, () => store.deleteOriginal(objectKey), logger);
     if (options.onlyIfNew) return undefined;
-    throw new HttpError('busy', 'Other uploads are replacing this image right now; try again');
+    throw busy('Other uploads are replacing this image right now; try again');
   }
 
   try {
@@ -247,7 +288,11 @@ export async function purgeDerivatives(deps: Pick<UploadDeps, 'store' | 'invalid
 }
 
 /** Removes the original, its derivatives, its versions and its items. False when there was nothing. */
-export async function deleteImage(deps: UploadDeps, key: string): Promise<boolean> {
+export function deleteImage(deps: UploadDeps, key: string): Promise<boolean> {
+  return deps.keyLock.run(key, () => removeImage(deps, key));
+}
+
+async function removeImage(deps: UploadDeps, key: string): Promise<boolean> {
   const { store, metadata } = deps;
   const [items, current] = await Promise.all([metadata.versions(key), store.headOriginal(key)]);
   // The items' objects, and any orphan of an interrupted upload beside them.
@@ -277,8 +322,41 @@ export function describeVersion(item: ImageVersion) {
     created: item.created,
     thumbhash: item.thumbhash,
     meta: item.meta,
+    focalPoint: item.focalPoint ?? null,
     url: `/${item.key}`,
   };
+}
+
+/**
+ * `PATCH /api/images/<key>` (CONTRACT.md §7): sets or clears the latest
+ * version's focal point, no new version. Order: the version's object, then
+ * `<key>` (copied from it, so the edge reads the new point), then the item,
+ * then the purge, so no derivative rendered after the purge used the old
+ * point, except one already in flight (the same window as a replace). A
+ * failure part way leaves the answer 502 and a repeated PATCH completes it.
+ * Undefined when the key has no image.
+ */
+export function setFocalPoint(
+  deps: UploadDeps,
+  key: string,
+  focalPoint: FocalPoint | null,
+): Promise<ImageVersion | undefined> {
+  return deps.keyLock.run(key, async () => {
+    const { store, metadata } = deps;
+    const latest = await metadata.latest(key);
+    if (!latest) return undefined;
+    const patch = { [FOCAL_POINT_META]: focalPoint ? formatFocalPoint(focalPoint) : null };
+    if (!(await patchOriginalMetadata(store, latest.objectKey, patch))) {
+      throw new HttpError('storage_error', 'The latest version of this image is missing from storage');
+    }
+    if (!(await store.copyOriginal(latest.objectKey, key))) {
+      throw new HttpError('storage_error', 'The latest version of this image is missing from storage');
+    }
+    if (!(await metadata.setFocalPoint(key, latest.version, focalPoint))) return undefined;
+    await purgeDerivatives(deps, key);
+    const { focalPoint: _old, ...rest } = latest;
+    return focalPoint ? { ...rest, focalPoint } : rest;
+  });
 }
 
 /** Best-effort clean-up after a failure: logged, never hiding the original error. */

@@ -4,7 +4,7 @@
  * adapters (edge handlers, API, local server, CLI) turn it into a response.
  */
 
-/** The codes of CONTRACT.md §4, plus `busy` for the transform time budget. */
+/** The codes of CONTRACT.md §4, plus `busy` (503, with `Retry-After`) for the transform time budget and concurrent writes of one key. */
 export const ErrorCode = {
   invalid_param: 400,
   invalid_key: 400,
@@ -34,24 +34,15 @@ export type ErrorCode = keyof typeof ErrorCode;
 export class HttpError extends Error {
   readonly status: number;
   readonly code: ErrorCode;
-  /** Extra response headers the adapters send with this error (`Retry-After` on a 503). */
+  /** Extra response headers the adapters send with this error (`Retry-After` on a 503, `Allow` on a 405, `WWW-Authenticate` on a 401). */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options?: { cause?: unknown; status?: number; headers?: Record<string, string> },
-  ) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpError';
     this.code = code;
-    this.status = options?.status ?? ErrorCode[code];
+    this.status = ErrorCode[code];
     this.headers = options?.headers ?? {};
-  }
-
-  /** Client errors are safe to show as they are; server errors keep their cause private. */
-  get expose(): boolean {
-    return this.status < 500;
   }
 }
 

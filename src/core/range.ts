@@ -53,7 +53,8 @@ export function contentRange(range: ByteRange | undefined, size: number): string
 }
 
 function toOffset(digits: string): number | undefined {
-  const value = Number(digits);
-  // Beyond 2^53 the arithmetic is no longer exact; such a range is nonsense for a 50 MB original.
-  return Number.isSafeInteger(value) ? value : undefined;
+  if (!/^\d+$/.test(digits)) return undefined;
+  // Past 2^53 the arithmetic is no longer exact, but the meaning is: an offset past any body's
+  // end. Clamped, `0-<20 digits>` is the whole body as a 206, and `<20 digits>-` is a 416.
+  return Math.min(Number(digits), Number.MAX_SAFE_INTEGER);
 }

@@ -1,15 +1,22 @@
 /**
- * Originals tokens (CONTRACT.md §8): `{key, version?, exp}` sealed with
+ * Originals tokens (CONTRACT.md §8): `{key, version, id, exp}` sealed with
  * AES-256-GCM and written as base64url, so a download is authorized without a
  * lookup. The token key is derived from the master key (HKDF), so a token can
  * never be used to unwrap data keys and rotating the master key revokes them all.
+ *
+ * `key` and `version` alone do not name bytes: versions restart at 1 when a key
+ * is deleted and uploaded again. `id` names the one stored version the token
+ * was issued for (its object's random id, fresh per upload), so a token opens
+ * those bytes or nothing, whatever happens to the key later.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { HttpError } from './errors.js';
 
 export interface OriginalToken {
   key: string;
-  version?: number;
+  version: number;
+  /** The identity of the stored version, unique per upload (never reused after a delete). */
+  id: string;
   /** Unix seconds. */
   exp: number;
 }
@@ -43,7 +50,16 @@ export function openToken(text: string, tokenKey: Buffer, nowSeconds = Date.now(
   } catch {
     throw forbidden();
   }
-  if (typeof token.key !== 'string' || typeof token.exp !== 'number') throw forbidden();
+  // Tokens of an older shape (no version identity) could open a re-created key's bytes: refused.
+  if (
+    typeof token?.key !== 'string' ||
+    typeof token.exp !== 'number' ||
+    !Number.isSafeInteger(token.version) ||
+    typeof token.id !== 'string' ||
+    token.id === ''
+  ) {
+    throw forbidden();
+  }
   if (token.exp < nowSeconds) throw new HttpError('expired', 'This link has expired');
   return token;
 }

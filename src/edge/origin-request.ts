@@ -8,7 +8,6 @@ import type { EdgeResizerConfig } from '../core/config.js';
 import { toHttpError } from '../core/errors.js';
 import { derivativeKey, PLAYGROUND_PATH_PREFIX, parseImageKey } from '../core/keys.js';
 import { canonicalVariant, negotiateFormat, parseImageParams } from '../core/params.js';
-import { bakedConfig } from './baked-config.js';
 import {
   type CloudFrontRequest,
   type CloudFrontRequestEvent,
@@ -51,11 +50,3 @@ export function createOriginRequestHandler(config: EdgeResizerConfig): OriginReq
     }
   };
 }
-
-let deployed: OriginRequestHandler | undefined;
-
-/** The Lambda@Edge entry point: configuration baked in at build time. */
-export const handler: OriginRequestHandler = (event) => {
-  deployed ??= createOriginRequestHandler(bakedConfig());
-  return deployed(event);
-};

@@ -5,7 +5,6 @@
  * `renderDerivative` fills it. This file only converts: CloudFront event in,
  * core call, CloudFront result out.
  */
-import { availableParallelism, totalmem } from 'node:os';
 import type { AdmissionGate } from '../core/admission.js';
 import type { EdgeResizerConfig } from '../core/config.js';
 import { HttpError, toHttpError } from '../core/errors.js';
@@ -21,11 +20,8 @@ import {
   renderDerivative,
   SOURCE_REVISION_META,
 } from '../core/render.js';
-import { configureSharpForLambda } from '../core/transform.js';
-import { createS3Client, createSsmClient } from '../storage/clients.js';
-import { createMasterKeyProvider, type MasterKeyProvider } from '../storage/master-key.js';
-import { createS3Store, type S3Store } from '../storage/s3-store.js';
-import { bakedConfig } from './baked-config.js';
+import type { MasterKeyProvider } from '../storage/master-key.js';
+import type { S3Store } from '../storage/s3-store.js';
 import {
   type CloudFrontResponse,
   type CloudFrontResponseEvent,
@@ -171,25 +167,3 @@ function isNegotiated(querystring: string, config: EdgeResizerConfig): boolean {
     return false;
   }
 }
-
-let deployed: OriginResponseHandler | undefined;
-
-/** The Lambda@Edge entry point: configuration baked in at build time, clients made once per container. */
-export const handler: OriginResponseHandler = (event) => {
-  if (!deployed) {
-    const config = bakedConfig();
-    // Lambda's sandbox reports its configured memory as the machine's.
-    configureSharpForLambda(totalmem() / 1024 / 1024, availableParallelism());
-    const clientOptions = { region: config.region, ...config.storage };
-    deployed = createOriginResponseHandler({
-      config,
-      store: createS3Store({
-        client: createS3Client(clientOptions),
-        originalsBucket: config.originalsBucket,
-        derivativesBucket: config.derivativesBucket,
-      }),
-      masterKey: createMasterKeyProvider(config.masterKey, () => createSsmClient(clientOptions)),
-    });
-  }
-  return deployed(event);
-};

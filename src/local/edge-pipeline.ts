@@ -47,6 +47,8 @@ export interface EdgePipelineOptions {
    * (and its admission slot) forever. @default 30000
    */
   originTimeoutMs?: number;
+  /** How the S3 origin spells a derivative key (s3rver's key codec locally). @default the key as it is */
+  originKey?: (key: string) => string;
 }
 
 /** CloudFront's default origin response timeout. */
@@ -58,7 +60,7 @@ const DISALLOWED_HEADERS =
   /^(connection|expect|keep-alive|proxy-authenticate|proxy-authorization|proxy-connection|trailer|upgrade|x-accel-.*|x-amz-cf-.*|x-cache|x-edge-.*|x-forwarded-proto|x-real-ip|transfer-encoding|via)$/;
 
 export function createEdgePipeline(options: EdgePipelineOptions) {
-  const { originRequest, originResponse, derivativesOrigin } = options;
+  const { originRequest, originResponse, derivativesOrigin, originKey = (key: string) => key } = options;
   const originTimeoutMs = options.originTimeoutMs ?? DEFAULT_ORIGIN_TIMEOUT_MS;
 
   return async function handle(viewer: ViewerRequest): Promise<EdgeResponse> {
@@ -113,7 +115,7 @@ export function createEdgePipeline(options: EdgePipelineOptions) {
   async function fetchFromOrigin(request: CloudFrontRequest) {
     try {
       // One signal for the headers and the body: a body that stalls halfway times out too.
-      const response = await fetch(`${derivativesOrigin}${request.uri}`, {
+      const response = await fetch(`${derivativesOrigin}/${originKey(request.uri.slice(1))}`, {
         method: request.method === 'HEAD' ? 'HEAD' : 'GET',
         signal: AbortSignal.timeout(originTimeoutMs),
       });
@@ -146,10 +148,7 @@ async function invoke<T>(run: () => Promise<T>): Promise<Invocation<T>> {
   } catch {
     return {
       ok: false,
-      response: cloudFrontError(
-        503,
-        new HttpError('busy', 'The Lambda function failed (LambdaExecutionError)', { status: 503 }),
-      ),
+      response: cloudFrontError(503, new HttpError('busy', 'The Lambda function failed (LambdaExecutionError)')),
     };
   }
 }

@@ -33,6 +33,7 @@ export async function startS3rver(options: {
     allowMismatchedSignatures: true,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
+  tolerateConcurrentDeletes(server);
   const { port } = await server.run();
   return {
     endpoint: `http://${LOOPBACK}:${port}`,
@@ -43,6 +44,28 @@ export async function startS3rver(options: {
       server.httpServer?.closeAllConnections();
       await closing;
     },
+  };
+}
+
+/**
+ * s3rver deletes the keys of one DeleteObjects concurrently, and each delete
+ * then removes its directory once it looks empty: two deletes emptying one
+ * directory race, and the loser's `rmdir`/`readdir` fails with ENOENT, which
+ * s3rver answers as a 500 for the whole batch although every object is gone.
+ * The objects' own files are already unlinked by then, so that error is
+ * only the clean-up's and is dropped here.
+ */
+function tolerateConcurrentDeletes(server: S3rver): void {
+  const store = (server as unknown as { store?: { deleteObject(bucket: string, key: string): Promise<void> } }).store;
+  if (!store) return;
+  const deleteObject = store.deleteObject.bind(store);
+  store.deleteObject = async (bucket, key) => {
+    try {
+      await deleteObject(bucket, key);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw error;
+    }
   };
 }
 

@@ -16,10 +16,7 @@ import { HttpError } from '../core/errors.js';
 import { createLogger, describeError, type LogLevel } from '../core/log.js';
 import { createOriginRequestHandler } from '../edge/origin-request.js';
 import { createOriginResponseHandler, type OriginResponseHandler } from '../edge/origin-response.js';
-import { createDynamoClient, createS3Client, LOCAL_CREDENTIALS } from '../storage/clients.js';
-import { createMasterKeyProvider } from '../storage/master-key.js';
-import { createMetadataStore } from '../storage/metadata-store.js';
-import { createS3Store } from '../storage/s3-store.js';
+import { createLocalWiring } from '../wiring/local.js';
 import { createEdgeCache, DEFAULT_CACHE_BYTES } from './edge-cache.js';
 import { createEdgePipeline } from './edge-pipeline.js';
 import { startLocalStorage } from './embedded-servers.js';
@@ -93,16 +90,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const { s3Endpoint, dynamoEndpoint } = storage;
   logger.info('storage', { s3: s3Endpoint, dynamodb: dynamoEndpoint, embedded: storage.embedded });
 
-  const clientOptions = { region: config.region, credentials: LOCAL_CREDENTIALS, ...config.storage };
-  const s3Client = createS3Client({ ...clientOptions, endpoint: s3Endpoint });
-  const dynamoClient = createDynamoClient({ ...clientOptions, endpoint: dynamoEndpoint });
-  const store = createS3Store({
-    client: s3Client,
-    originalsBucket: config.originalsBucket,
-    derivativesBucket: config.derivativesBucket,
-  });
-  const metadata = createMetadataStore({ client: dynamoClient, table: config.metadataTable });
-  const masterKey = createMasterKeyProvider(config.masterKey);
+  const wiring = createLocalWiring({ config, s3Endpoint, dynamoEndpoint });
+  const { store, metadata, masterKey } = wiring;
   const cache = createEdgeCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
 
   // One long-lived process renders every miss: bound them (issue 12, defect 3).
@@ -127,6 +116,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     originResponse: options.wrapOriginResponse ? options.wrapOriginResponse(originResponse) : originResponse,
     derivativesOrigin: `${s3Endpoint}/${config.derivativesBucket}`,
     originTimeoutMs: config.storage.timeoutMs,
+    originKey: wiring.storageKey,
   });
   const serveImage = createImageRoute({
     viewerFunction: loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null)),
@@ -175,7 +165,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const httpError =
       error.code === 'HPE_HEADER_OVERFLOW'
         ? new HttpError('headers_too_large', 'The request headers are too large')
-        : new HttpError('invalid_param', 'The request is malformed', { status: 400 });
+        : new HttpError('invalid_param', 'The request is malformed');
     sendRawError(socket, httpError);
   });
 
@@ -199,8 +189,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     server.listen(port, host, () => resolve());
   }).catch(async (error: unknown) => {
     // A port in use must not leave the embedded servers running.
-    s3Client.destroy();
-    dynamoClient.destroy();
+    wiring.close();
     await storage.close();
     throw error;
   });
@@ -214,8 +203,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       // Requests still running get a moment to finish, then their sockets are cut.
       setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
-    s3Client.destroy();
-    dynamoClient.destroy();
+    wiring.close();
     await storage.close();
   }
 

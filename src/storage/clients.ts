@@ -7,7 +7,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -17,8 +17,11 @@ export interface ClientOptions {
   endpoint?: string;
   timeoutMs: number;
   maxAttempts: number;
-  /** Static credentials for local servers; the default chain when absent. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Static credentials for local servers, or a provider (deployed: `fromEnv()`,
+   * the variables Lambda sets); the SDK's whole default chain when absent.
+   */
+  credentials?: S3ClientConfig['credentials'];
 }
 
 /** Local servers accept any credentials; the SDK still wants some to sign with. */
@@ -62,9 +65,10 @@ export function createDynamoClient(options: ClientOptions): DynamoDBClient {
   });
 }
 
-export function createSsmClient(options: Omit<ClientOptions, 'endpoint' | 'credentials'>): SSMClient {
+export function createSsmClient(options: Omit<ClientOptions, 'endpoint'>): SSMClient {
   return new SSMClient({
     region: options.region,
+    credentials: options.credentials,
     maxAttempts: options.maxAttempts,
     requestHandler: requestHandler(options.timeoutMs),
   });

@@ -18,8 +18,10 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { HttpError } from '../core/errors.js';
+import type { FocalPoint } from '../core/params.js';
 
 /** One stored version of an original. */
 export interface ImageVersion {
@@ -40,6 +42,8 @@ export interface ImageVersion {
   thumbhash: string;
   /** The `X-Meta-*` headers of the upload, names lower-cased without the prefix. */
   meta: Record<string, string>;
+  /** Where crops centre (CONTRACT.md §7); absent when none was set. */
+  focalPoint?: FocalPoint;
   /** The originals-bucket object holding this version's encrypted bytes (`_versions/…`, see src/api/uploads.ts). */
   objectKey: string;
 }
@@ -165,7 +169,7 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
           await doc.send(
             new PutCommand({
               TableName: table,
-              Item: item,
+              Item: toItem(item),
               ConditionExpression: 'attribute_not_exists(#k)',
               ExpressionAttributeNames: names,
             }),
@@ -183,7 +187,7 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
         const response = await doc.send(
           new GetCommand({ TableName: table, Key: { key, version }, ConsistentRead: true }),
         );
-        return response.Item as ImageVersion | undefined;
+        return fromItem(response.Item);
       }),
 
     /** The highest version of `key`, or undefined. */
@@ -200,15 +204,39 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
             ConsistentRead: true,
           }),
         );
-        return response.Items?.[0] as ImageVersion | undefined;
+        return fromItem(response.Items?.[0]);
       }),
 
     /** Every version of `key`, oldest first (one key's versions: a short list). */
     versions: (key: string) =>
       call(async () => {
         const items: ImageVersion[] = [];
-        for await (const page of queryKey(key)) items.push(...(page as unknown as ImageVersion[]));
+        for await (const page of queryKey(key)) for (const item of page) items.push(fromItem(item) as ImageVersion);
         return items;
+      }),
+
+    /**
+     * Sets (or with null, removes) the focal point of one version, which must
+     * exist. Returns false when it does not (deleted meanwhile).
+     */
+    setFocalPoint: (key: string, version: number, focalPoint: FocalPoint | null) =>
+      call(async () => {
+        try {
+          await doc.send(
+            new UpdateCommand({
+              TableName: table,
+              Key: { key, version },
+              ConditionExpression: 'attribute_exists(#k)',
+              UpdateExpression: focalPoint ? 'SET focalPoint = :fp' : 'REMOVE focalPoint',
+              ExpressionAttributeNames: names,
+              ...(focalPoint ? { ExpressionAttributeValues: { ':fp': { x: focalPoint.x, y: focalPoint.y } } } : {}),
+            }),
+          );
+          return true;
+        } catch (error) {
+          if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+          throw error;
+        }
       }),
 
     /** Removes one version (the rollback of a failed upload). */
@@ -254,7 +282,7 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
             }),
           ),
         );
-        yield (response.Items ?? []) as ImageVersion[];
+        yield (response.Items ?? []).map((item) => fromItem(item) as ImageVersion);
         start = response.LastEvaluatedKey;
       } while (start);
     },
@@ -269,6 +297,26 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
       requests = (response.UnprocessedItems?.[table] ?? []) as typeof requests;
     }
   }
+}
+
+/**
+ * An item as the document client marshals it. `meta` holds names a client
+ * chose: as a plain object, an own `constructor` name makes the marshaller
+ * refuse the whole item (it tells maps from class instances by
+ * `constructor.name`), so it goes in as a `Map`, which is marshalled by its entries.
+ */
+function toItem(item: ImageVersion): Record<string, unknown> {
+  return { ...item, meta: new Map(Object.entries(item.meta)) };
+}
+
+/** An item read back, its `meta` in an object without a prototype. */
+function fromItem(item: Record<string, unknown> | undefined): ImageVersion | undefined {
+  if (!item) return undefined;
+  const meta: Record<string, string> = Object.create(null);
+  for (const [name, value] of Object.entries((item.meta ?? {}) as Record<string, unknown>)) {
+    if (typeof value === 'string') meta[name] = value;
+  }
+  return { ...(item as unknown as ImageVersion), meta };
 }
 
 function isTableMissing(error: unknown): boolean {

@@ -69,6 +69,9 @@ describe('API: streamed originals', () => {
     [`bytes=${n - 37}-`, n - 37, n - 1],
     ['bytes=-77', n - 77, n - 1],
     ['bytes=17-99999999', 17, n - 1],
+    // Defect 14: an end past 2^53 is still an end past the last byte.
+    ['bytes=0-99999999999999999999', 0, n - 1],
+    [`bytes=-${'9'.repeat(20)}`, 0, n - 1],
   ];
   for (const [header, start, end] of ranges) {
     it(`answers ${header} with 206 and exactly bytes ${start}-${end}, fetching only their cipher blocks`, async () => {
@@ -110,7 +113,7 @@ describe('API: streamed originals', () => {
       expect(response.json()).to.include({ code: 'forbidden' });
     }
     const expired = sealToken(
-      { key: 'photos/forest.jpg', version: 1, exp: Math.floor(Date.now() / 1000) - 1 },
+      { key: 'photos/forest.jpg', version: 1, id: 'x', exp: Math.floor(Date.now() / 1000) - 1 },
       deriveTokenKey(api.storage.masterKey),
     );
     const response = await api.request('GET', `/originals/${expired}`, { token: false });
@@ -120,11 +123,38 @@ describe('API: streamed originals', () => {
 
   it('answers 404 not_found for a token whose image was deleted', async () => {
     await api.request('PUT', '/api/images/photos/gone.jpg', { body: FOREST });
-    const gone = await originalUrl(api.deps.masterKey, 'photos/gone.jpg', 1);
+    const gone = (await api.request('GET', '/api/images/photos/gone.jpg')).json().originalUrl;
     await api.request('DELETE', '/api/images/photos/gone.jpg');
     const response = await api.request('GET', gone, { token: false });
     expect(response.status).to.equal(404);
     expect(response.json()).to.include({ code: 'not_found' });
+  });
+
+  it('never opens other bytes than its own: after DELETE and a new upload, an old token is a 404 (defect 12)', async () => {
+    const key = 'photos/recreated.png';
+    await api.request('PUT', `/api/images/${key}`, { body: FOREST });
+    const v1 = (await api.request('GET', `/api/images/${key}`)).json();
+    await api.request('PUT', `/api/images/${key}`, { body: FOREST });
+    const v2 = (await api.request('GET', `/api/images/${key}`)).json().versions[1].originalUrl;
+    expect((await api.request('DELETE', `/api/images/${key}`)).status).to.equal(204);
+    const other = fixture('edge/alpha.png');
+    await api.request('PUT', `/api/images/${key}`, { body: other });
+    await api.request('PUT', `/api/images/${key}`, { body: other });
+    // Versions 1 and 2 exist again, holding other bytes: the old links open neither.
+    for (const old of [v1.originalUrl, v2]) {
+      const response = await api.request('GET', old, { token: false });
+      expect(response.status).to.equal(404);
+      expect(response.json()).to.include({ code: 'not_found' });
+      expect((await api.request('HEAD', old, { token: false })).status).to.equal(404);
+    }
+    // A token without a version identity (the old shape) is refused outright.
+    const legacy = sealToken(
+      { key, version: 1, exp: Math.floor(Date.now() / 1000) + 60 } as never,
+      deriveTokenKey(api.storage.masterKey),
+    );
+    expect((await api.request('GET', `/originals/${legacy}`, { token: false })).status).to.equal(403);
+    const fresh = (await api.request('GET', `/api/images/${key}`)).json().versions[0].originalUrl;
+    expect((await api.request('GET', fresh, { token: false })).body.equals(other)).to.equal(true);
   });
 
   it('cuts the response short, never completes it, when the stored object fails authentication', async () => {
@@ -135,7 +165,7 @@ describe('API: streamed originals', () => {
     body[5000] = (body[5000] ?? 0) ^ 1;
     await api.storage.store.putOriginal(item?.objectKey ?? '', body, stored?.metadata ?? {}, body.length);
 
-    const res = await api.open('GET', await originalUrl(api.deps.masterKey, 'photos/tampered.jpg', 1), {
+    const res = await api.open('GET', await originalUrl(api.deps.masterKey, item as NonNullable<typeof item>), {
       token: false,
     });
     expect(res.statusCode).to.equal(200);
@@ -166,7 +196,7 @@ describe('API: streamed originals', () => {
         size + TAG_BYTES,
       );
       const sha256 = hash.digest('hex');
-      await api.dynamo.metadata.putVersion({
+      const item = {
         key,
         version: 1,
         contentType: 'application/octet-stream',
@@ -178,8 +208,9 @@ describe('API: streamed originals', () => {
         thumbhash: '',
         meta: {},
         objectKey,
-      });
-      return { sha256, url: await originalUrl(api.deps.masterKey, key, 1) };
+      };
+      await api.dynamo.metadata.putVersion(item);
+      return { sha256, url: await originalUrl(api.deps.masterKey, item) };
     }
 
     /**

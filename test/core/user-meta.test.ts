@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { HttpError } from '../../src/core/errors.js';
-import { MAX_META_ENTRIES, parseUserMeta } from '../../src/core/user-meta.js';
+import { MAX_META_ENTRIES, parseUserMeta, parseUserMetaObject } from '../../src/core/user-meta.js';
 
 describe('core/user-meta', () => {
   it('keeps X-Meta-* headers, lower-cased without the prefix, values trimmed; ignores the rest', () => {
@@ -12,6 +12,28 @@ describe('core/user-meta', () => {
         'x-metadata': 'no',
       }),
     ).to.deep.equal({ author: 'Jane', 'photo.id': '42' });
+  });
+
+  it('keeps names that are Object.prototype members as plain entries of a map without a prototype', () => {
+    const meta = parseUserMeta({ 'x-meta-constructor': 'x', 'x-meta-hasownproperty': 'y', 'x-meta-tostring': 'z' });
+    expect(Object.getPrototypeOf(meta)).to.equal(null);
+    expect(Object.entries(meta)).to.deep.equal([
+      ['constructor', 'x'],
+      ['hasownproperty', 'y'],
+      ['tostring', 'z'],
+    ]);
+  });
+
+  it('holds the meta object of a JSON request to the same rules', () => {
+    expect(Object.entries(parseUserMetaObject({ constructor: 'a', caption: ' b ' }))).to.deep.equal([
+      ['constructor', 'a'],
+      ['caption', 'b'],
+    ]);
+    for (const bad of [[], 'x', { __proto__x: 1 }, { a: 1 }, JSON.parse('{"__proto__":"x"}')]) {
+      expect(() => parseUserMetaObject(bad))
+        .to.throw(HttpError)
+        .with.property('code', 'invalid_param');
+    }
   });
 
   const bad: [string, Record<string, string>][] = [

@@ -7,16 +7,19 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../../src/core/config.js';
 import { generateMasterKeyHex, parseMasterKey } from '../../src/core/envelope.js';
 import { type EmbeddedServer, startS3rver } from '../../src/local/embedded-servers.js';
-import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
-import { createS3Store, type S3Store } from '../../src/storage/s3-store.js';
+import type { S3Store } from '../../src/storage/s3-store.js';
+import { createLocalS3Client, createLocalS3Store } from '../../src/wiring/local.js';
 
 export interface TestStorage {
   config: EdgeResizerConfig;
   server: EmbeddedServer;
   client: S3Client;
+  /** Wired as the local CDN wires it (s3rver's key codec, start-after paging). */
   store: S3Store;
   masterKey: Buffer;
   directory: string;
+  /** A store (and its client) talking to `endpoint` instead, e.g. a fault proxy in front of this s3rver. */
+  storeAt(endpoint: string): S3Store;
   close(): Promise<void>;
 }
 
@@ -28,17 +31,14 @@ export async function startTestStorage(input: EdgeResizerConfigInput = {}): Prom
     directory: join(directory, 's3'),
     buckets: [config.originalsBucket, config.derivativesBucket],
   });
-  const client = createS3Client({
-    region: config.region,
-    endpoint: server.endpoint,
-    credentials: LOCAL_CREDENTIALS,
-    ...config.storage,
-  });
-  const store = createS3Store({
-    client,
-    originalsBucket: config.originalsBucket,
-    derivativesBucket: config.derivativesBucket,
-  });
+  const clients: S3Client[] = [];
+  const storeAt = (endpoint: string) => {
+    const client = createLocalS3Client(config, endpoint);
+    clients.push(client);
+    return createLocalS3Store(config, client);
+  };
+  const store = storeAt(server.endpoint);
+  const client = store.context.client;
   return {
     config,
     server,
@@ -46,8 +46,9 @@ export async function startTestStorage(input: EdgeResizerConfigInput = {}): Prom
     store,
     masterKey: parseMasterKey(keyHex),
     directory,
+    storeAt,
     async close() {
-      client.destroy();
+      for (const c of clients) c.destroy();
       await server.close();
       await rm(directory, { recursive: true, force: true });
     },

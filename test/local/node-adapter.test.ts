@@ -231,7 +231,8 @@ describe('local/node-adapter and streaming shim', () => {
     installStreamingShim();
     expect(awslambda.HttpResponseStream).to.equal(before);
 
-    const { handler, createApiHandler } = await import('../../src/api/handler.js');
+    const { handler } = await import('../../src/entry/api.js');
+    const { createApiHandler } = await import('../../src/api/app.js');
     expect((handler as unknown as Record<symbol, unknown>)[STREAMING_HANDLER]).to.equal('response');
     expect(createApiHandler).to.be.a('function');
   });

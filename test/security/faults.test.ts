@@ -15,7 +15,7 @@ import { decryptBuffer, parseMasterKey } from '../../src/core/envelope.js';
 import { type EmbeddedServer, startDynalite, startS3rver } from '../../src/local/embedded-servers.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
-import { createS3Store } from '../../src/storage/s3-store.js';
+import { createLocalS3Store } from '../../src/wiring/local.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { fixture } from '../helpers/images.js';
 import { assertNoLeak } from '../helpers/leaks.js';
@@ -143,11 +143,7 @@ describe('storage faults', () => {
       timeoutMs: 5000,
       maxAttempts: 2,
     });
-    const store = createS3Store({
-      client,
-      originalsBucket: config.originalsBucket,
-      derivativesBucket: config.derivativesBucket,
-    });
+    const store = createLocalS3Store(config, client);
     const masterKey = parseMasterKey(await readFile(join(dir, 'data', 'master.key')));
     try {
       const list = async (bucket: string) =>

@@ -34,6 +34,19 @@ describe('storage/metadata-store (dynalite)', () => {
     expect(await dynamo.metadata.version('a/b.jpg', 2)).to.equal(undefined);
   });
 
+  it('round-trips meta names that are Object.prototype members (defect 10)', async () => {
+    const meta = Object.assign(Object.create(null) as Record<string, string>, {
+      constructor: 'x',
+      hasownproperty: 'y',
+      tostring: 'z',
+    });
+    expect(await dynamo.metadata.putVersion(version('proto/names.jpg', 1, meta))).to.equal(true);
+    const read = await dynamo.metadata.version('proto/names.jpg', 1);
+    expect(Object.entries(read?.meta ?? {})).to.deep.equal(Object.entries(meta));
+    expect(Object.getPrototypeOf(read?.meta)).to.equal(null);
+    expect((await dynamo.metadata.versions('proto/names.jpg'))[0]?.meta.constructor).to.equal('x');
+  });
+
   it('reads the latest and every version in order, and deletes one or all', async () => {
     for (const n of [3, 1, 2]) await dynamo.metadata.putVersion(version('v.jpg', n));
     expect((await dynamo.metadata.latest('v.jpg'))?.version).to.equal(3);

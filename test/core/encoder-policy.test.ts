@@ -1,0 +1,125 @@
+import { expect } from 'chai';
+import { DEFAULT_AVIF_MAX_OUTPUT_PIXELS, DEFAULT_MAX_DIMENSION } from '../../src/core/config.js';
+import {
+  AVIF_POLICY,
+  avifSettings,
+  avifThreads,
+  encoderQuality,
+  QUALITY_SCALE,
+} from '../../src/core/encoder-policy.js';
+
+const QUALITIES = Array.from({ length: 100 }, (_, i) => i + 1);
+
+describe('encoder-policy', () => {
+  describe('QUALITY_SCALE', () => {
+    for (const format of ['webp', 'avif'] as const) {
+      it(`${format}: both columns rise and stay within 1..100`, () => {
+        const table = QUALITY_SCALE[format];
+        expect(table.length).to.be.greaterThan(1);
+        for (let i = 1; i < table.length; i++) {
+          const [jpeg, own] = table[i] as readonly [number, number];
+          const [jpeg0, own0] = table[i - 1] as readonly [number, number];
+          expect(jpeg, 'JPEG column strictly rises').to.be.greaterThan(jpeg0);
+          expect(own, 'encoder column never falls').to.be.at.least(own0);
+        }
+        for (const [jpeg, own] of table) {
+          expect(jpeg).to.be.within(1, 100);
+          expect(own).to.be.within(1, 100);
+        }
+      });
+    }
+  });
+
+  describe('encoderQuality', () => {
+    it('hands JPEG and PNG the quality unchanged', () => {
+      for (const q of QUALITIES) {
+        expect(encoderQuality('jpeg', q)).to.equal(q);
+        expect(encoderQuality('png', q)).to.equal(q);
+      }
+    });
+
+    for (const format of ['webp', 'avif'] as const) {
+      it(`${format}: an integer in 1..100 for every quality 1..100, never falling`, () => {
+        let previous = 0;
+        for (const q of QUALITIES) {
+          const own = encoderQuality(format, q);
+          expect(Number.isInteger(own), `q${q} → ${own}`).to.equal(true);
+          expect(own, `q${q}`).to.be.within(1, 100);
+          expect(own, `q${q} is not below q${q - 1}`).to.be.at.least(previous);
+          previous = own;
+        }
+        expect(encoderQuality(format, 100)).to.equal(100);
+      });
+
+      it(`${format}: meets the calibrated table at its points`, () => {
+        for (const [jpeg, own] of QUALITY_SCALE[format]) expect(encoderQuality(format, jpeg)).to.equal(own);
+      });
+
+      it(`${format}: interpolates between the table's points`, () => {
+        const [[j0, o0], [j1, o1]] = QUALITY_SCALE[format] as unknown as [[number, number], [number, number]];
+        const mid = encoderQuality(format, Math.round((j0 + j1) / 2));
+        expect(mid).to.be.within(Math.min(o0, o1), Math.max(o0, o1));
+      });
+
+      it(`${format}: clamps a quality outside 1..100`, () => {
+        expect(encoderQuality(format, 0)).to.equal(encoderQuality(format, 1));
+        expect(encoderQuality(format, -5)).to.equal(encoderQuality(format, 1));
+        expect(encoderQuality(format, 250)).to.equal(100);
+        expect(encoderQuality(format, 80.4)).to.be.a('number').and.satisfy(Number.isInteger);
+      });
+    }
+  });
+
+  describe('avifSettings', () => {
+    const pixelCounts = [1, 100 * 100, 400 * 267, 640 * 427, 800 * 533, 1200 * 800, 1600 * 1067, 2560 * 1600];
+    pixelCounts.push(DEFAULT_AVIF_MAX_OUTPUT_PIXELS, DEFAULT_MAX_DIMENSION * DEFAULT_MAX_DIMENSION, 1e9);
+
+    it('gives an integer effort 0..9 and 1 or 2 threads for any size, from 1 pixel to beyond the cap', () => {
+      for (const pixels of pixelCounts) {
+        const { effort } = avifSettings(pixels);
+        const threads = avifThreads(pixels);
+        expect(Number.isInteger(effort) && effort >= 0 && effort <= 9, `effort ${effort} at ${pixels}`).to.equal(true);
+        expect([1, 2], `threads at ${pixels}`).to.include(threads);
+      }
+    });
+
+    it('returns only options that sharp.avif() knows, since the transform spreads them into it', () => {
+      for (const pixels of pixelCounts) expect(Object.keys(avifSettings(pixels))).to.deep.equal(['effort']);
+    });
+
+    it('never raises the effort as the output grows', () => {
+      const sorted = [...pixelCounts].sort((a, b) => a - b);
+      for (let i = 1; i < sorted.length; i++) {
+        expect(avifSettings(sorted[i] as number).effort).to.be.at.most(avifSettings(sorted[i - 1] as number).effort);
+      }
+    });
+
+    it('follows the policy table band by band, the last band open-ended', () => {
+      for (const band of AVIF_POLICY) {
+        expect(avifSettings(band.maxPixels).effort).to.equal(band.effort);
+        expect(avifThreads(band.maxPixels)).to.equal(band.threads);
+      }
+      const last = AVIF_POLICY[AVIF_POLICY.length - 1];
+      expect(last?.maxPixels).to.equal(Number.POSITIVE_INFINITY);
+      for (let i = 1; i < AVIF_POLICY.length; i++) {
+        const band = AVIF_POLICY[i] as (typeof AVIF_POLICY)[number];
+        const below = AVIF_POLICY[i - 1] as (typeof AVIF_POLICY)[number];
+        expect(band.maxPixels).to.be.greaterThan(below.maxPixels);
+        expect(avifSettings(below.maxPixels + 1).effort).to.equal(band.effort);
+        expect(avifThreads(below.maxPixels + 1)).to.equal(band.threads);
+      }
+    });
+
+    it('treats a zero, negative or fractional pixel count like the smallest output', () => {
+      expect(avifSettings(0)).to.deep.equal(avifSettings(1));
+      expect(avifSettings(-10)).to.deep.equal(avifSettings(1));
+      expect(avifSettings(Number.NaN)).to.deep.equal(avifSettings(1));
+      expect(avifThreads(Number.NaN)).to.equal(avifThreads(1));
+    });
+
+    it('keeps the stage cap on AVIF output pixels inside a band measured to fit the budget', () => {
+      expect(DEFAULT_AVIF_MAX_OUTPUT_PIXELS).to.be.greaterThan(400 * 400);
+      expect(DEFAULT_AVIF_MAX_OUTPUT_PIXELS).to.be.at.most(DEFAULT_MAX_DIMENSION * DEFAULT_MAX_DIMENSION);
+    });
+  });
+});
