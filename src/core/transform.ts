@@ -303,7 +303,8 @@ function planGeometry(
     const y = clamp(point.y * displayed.height - region.y, 0, region.height);
     focal = mapPoint({ x, y }, { width: region.width, height: region.height }, rotate, flipH, flipV);
   }
-  const gravity: Gravity = variant.focal ? 'focal' : (variant.gravity ?? config.defaultGravity);
+  // Absent is `focal`: params.ts has already put the stage's defaultGravity into the variant.
+  const gravity: Gravity = variant.focal ? 'focal' : (variant.gravity ?? 'focal');
 
   const max = config.limits.maxDimension;
   const { width, height } = variant;
