@@ -138,6 +138,20 @@ async function streamingRound(
       on: 'value',
       noRatio: true,
     }),
+    // RSS keeps its high-water mark: after rows that decoded big images its growth can read 0. Buffers cannot hide.
+    figure(
+      `  off-heap (Buffer) growth, ${bytes(BIG)} streamed`,
+      (streamRss.externalMax - streamRss.externalBaseline) / 2 ** 20,
+      mib,
+      {
+        peerName: 'buffered',
+        peerValue: (bufferedRss.externalMax - bufferedRss.externalBaseline) / 2 ** 20,
+        target: '≤ 64 MiB',
+        check: (v) => v <= MEMORY_LIMIT / 2 ** 20,
+        on: 'value',
+        noRatio: true,
+      },
+    ),
   );
   return {
     id: 4,

@@ -53,9 +53,15 @@ function interpolate(table: ReadonlyArray<readonly [number, number]>, x: number)
   return last[1];
 }
 
-/** AVIF encoder settings for an output of a given number of pixels. */
+/** AVIF encoder settings for an output of a given number of pixels: options for sharp's `avif()`, spread into it. */
 export interface AvifEncoderSettings {
   /** sharp's `avif({ effort })`, 0 (fastest) .. 9. */
+  effort: number;
+}
+
+/** One band of the AVIF policy: outputs of at most `maxPixels` pixels. */
+export interface AvifBand {
+  maxPixels: number;
   effort: number;
   /**
    * libvips threads worth giving the encode (`sharp.concurrency`) where the function has a second
@@ -69,14 +75,19 @@ export interface AvifEncoderSettings {
  *
  * PROVISIONAL: effort 2 everywhere, as before, until the `--efforts` measurement replaces it.
  */
-export const AVIF_POLICY: ReadonlyArray<{ maxPixels: number } & AvifEncoderSettings> = [
-  { maxPixels: Number.POSITIVE_INFINITY, effort: 2, threads: 1 },
-];
+export const AVIF_POLICY: ReadonlyArray<AvifBand> = [{ maxPixels: Number.POSITIVE_INFINITY, effort: 2, threads: 1 }];
 
-/** AVIF settings for an output of `pixels` pixels (width × height; a bad count counts as the smallest). */
+function band(pixels: number): AvifBand {
+  const n = pixels >= 1 ? pixels : 1; // NaN, zero and negatives count as the smallest output
+  return AVIF_POLICY.find((b) => n <= b.maxPixels) ?? (AVIF_POLICY[AVIF_POLICY.length - 1] as AvifBand);
+}
+
+/** sharp `avif()` options for an output of `pixels` pixels (width × height). */
 export function avifSettings(pixels: number): AvifEncoderSettings {
-  const n = pixels >= 1 ? pixels : 1; // NaN, zero and negatives too
-  const band =
-    AVIF_POLICY.find((b) => n <= b.maxPixels) ?? (AVIF_POLICY[AVIF_POLICY.length - 1] as AvifEncoderSettings);
-  return { effort: band.effort, threads: band.threads };
+  return { effort: band(pixels).effort };
+}
+
+/** Threads an AVIF encode of `pixels` pixels gains from, given a second vCPU (see `AvifBand.threads`). */
+export function avifThreads(pixels: number): number {
+  return band(pixels).threads;
 }

@@ -225,3 +225,55 @@ export function planRangeDecrypt(
   });
   return { storedStart: firstBlock * BLOCK_BYTES, storedEnd: end, stream };
 }
+
+/**
+ * Decrypts a whole stored body (`ciphertext || tag`) as its chunks arrive,
+ * straight into `plaintext`, which must be `storedBytes - TAG_BYTES` long: no
+ * copy of the ciphertext is kept, and decryption overlaps the download (the
+ * miss path). Throws `decrypt_failed` unless every byte arrived and the tag
+ * verifies; `plaintext` must not be used then. Returns the milliseconds spent
+ * decrypting.
+ */
+export async function decryptInto(
+  source: AsyncIterable<Uint8Array>,
+  metadata: EnvelopeMetadata,
+  masterKey: Buffer,
+  plaintext: Buffer,
+): Promise<number> {
+  const { dataKey, iv } = unwrapDataKey(metadata, masterKey);
+  const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
+  let held: Buffer = Buffer.alloc(0);
+  let filled = 0;
+  let spent = 0;
+  const put = (bytes: Uint8Array) => {
+    if (bytes.length === 0) return;
+    if (filled + bytes.length > plaintext.length) throw decryptFailed('the body is longer than announced');
+    plaintext.set(decipher.update(bytes), filled);
+    filled += bytes.length;
+  };
+  for await (const chunk of source) {
+    const start = performance.now();
+    // As in createDecryptStream: the last TAG_BYTES seen may be the tag, so they are held back.
+    if (chunk.length >= TAG_BYTES) {
+      put(held);
+      put(chunk.subarray(0, chunk.length - TAG_BYTES));
+      held = Buffer.from(chunk.subarray(chunk.length - TAG_BYTES));
+    } else {
+      const joined = Buffer.concat([held, chunk]);
+      const cut = Math.max(0, joined.length - TAG_BYTES);
+      put(joined.subarray(0, cut));
+      held = joined.subarray(cut);
+    }
+    spent += performance.now() - start;
+  }
+  const start = performance.now();
+  if (held.length !== TAG_BYTES) throw decryptFailed('the body is shorter than its tag');
+  if (filled !== plaintext.length) throw decryptFailed('the body is shorter than announced');
+  try {
+    decipher.setAuthTag(held);
+    decipher.final();
+  } catch (error) {
+    throw decryptFailed('the body fails authentication', error);
+  }
+  return spent + performance.now() - start;
+}

@@ -31,7 +31,7 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
     const headers: Record<string, string> = Object.create(null);
     for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
 
-    const result = viewerFunction(
+    const result = await viewerFunction(
       viewerEvent(req.method ?? 'GET', uri, rawQuery, headers, req.socket.remoteAddress ?? '127.0.0.1'),
     );
     if (isViewerResponse(result)) {

@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { createApiHandler } from '../api/app.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
 import { HttpError } from '../core/errors.js';
@@ -107,7 +108,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     originKey: wiring.storageKey,
   });
   const serveImage = createImageRoute({
-    viewerFunction: loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null)),
+    // Signing keys rotate without a restart: `signing-keys.json` plays the CloudFront KeyValueStore (CONTRACT.md §5).
+    viewerFunction: loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null), {
+      signingKeysFile: join(dataDir, 'signing-keys.json'),
+    }),
     cache,
     edge,
   });

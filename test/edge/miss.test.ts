@@ -9,8 +9,9 @@ import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { createAdmissionGate } from '../../src/core/admission.js';
+import { encryptBuffer } from '../../src/core/envelope.js';
 import { createLogger } from '../../src/core/log.js';
-import { generatedResponseBytes } from '../../src/core/render.js';
+import { FOCAL_POINT_META, generatedResponseBytes } from '../../src/core/render.js';
 import {
   type CloudFrontRequest,
   type CloudFrontResultResponse,
@@ -236,5 +237,47 @@ describe('miss path (origin-response → renderDerivative)', () => {
     // Once the stuck work ends, its slot is free again.
     while (gate.load().active > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(gate.load()).to.deep.equal({ active: 0, queued: 0 });
+  });
+
+  it("crops on the focal point stored in the original's metadata, read with the original (CONTRACT.md §6)", async () => {
+    // Left half red, right half blue: a square cover crop keeps one colour or the other.
+    const halves = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#0000ff' } })
+      .composite([
+        {
+          input: await sharp({ create: { width: 100, height: 100, channels: 3, background: '#ff0000' } })
+            .png()
+            .toBuffer(),
+          left: 0,
+          top: 0,
+        },
+      ])
+      .png()
+      .toBuffer();
+    let heads = 0;
+    const store: OriginResponseStore = {
+      ...storage.store,
+      headOriginal: (...args) => {
+        heads += 1;
+        return storage.store.headOriginal(...args);
+      },
+    };
+    const originResponse = handler({ store });
+    const colours: string[] = [];
+    for (const [key, point] of [
+      ['focal/left.png', '0.1,0.5'],
+      ['focal/right.png', '0.9,0.5'],
+    ] as const) {
+      const { body, metadata } = encryptBuffer(halves, storage.masterKey);
+      await storage.store.putOriginal(key, body, { ...metadata, [FOCAL_POINT_META]: point }, body.length);
+      const { result } = await miss(originResponse, 'width=50&height=50', `/${key}`);
+      expect(result.status).to.equal('200');
+      const { channels } = await sharp(Buffer.from(result.body ?? '', 'base64')).stats();
+      const [r, , b] = channels.map((channel) => channel.mean);
+      expect(Math.abs((r ?? 0) - (b ?? 0)), `${key}: one colour only`).to.be.above(200);
+      colours.push((r ?? 0) > (b ?? 0) ? 'red' : 'blue');
+    }
+    expect(colours).to.deep.equal(['red', 'blue']);
+    // One HEAD per miss (the re-check after storing), none to find the focal point.
+    expect(heads).to.equal(2);
   });
 });
