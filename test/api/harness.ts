@@ -64,11 +64,7 @@ export interface ApiHarness {
 export const STAGING_BUCKET = 'edge-resizer-staging';
 
 export async function startApi(
-  options: {
-    config?: EdgeResizerConfigInput;
-    wrap?: (deps: ApiDeps) => ApiDeps;
-    stagedUploadTtlSeconds?: number;
-  } = {},
+  options: { config?: EdgeResizerConfigInput; wrap?: (deps: ApiDeps) => ApiDeps; stagedUploadTtlSeconds?: number } = {},
 ): Promise<ApiHarness> {
   const [storage, dynamo] = await Promise.all([startTestStorage(options.config), startTestDynamo()]);
   await storage.client.send(new CreateBucketCommand({ Bucket: STAGING_BUCKET }));
