@@ -64,12 +64,17 @@ export interface TransformResult {
  * Reads the header and applies the input limits: unsupported → 415, undecodable
  * → 422, too many pixels (all frames counted) → 413. Decodes no pixels.
  */
-export async function inspectImage(input: Buffer, config: EdgeResizerConfig): Promise<ImageInfo> {
-  if (input.length === 0) throw new HttpError('corrupt_image', 'The image is empty');
-  if (input.length > config.limits.maxOriginalBytes) throw tooLargeBytes(config);
+export async function inspectImage(
+  input: Buffer | { file: string; bytes: number },
+  config: EdgeResizerConfig,
+): Promise<ImageInfo> {
+  // A file (a staged upload being ingested) is read from disk, never held whole.
+  const bytes = Buffer.isBuffer(input) ? input.length : input.bytes;
+  if (bytes === 0) throw new HttpError('corrupt_image', 'The image is empty');
+  if (bytes > config.limits.maxOriginalBytes) throw tooLargeBytes(config);
   let metadata: Metadata;
   try {
-    metadata = await sharp(input, { limitInputPixels: false }).metadata();
+    metadata = await sharp(Buffer.isBuffer(input) ? input : input.file, { limitInputPixels: false }).metadata();
   } catch (error) {
     throw decodeError(error);
   }

@@ -1,12 +1,10 @@
 /**
- * Staged multipart uploads (CONTRACT.md §7) in the private staging bucket: the
- * API creates a multipart upload, hands out presigned part URLs that a browser
- * or the CLI PUTs to directly (function URLs take 6 MB at most), completes or
- * aborts it, then streams the staged bytes into the ingest and deletes them.
- *
- * Its own module, so that only the API bundle carries the presigner and the
- * multipart commands. Errors follow s3-store.ts: a read of a missing object is
- * `undefined`, every failed write (403 included) is a 502 `storage_error`.
+ * The staging bucket of large uploads (CONTRACT.md §7): private, server-side
+ * encrypted, its objects and incomplete multipart uploads expired after a day
+ * by its lifecycle rule. Plaintext touches storage here and nowhere else, and
+ * only until the upload is completed (ingested, then deleted) or aborted.
+ * Failures are 502 `storage_error` naming no bucket; a missing object or
+ * upload is `undefined`/false.
  */
 import type { Readable } from 'node:stream';
 import {
@@ -15,153 +13,137 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
-  ListPartsCommand,
+  HeadObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { HttpError } from '../core/errors.js';
-import type { CallOptions } from './s3-store.js';
 
 export interface StagingStoreOptions {
   client: S3Client;
-  stagingBucket: string;
-}
-
-export interface StagedPart {
-  partNumber: number;
-  etag: string;
-}
-
-export interface StagedObject {
-  stream: Readable;
-  /** Bytes of the staged object, known before the body is read. */
-  length: number;
-  metadata: Record<string, string>;
-}
-
-/** S3's bounds on a multipart upload's parts. */
-export const MIN_PART_BYTES = 5 * 1024 * 1024;
-export const MAX_PARTS = 10_000;
-
-export function createStagingStore({ client, stagingBucket: Bucket }: StagingStoreOptions) {
-  return {
-    /** Starts a multipart upload of `key`; returns its upload id. */
-    async create(key: string, options: CallOptions & { metadata?: Record<string, string> } = {}): Promise<string> {
-      const response = await write(
-        (abortSignal) =>
-          client.send(
-            new CreateMultipartUploadCommand({
-              Bucket,
-              Key: key,
-              ContentType: 'application/octet-stream',
-              Metadata: options.metadata,
-            }),
-            { abortSignal },
-          ),
-        options,
-      );
-      if (!response.UploadId) throw new HttpError('storage_error', 'Storage is unavailable; try again');
-      return response.UploadId;
-    },
-
-    /** A URL that accepts one `PUT` of part `partNumber` for `expiresInSeconds`; its answer's `ETag` names the part. */
-    presignPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
-      return getSignedUrl(
-        client,
-        new UploadPartCommand({ Bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }),
-        { expiresIn: expiresInSeconds },
-      );
-    },
-
-    /** The parts uploaded so far (for resuming, and to check what a client claims). */
-    async listParts(key: string, uploadId: string, options: CallOptions = {}): Promise<StagedPart[]> {
-      const parts: StagedPart[] = [];
-      let marker: string | undefined;
-      do {
-        const page = await write(
-          (abortSignal) =>
-            client.send(new ListPartsCommand({ Bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }), {
-              abortSignal,
-            }),
-          options,
-        );
-        for (const part of page.Parts ?? []) {
-          if (part.PartNumber && part.ETag) parts.push({ partNumber: part.PartNumber, etag: part.ETag });
-        }
-        marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
-      } while (marker);
-      return parts;
-    },
-
-    /** Joins the parts into one staged object; a refused or failed complete throws. */
-    async complete(key: string, uploadId: string, parts: StagedPart[], options: CallOptions = {}): Promise<void> {
-      const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
-      await write(
-        (abortSignal) =>
-          client.send(
-            new CompleteMultipartUploadCommand({
-              Bucket,
-              Key: key,
-              UploadId: uploadId,
-              MultipartUpload: { Parts: sorted.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
-            }),
-            { abortSignal },
-          ),
-        options,
-      );
-    },
-
-    /** Aborts the upload and drops its parts. */
-    async abort(key: string, uploadId: string, options: CallOptions = {}): Promise<void> {
-      await write(
-        (abortSignal) =>
-          client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }), { abortSignal }),
-        options,
-      );
-    },
-
-    /** The completed staged object as a stream, its length first; undefined when missing. */
-    async open(key: string, options: CallOptions = {}): Promise<StagedObject | undefined> {
-      try {
-        const response = await client.send(new GetObjectCommand({ Bucket, Key: key }), {
-          abortSignal: options.signal,
-        });
-        if (!response.Body) return undefined;
-        return {
-          stream: response.Body as Readable,
-          length: response.ContentLength ?? 0,
-          metadata: response.Metadata ?? {},
-        };
-      } catch (error) {
-        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if ((status === 404 || status === 403) && !options.signal?.aborted) return undefined;
-        throw failure(error, options.signal);
-      }
-    },
-
-    /** Deletes the staged object (after ingest, or a refused image). */
-    async delete(key: string, options: CallOptions = {}): Promise<void> {
-      await write(
-        (abortSignal) => client.send(new DeleteObjectCommand({ Bucket, Key: key }), { abortSignal }),
-        options,
-      );
-    },
-  };
+  bucket: string;
+  /**
+   * The client that signs part URLs, when the browser or CLI reaches S3 at
+   * another address than the API does. @default `client`
+   */
+  presignClient?: S3Client;
 }
 
 export type StagingStore = ReturnType<typeof createStagingStore>;
 
-async function write<T>(send: (signal?: AbortSignal) => Promise<T>, options: CallOptions): Promise<T> {
-  try {
-    return await send(options.signal);
-  } catch (error) {
-    throw failure(error, options.signal);
+export function createStagingStore({ client, bucket, presignClient = client }: StagingStoreOptions) {
+  async function call<T>(send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw new HttpError('storage_error', 'Staging storage is unavailable; try again', { cause: error });
+    }
   }
-}
 
-function failure(error: unknown, signal: AbortSignal | undefined): HttpError {
-  if (signal?.aborted && signal.reason instanceof HttpError) return signal.reason;
-  if (error instanceof HttpError) return error;
-  return new HttpError('storage_error', 'Storage is unavailable; try again', { cause: error });
+  return {
+    /** Starts a multipart upload of `objectKey`; returns S3's upload id. */
+    async create(objectKey: string): Promise<string> {
+      const response = await call(() =>
+        client.send(
+          new CreateMultipartUploadCommand({
+            Bucket: bucket,
+            Key: objectKey,
+            ContentType: 'application/octet-stream',
+            ServerSideEncryption: 'AES256',
+          }),
+        ),
+      );
+      if (!response.UploadId) throw new HttpError('storage_error', 'Staging storage gave no upload id');
+      return response.UploadId;
+    },
+
+    /** Presigned `UploadPart` URLs for parts 1..count, valid `expiresIn` seconds. */
+    partUrls(objectKey: string, uploadId: string, count: number, expiresIn: number): Promise<string[]> {
+      return call(() =>
+        Promise.all(
+          Array.from({ length: count }, (_, i) =>
+            getSignedUrl(
+              presignClient,
+              new UploadPartCommand({ Bucket: bucket, Key: objectKey, UploadId: uploadId, PartNumber: i + 1 }),
+              { expiresIn },
+            ),
+          ),
+        ),
+      );
+    },
+
+    /** Joins the parts; false when S3 refuses them (a missing part, a wrong ETag, no such upload). */
+    async complete(objectKey: string, uploadId: string, parts: { partNumber: number; etag: string }[]) {
+      try {
+        await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: objectKey,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag })) },
+          }),
+        );
+        return true;
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status !== undefined && status >= 400 && status < 500) return false;
+        throw new HttpError('storage_error', 'Staging storage is unavailable; try again', { cause: error });
+      }
+    },
+
+    /**
+     * Aborts the upload: its parts are gone. s3rver has no AbortMultipartUpload
+     * (405): there the upload is completed with what it holds (an empty part
+     * if none) and the result deleted, which leaves nothing behind either.
+     */
+    async abort(objectKey: string, uploadId: string): Promise<void> {
+      try {
+        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: objectKey, UploadId: uploadId }));
+        return;
+      } catch (error) {
+        const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.$metadata?.httpStatusCode === 404 || e.name === 'NoSuchUpload') return;
+        if (e.$metadata?.httpStatusCode !== 405) {
+          throw new HttpError('storage_error', 'Staging storage is unavailable; try again', { cause: error });
+        }
+      }
+      await call(async () => {
+        const part = await client.send(
+          new UploadPartCommand({ Bucket: bucket, Key: objectKey, UploadId: uploadId, PartNumber: 1, Body: '' }),
+        );
+        await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: objectKey,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+          }),
+        );
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey }));
+      });
+    },
+
+    /** The staged object's size, or undefined. */
+    async head(objectKey: string): Promise<number | undefined> {
+      try {
+        const response = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }));
+        return response.ContentLength ?? 0;
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 404 || status === 403) return undefined;
+        throw new HttpError('storage_error', 'Staging storage is unavailable; try again', { cause: error });
+      }
+    },
+
+    async stream(objectKey: string): Promise<Readable> {
+      const response = await call(() => client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey })));
+      if (!response.Body) throw new HttpError('storage_error', 'The staged upload is missing from storage');
+      return response.Body as Readable;
+    },
+
+    async delete(objectKey: string): Promise<void> {
+      await call(() => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey })));
+    },
+  };
 }
