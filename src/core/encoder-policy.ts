@@ -86,7 +86,7 @@ export interface AvifBand {
   effort: number;
   /**
    * libvips threads worth giving the encode (`sharp.concurrency`) where the function has a second
-   * vCPU (Lambda: above ~1,769 MB). A second thread costs no extra CPU time (measured within ±10%).
+   * vCPU (Lambda: above ~1,769 MB). A second thread costs no extra CPU time (measured: median 1.01×, 0.77–1.37×).
    */
   threads: number;
   /** Added to `encoderQuality('avif', q)`: efforts 0 and 1 need a slightly higher q for the same butteraugli score. */
@@ -99,8 +99,8 @@ export interface AvifBand {
  * Measured 2026-12-01 by `scripts/calibrate-quality.ts --efforts` (sharp 0.35.5, aom 3.15.1) on
  * fig and aitzgorri-hills (fixtures) at 400–1600 px wide and the 5120 px benchmark photograph scaled
  * to 2560/4096, AVIF q60. Times are the process's CPU time of a one-thread encode, which on this
- * shared machine (2 cores, load average 15–19) is close to an idle core's wall clock (they agree
- * with the research note's quiet-machine timings within 10%); wall clock here was 3–6× longer.
+ * shared machine (2 cores, load average 15–19) is close to an idle core's wall clock (effort 2 at
+ * 400 px: 91 ms, the research note's quiet machine 89 ms); wall clock here was 3–6× longer.
  * Bytes are at equal butteraugli 3-norm to mozjpeg q80 (2–3 photographs per size), against effort 2.
  *
  * | output (Mpx)  | JPEG q80 | e0 ms | e1 ms | e2 ms | e3 ms | bytes e0 / e1 / e3 vs e2 |
