@@ -75,6 +75,8 @@ export interface EdgeResizerConfig {
   originalsBucket: string;
   /** Bucket of derivatives, the CloudFront S3 origin. @default 'edge-resizer-derivatives' */
   derivativesBucket: string;
+  /** Private bucket of staged multipart uploads (CONTRACT.md §7), emptied within a day. @default 'edge-resizer-staging' */
+  stagingBucket: string;
   /** DynamoDB metadata table. @default 'edge-resizer-images' */
   metadataTable: string;
   masterKey: MasterKeySource;
@@ -116,6 +118,7 @@ export const DEFAULT_CONFIG: EdgeResizerConfig = {
   region: 'us-east-1',
   originalsBucket: 'edge-resizer-originals',
   derivativesBucket: 'edge-resizer-derivatives',
+  stagingBucket: 'edge-resizer-staging',
   metadataTable: 'edge-resizer-images',
   masterKey: { type: 'file', path: '.data/master.key' },
   limits: {
