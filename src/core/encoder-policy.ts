@@ -9,22 +9,43 @@ import type { OutputFormat } from './params.js';
 /**
  * JPEG quality → the encoder's quality that looks the same; interpolate linearly, clamp outside.
  *
- * PROVISIONAL: the research note's median SSIMULACRA2 table until the calibration replaces it.
+ * Measured 2026-12-01 by `npx tsx scripts/calibrate-quality.ts` (22 min, one core; raw figures in
+ * docs/quality-calibration.json): 34 references, the 17 photographs of fixtures/photos and
+ * fixtures/calibration at 400 and 800 px wide, lossless lanczos3 resizes; sharp 0.35.5 (mozjpeg,
+ * libwebp 1.6.0, aom 3.15.1), every encode decoded back to PNG and scored with butteraugli 3-norm
+ * (`butteraugli_main --pnorm 3`, libjxl-devtools 0.7.0). For each reference, the encoder's quality
+ * at mozjpeg q50..90's score (the highest crossing, linear between measured points); the table is
+ * the median over the 34, spread as the interquartile range:
+ *
+ * | JPEG q | WebP q (IQR)   | AVIF q, effort 2 (IQR) | bytes vs JPEG, WebP / AVIF (median) |
+ * |-------:|----------------|------------------------|-------------------------------------|
+ * |     50 | 50 (44–56)     | 44 (40–47)             | 0.91× / 0.76×                       |
+ * |     60 | 61 (51–68)     | 48 (43–50)             | 0.88× / 0.74×                       |
+ * |     70 | 75 (63–79)     | 52 (48–55)             | 0.89× / 0.73×                       |
+ * |     80 | 82 (78–86)     | 60 (57–66)             | 0.90× / 0.72×                       |
+ * |     90 | 91 (87–95)     | 75 (71–79)             | 0.95× / 0.70×                       |
+ *
+ * At JPEG 80, WebP at q82 is larger than the JPEG on 7 of 34 references (up to 1.27×); AVIF is smaller
+ * on 34 of 34 (at most 0.85×). The second metric, SSIMULACRA 1 (`ssimulacra_main`), gives lower
+ * qualities everywhere (WebP 42/54/66/80/89, AVIF 41/44/49/57/73): the table takes butteraugli's,
+ * the stricter of the two. Applied back, the median score equals the JPEG's (within 1%), and 6–10
+ * of the 34 references score more than 10% worse than the JPEG. Comparison with the research note
+ * (JPEG 80 ≈ WebP 83 ≈ AVIF 58 by SSIMULACRA2): docs/quality.md.
  */
 export const QUALITY_SCALE: Readonly<Record<'webp' | 'avif', ReadonlyArray<readonly [jpeg: number, own: number]>>> = {
   webp: [
-    [50, 48],
-    [60, 60],
+    [50, 50],
+    [60, 61],
     [70, 75],
-    [80, 83],
-    [90, 90],
+    [80, 82],
+    [90, 91],
   ],
   avif: [
-    [50, 42],
-    [60, 45],
-    [70, 50],
-    [80, 58],
-    [90, 72],
+    [50, 44],
+    [60, 48],
+    [70, 52],
+    [80, 60],
+    [90, 75],
   ],
 };
 
@@ -65,7 +86,7 @@ export interface AvifBand {
   effort: number;
   /**
    * libvips threads worth giving the encode (`sharp.concurrency`) where the function has a second
-   * vCPU (Lambda: above ~1,769 MB). A second thread costs no extra CPU time (measured within ±10%).
+   * vCPU (Lambda: above ~1,769 MB). A second thread costs no extra CPU time (measured: median 1.01×, 0.77–1.37×).
    */
   threads: number;
   /** Added to `encoderQuality('avif', q)`: efforts 0 and 1 need a slightly higher q for the same butteraugli score. */
@@ -78,8 +99,8 @@ export interface AvifBand {
  * Measured 2026-12-01 by `scripts/calibrate-quality.ts --efforts` (sharp 0.35.5, aom 3.15.1) on
  * fig and aitzgorri-hills (fixtures) at 400–1600 px wide and the 5120 px benchmark photograph scaled
  * to 2560/4096, AVIF q60. Times are the process's CPU time of a one-thread encode, which on this
- * shared machine (2 cores, load average 15–19) is close to an idle core's wall clock (they agree
- * with the research note's quiet-machine timings within 10%); wall clock here was 3–6× longer.
+ * shared machine (2 cores, load average 15–19) is close to an idle core's wall clock (effort 2 at
+ * 400 px: 91 ms, the research note's quiet machine 89 ms); wall clock here was 3–6× longer.
  * Bytes are at equal butteraugli 3-norm to mozjpeg q80 (2–3 photographs per size), against effort 2.
  *
  * | output (Mpx)  | JPEG q80 | e0 ms | e1 ms | e2 ms | e3 ms | bytes e0 / e1 / e3 vs e2 |
