@@ -5,7 +5,7 @@
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { EdgeResizerConfig } from './config.js';
-import { avifSettings, encoderQuality } from './encoder-policy.js';
+import { avifQuality, avifSettings, encoderQuality } from './encoder-policy.js';
 import { HttpError } from './errors.js';
 import type { FocalPoint, Gravity, OutputFormat, Rect, Rotation, Variant } from './params.js';
 
@@ -656,8 +656,9 @@ function encode(pipeline: Sharp, format: OutputFormat, quality: number, output: 
       return pipeline.webp({ quality: encoderQuality('webp', quality) });
     case 'avif':
       // `threads` of the policy is process-wide (sharp.concurrency), set where the process is sized, not here.
+      // The quality follows the effort band, so the faster efforts of large outputs keep the same look.
       return pipeline.avif({
-        quality: encoderQuality('avif', quality),
+        quality: avifQuality(quality, output.width * output.height),
         effort: avifSettings(output.width * output.height).effort,
       });
     case 'jpeg':
