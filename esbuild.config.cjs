@@ -34,6 +34,7 @@ const CONFIG_FIELDS = {
   region: true,
   originalsBucket: true,
   derivativesBucket: true,
+  stagingBucket: true,
   metadataTable: true,
   masterKey: ['type', 'path', 'parameterName', 'region', 'keyHex'],
   limits: ['maxDimension', 'maxOriginalBytes', 'maxInputPixels', 'transformTimeoutMs'],
@@ -113,6 +114,16 @@ function edgeConfigFrom(input, stageBlock, stage = 'stage') {
   return config;
 }
 
+/**
+ * What the Lambda bundles get: the stage's config without `signing`. Only the
+ * viewer function checks signatures (scripts/sls-viewer-function.cjs bakes the
+ * secret there); a secret in a Lambda zip would be one more place to leak it.
+ */
+function lambdaConfigFrom(edgeConfig) {
+  const { signing: _viewerOnly, ...config } = edgeConfig;
+  return config;
+}
+
 module.exports = (serverless) => {
   const region = serverless.service.provider.region;
   if (region !== 'us-east-1') {
@@ -133,9 +144,14 @@ module.exports = (serverless) => {
     sourcemap: false,
     // Native binaries: installed for Lambda's linux-x64 below, not bundled.
     external: ['sharp'],
+    // Lambda puts the role's credentials in the environment: the SDK's default
+    // chain (SSO, STS, INI, IMDS…, ~110 KB) is replaced by `fromEnv` (src/wiring/env-credentials.ts).
+    alias: {
+      '@aws-sdk/credential-provider-node': require('node:path').join(__dirname, 'src/wiring/env-credentials.ts'),
+    },
     // Bundle the pinned AWS SDK v3 instead of trusting the runtime's copy.
     exclude: [],
-    define: { __EDGE_RESIZER_CONFIG__: JSON.stringify(edgeConfig) },
+    define: { __EDGE_RESIZER_CONFIG__: JSON.stringify(lambdaConfigFrom(edgeConfig)) },
     packager: 'npm',
     installExtraArgs: ['--os=linux', '--cpu=x64', '--libc=glibc', '--omit=dev'],
     // One work folder per stage, so dev and prod can be packaged at once.
@@ -143,5 +159,6 @@ module.exports = (serverless) => {
   };
 };
 module.exports.edgeConfigFrom = edgeConfigFrom;
+module.exports.lambdaConfigFrom = lambdaConfigFrom;
 module.exports.CONFIG_FIELDS = CONFIG_FIELDS;
 module.exports.INFRA_STAGE_FIELDS = INFRA_STAGE_FIELDS;

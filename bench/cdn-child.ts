@@ -1,5 +1,6 @@
 /**
- * Bench child: the local CDN under test (what `npm start` runs), plus what the
+ * Bench child: the local CDN under test (what `npm start` runs, its s3rver and
+ * dynalite in bench/storage-child.ts), plus what the
  * bench needs beside it in the same process — the "buffered" originals handler
  * of the streaming articles, the bare transform for the ratio of row 1, and an
  * RSS sampler. Driven over IPC by bench/lib/child.ts.
@@ -17,7 +18,6 @@ import { createConfig } from '../src/core/config.js';
 import { createEncryptStream, decryptBuffer, parseMasterKey } from '../src/core/envelope.js';
 import type { Variant } from '../src/core/params.js';
 import { inspectImage, transformImage } from '../src/core/transform.js';
-import { type EmbeddedServer, startDynalite, startS3rver } from '../src/local/embedded-servers.js';
 import { type LocalServer, startLocalServer } from '../src/local/server.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../src/storage/clients.js';
 import { createS3Store, type S3Store } from '../src/storage/s3-store.js';
@@ -64,13 +64,15 @@ export interface LoadReport {
 export interface RssReport {
   baseline: number;
   max: number;
+  /** Off-heap memory (Buffers, ArrayBuffers: `memoryUsage().external`): growth here is buffering, whatever RSS's high-water mark. */
+  externalBaseline: number;
+  externalMax: number;
   samples: number;
 }
 
 const config = createConfig();
 let local: LocalServer | undefined;
 let buffered: Server | undefined;
-const embedded: EmbeddedServer[] = [];
 let store: S3Store | undefined;
 let masterKey: Buffer | undefined;
 const plaintexts = new Map<string, Buffer>();
@@ -78,31 +80,26 @@ let raw: S3Client | undefined;
 let s3Endpoint = '';
 let limitCount = 0;
 let load: { cpu: NodeJS.CpuUsage; start: number; gc: number[]; observer: PerformanceObserver } | undefined;
-let sampler: { timer: NodeJS.Timeout; baseline: number; max: number; samples: number } | undefined;
+let sampler:
+  | { timer: NodeJS.Timeout; baseline: number; max: number; external: number; externalMax: number; samples: number }
+  | undefined;
 
 serveChild({
-  async start(args: { dataDir: string }): Promise<CdnInfo> {
-    const s3 = await startS3rver({
-      directory: join(args.dataDir, 's3'),
-      buckets: [config.originalsBucket, config.derivativesBucket],
-    });
-    embedded.push(s3);
-    s3Endpoint = s3.endpoint;
-    const dynamo = await startDynalite({ directory: join(args.dataDir, 'dynamodb') });
-    embedded.push(dynamo);
+  async start(args: { dataDir: string; s3Endpoint: string; dynamoEndpoint: string }): Promise<CdnInfo> {
+    s3Endpoint = args.s3Endpoint;
     local = await startLocalServer({
       dataDir: args.dataDir,
       port: 0,
       logLevel: 'silent',
       seedSamples: false,
-      s3Endpoint: s3.endpoint,
-      dynamoEndpoint: dynamo.endpoint,
+      s3Endpoint: args.s3Endpoint,
+      dynamoEndpoint: args.dynamoEndpoint,
     });
     masterKey = parseMasterKey(await readFile(join(args.dataDir, 'master.key')));
     const client = createS3Client({
       region: config.region,
       credentials: LOCAL_CREDENTIALS,
-      endpoint: s3.endpoint,
+      endpoint: args.s3Endpoint,
       ...config.storage,
     });
     store = createS3Store({
@@ -115,7 +112,7 @@ serveChild({
       url: local.url,
       apiToken: local.apiToken,
       bufferedUrl: `http://127.0.0.1:${(buffered.address() as AddressInfo).port}`,
-      s3Endpoint: s3.endpoint,
+      s3Endpoint: args.s3Endpoint,
       masterKeyHex: masterKey.toString('hex'),
       originalsBucket: config.originalsBucket,
       derivativesBucket: config.derivativesBucket,
@@ -246,10 +243,19 @@ serveChild({
   /** Starts sampling this process's RSS every 2 ms, after a full GC, from a fresh baseline. */
   rssStart() {
     globalThis.gc?.();
-    const baseline = process.memoryUsage.rss();
-    const state = { baseline, max: baseline, samples: 0, timer: setInterval(() => sample(), 2) };
+    const usage = process.memoryUsage();
+    const state = {
+      baseline: usage.rss,
+      max: usage.rss,
+      external: usage.external,
+      externalMax: usage.external,
+      samples: 0,
+      timer: setInterval(() => sample(), 2),
+    };
     const sample = () => {
-      state.max = Math.max(state.max, process.memoryUsage.rss());
+      const now = process.memoryUsage();
+      state.max = Math.max(state.max, now.rss);
+      state.externalMax = Math.max(state.externalMax, now.external);
       state.samples += 1;
     };
     sampler = state;
@@ -261,6 +267,8 @@ serveChild({
     const report = {
       baseline: sampler.baseline,
       max: Math.max(sampler.max, process.memoryUsage.rss()),
+      externalBaseline: sampler.external,
+      externalMax: Math.max(sampler.externalMax, process.memoryUsage().external),
       samples: sampler.samples,
     };
     sampler = undefined;
@@ -292,7 +300,6 @@ serveChild({
     await new Promise<void>((resolve) => (buffered ? buffered.close(() => resolve()) : resolve()));
     buffered?.closeAllConnections();
     await local?.close();
-    for (const server of embedded.reverse()) await server.close();
   },
 });
 

@@ -1,7 +1,8 @@
 /**
  * CPU profile of the miss path: `node --openssl-legacy-provider --import tsx bench/profile.ts [misses]`.
- * Starts the local CDN in this process (as `npm start` runs it, s3rver and
- * dynalite included), uploads copies of the 2560×1600 photo, then profiles
+ * Starts the local CDN in this process (as `npm start` runs it; its s3rver and
+ * dynalite in a child process, bench/storage-child.ts, so that their work is
+ * not profiled as ours), uploads copies of the 2560×1600 photo, then profiles
  * only the misses (400 px WebP) with the inspector and prints where the main
  * thread's time goes, by module and by function. libvips works on its own
  * threads: its time shows here as idle, and in Server-Timing as `transform`.
@@ -12,11 +13,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startLocalServer } from '../src/local/server.js';
+import { forkChild } from './lib/child.js';
 import { PHOTO_2560 } from './lib/fixtures.js';
 import { eachLimit, putImage, serverTiming, timedGet } from './lib/http.js';
 import { median } from './lib/stats.js';
+import type { StorageInfo } from './storage-child.js';
 
 interface ProfileNode {
   id: number;
@@ -33,7 +37,16 @@ interface Profile {
 
 const misses = Number(process.argv[2] ?? 40);
 const dataDir = await mkdtemp(join(tmpdir(), 'edge-resizer-profile-'));
-const server = await startLocalServer({ dataDir, port: 0, logLevel: 'silent', seedSamples: false });
+const storage = forkChild(new URL('./storage-child.ts', import.meta.url));
+const endpoints = await storage.call<StorageInfo>('start', { dataDir: join(dataDir, 'storage') });
+const server = await startLocalServer({
+  dataDir,
+  port: 0,
+  logLevel: 'silent',
+  seedSamples: false,
+  s3Endpoint: endpoints.s3Endpoint,
+  dynamoEndpoint: endpoints.dynamoEndpoint,
+});
 try {
   const photo = await readFile(PHOTO_2560);
   const keys = Array.from({ length: misses + 3 }, (_, i) => `profile/${i}.jpg`);
@@ -46,6 +59,22 @@ try {
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: 100 });
   await session.post('Profiler.start');
+  const cpu = process.cpuUsage();
+  // GC pauses on the main thread by kind (PerformanceObserver: what the profile's "(garbage collector)" samples are).
+  const gcKinds = new Map<string, { count: number; ms: number }>();
+  const kindName: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const detail = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail;
+      const kind = kindName[detail?.kind ?? 0] ?? 'other';
+      const total = gcKinds.get(kind) ?? { count: 0, ms: 0 };
+      total.count += 1;
+      total.ms += entry.duration;
+      gcKinds.set(kind, total);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  await storage.call('cpuSince');
   const totals: number[] = [];
   const phases: Record<string, number[]> = {};
   for (const key of keys.slice(3)) {
@@ -55,6 +84,9 @@ try {
       phases[name] = [...(phases[name] ?? []), value];
     }
   }
+  const used = process.cpuUsage(cpu);
+  observer.disconnect();
+  const storageCpu = await storage.call<number>('cpuSince');
   const { profile } = (await session.post('Profiler.stop')) as { profile: Profile };
   session.disconnect();
 
@@ -65,11 +97,17 @@ try {
     .map(([name, values]) => `${name} ${median(values).toFixed(1)}`)
     .join(', ');
   process.stdout.write(
-    `${misses} misses: median ${median(totals).toFixed(1)} ms; Server-Timing medians (ms): ${phaseText}\n\n`,
+    `${misses} misses: median ${median(totals).toFixed(1)} ms; Server-Timing medians (ms): ${phaseText}\n` +
+      `CPU per miss: this process (all threads: JS, libvips) ${((used.user + used.system) / 1000 / misses).toFixed(1)} ms, ` +
+      `the storage servers ${(storageCpu / misses).toFixed(1)} ms\n` +
+      `GC pauses per miss: ${[...gcKinds]
+        .map(([kind, total]) => `${kind} ${(total.count / misses).toFixed(1)} × = ${(total.ms / misses).toFixed(2)} ms`)
+        .join(', ')}\n\n`,
   );
   process.stdout.write(summarize(profile, misses));
 } finally {
   await server.close();
+  await storage.close();
   await rm(dataDir, { recursive: true, force: true });
 }
 

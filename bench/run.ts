@@ -26,6 +26,7 @@ import { missRows } from './rows/miss.js';
 import { scalingRow } from './rows/scaling.js';
 import { streamingRow } from './rows/streaming.js';
 import { throughputRow } from './rows/throughput.js';
+import type { StorageInfo } from './storage-child.js';
 
 export interface BenchOptions {
   /** A short run (under a minute): fewer iterations, shorter load, fewer photos. */
@@ -48,15 +49,18 @@ export async function runBench(options: BenchOptions): Promise<void> {
   /** The 1-minute load average as each round started: a busy machine explains a wide spread. */
   const roundLoad: number[] = [];
   try {
-    progress(`${mode} run; starting the local CDN and IPX`);
+    progress(`${mode} run; starting the local CDN, its storage servers and IPX`);
+    const storage = forkChild(new URL('./storage-child.ts', import.meta.url));
+    children.push(storage);
+    const storageInfo = await storage.call<StorageInfo>('start', { dataDir: join(tmp, 'storage') });
     const cdn = forkChild(new URL('./cdn-child.ts', import.meta.url));
-    children.push(cdn);
+    children.unshift(cdn);
     const ipx = forkChild(new URL('./ipx-child.ts', import.meta.url));
     children.push(ipx);
     const ipxDir = join(tmp, 'ipx');
     await mkdir(ipxDir);
     const [cdnInfo, ipxInfo] = await Promise.all([
-      cdn.call<CdnInfo>('start', { dataDir: join(tmp, 'cdn') }),
+      cdn.call<CdnInfo>('start', { dataDir: join(tmp, 'cdn'), ...storageInfo }),
       ipx.call<{ url: string }>('start', { dir: ipxDir }),
     ]);
 
@@ -87,6 +91,7 @@ export async function runBench(options: BenchOptions): Promise<void> {
       tmp,
       cdn,
       cdnInfo,
+      storage,
       ipx,
       ipxUrl: ipxInfo.url,
       ipxDir,

@@ -17,6 +17,11 @@ export function butteraugliAvailable(): boolean {
 /** `{ max, pnorm3 }` of `distorted` against `reference`. */
 export async function butteraugli(reference: string, distorted: string): Promise<{ max: number; pnorm3: number }> {
   const { stdout } = await run(BINARY, [reference, distorted, '--pnorm', '3'], { maxBuffer: 1 << 20 });
+  return parseButteraugli(stdout);
+}
+
+/** `butteraugli_main`'s stdout: the max-norm distance on the first line, then `3-norm: x`. */
+export function parseButteraugli(stdout: string): { max: number; pnorm3: number } {
   const [first = '', ...rest] = stdout.trim().split('\n');
   const pnorm = rest.map((line) => /3-norm:\s*([\d.]+)/.exec(line)?.[1]).find((value) => value !== undefined);
   const max = Number.parseFloat(first);

@@ -22,6 +22,8 @@ export interface BenchContext {
   tmp: string;
   cdn: Child;
   cdnInfo: CdnInfo;
+  /** s3rver and dynalite, in their own process. */
+  storage: Child;
   /** IPX serving `ipxDir` at `ipxUrl` (rows 2). */
   ipx: Child;
   ipxUrl: string;

@@ -61,7 +61,8 @@ export function figure(
     noRatio?: boolean;
   } = {},
 ): Line {
-  const ratio = options.ratio ?? (options.peerValue === undefined ? undefined : value / (options.peerValue as number));
+  const computed = options.peerValue === undefined ? undefined : value / options.peerValue;
+  const ratio = options.noRatio ? undefined : (options.ratio ?? computed);
   const subject = options.on === 'value' ? value : (ratio ?? value);
   return {
     measure,

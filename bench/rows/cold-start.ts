@@ -1,13 +1,13 @@
 /**
- * Row 7: cold start of the deployed origin-response code. The handler is
- * bundled exactly as `sls package` bundles it (esbuild.config.cjs's options,
+ * Row 7: cold start of the deployed origin-response code. The handler that
+ * serverless.yml names is bundled exactly as `sls package` bundles it (esbuild.config.cjs's options,
  * with a bench configuration baked in), then each fresh `node` process loads
  * the bundle and answers CloudFront origin-response events for misses, its
  * S3 calls going to the bench's s3rver (AWS_ENDPOINT_URL_S3). Cold = from
  * process start to the first response; warm = the next misses in that process.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,9 +100,10 @@ export function coldStartRow(ctx: BenchContext): BenchRow {
         const bundles = { inline: join(dir, 'origin-response.js'), ssm: join(dir, 'origin-response-ssm.js') };
         const inlineKey = { type: 'inline', keyHex: ctx.cdnInfo.masterKeyHex };
         const ssmKey = { type: 'ssm', parameterName: SSM_PARAMETER, region: 'us-east-1' };
-        await bundleHandler(ctx, 'src/edge/origin-response.ts', bundles.inline, inlineKey);
-        await bundleHandler(ctx, 'src/edge/origin-response.ts', bundles.ssm, ssmKey);
-        await bundleHandler(ctx, 'src/edge/origin-request.ts', join(dir, 'origin-request.js'), ssmKey);
+        const entries = await deployedEntries();
+        await bundleHandler(ctx, entries.originResponse, bundles.inline, inlineKey);
+        await bundleHandler(ctx, entries.originResponse, bundles.ssm, ssmKey);
+        await bundleHandler(ctx, entries.originRequest, join(dir, 'origin-request.js'), ssmKey);
         setup = {
           bundles,
           dir,
@@ -270,6 +271,18 @@ async function coldStartRound(
       deployZipBytes: total,
     },
   };
+}
+
+/** The entry files serverless.yml deploys (`handler: src/entry/origin-response.handler`), whatever they are today. */
+async function deployedEntries(): Promise<{ originResponse: string; originRequest: string }> {
+  const yml = await readFile(join(ROOT, 'serverless.yml'), 'utf8');
+  const handlers = [...yml.matchAll(/^\s*handler:\s*(\S+)\.handler\s*$/gm)].map((match) => `${match[1]}.ts`);
+  const pick = (name: string) => {
+    const found = handlers.find((path) => path.endsWith(`/${name}.ts`));
+    if (!found) throw new Error(`serverless.yml names no ${name} handler`);
+    return found;
+  };
+  return { originResponse: pick('origin-response'), originRequest: pick('origin-request') };
 }
 
 /** esbuild with the options `sls package` uses (esbuild.config.cjs), the bench's configuration baked in. */

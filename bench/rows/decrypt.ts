@@ -53,6 +53,7 @@ async function decryptRound(ctx: BenchContext, roundIndex: number): Promise<RowR
     if (speed !== undefined) openssl.push(speed);
   }
   const ours = { buffer: median(whole), stream: median(streamed) };
+  const wall = wallClock.splice(0);
   const reference = openssl.length === rounds ? median(openssl) : undefined;
   const ratios = {
     buffer: reference === undefined ? undefined : median(whole.map((value, i) => value / (openssl[i] as number))),
@@ -84,7 +85,9 @@ async function decryptRound(ctx: BenchContext, roundIndex: number): Promise<RowR
         `each for 1 s per round, ${rounds} round(s) alternating with openssl: ` +
         (reference === undefined
           ? 'openssl is not installed, so no ratio (apt-get install openssl).'
-          : '`openssl speed -evp aes-256-gcm -bytes 16384 -seconds 1`, one core, one hot 16 KiB buffer.'),
+          : '`openssl speed -evp aes-256-gcm -bytes 16384 -seconds 1`, one core, one hot 16 KiB buffer. Both per second of ' +
+            "CPU time (openssl divides by its user time), so the ratio does not move with the machine's load; wall-clock " +
+            'MB/s of ours is in results.json.'),
     ],
     data: {
       bufferBytes: wholeSize,
@@ -93,22 +96,36 @@ async function decryptRound(ctx: BenchContext, roundIndex: number): Promise<RowR
       bufferMBps: Math.round(ours.buffer),
       streamMBps: Math.round(ours.stream),
       opensslMBps: reference === undefined ? null : Math.round(reference),
+      perCpuSecond: true,
+      wallClockMBps: wall.map((value) => Math.round(value)),
       ratioBuffer: ratios.buffer === undefined ? null : round(ratios.buffer, 3),
       ratioStream: ratios.stream === undefined ? null : round(ratios.stream, 3),
     },
   };
 }
 
-/** Runs `operation` (on `size` bytes) back to back for a second; MB/s over the whole second. */
+/**
+ * Runs `operation` (on `size` bytes) back to back for a second; MB per second
+ * of this process's CPU time (user + system), as `openssl speed` divides by its
+ * user CPU time unless told `-elapsed`: on a shared machine wall-clock MB/s
+ * falls with every other process while openssl's does not, which is how one
+ * earlier run read 0.77× and the next 0.46×.
+ */
 async function forOneSecond(size: number, operation: () => Promise<void>): Promise<number> {
   const start = performance.now();
+  const cpu = process.cpuUsage();
   let done = 0;
   while (performance.now() - start < 1000) {
     await operation();
     done += 1;
   }
-  return (done * size) / 1e6 / ((performance.now() - start) / 1000);
+  const used = process.cpuUsage(cpu);
+  wallClock.push((done * size) / 1e6 / ((performance.now() - start) / 1000));
+  return (done * size) / 1e6 / ((used.user + used.system) / 1e6);
 }
+
+/** The same runs' wall-clock MB/s, for results.json (context: how busy the machine was). */
+const wallClock: number[] = [];
 
 function* chunks(body: Buffer): Generator<Buffer> {
   for (let offset = 0; offset < body.length; offset += CHUNK) yield body.subarray(offset, offset + CHUNK);

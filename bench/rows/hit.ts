@@ -86,6 +86,9 @@ async function hitRound(ctx: BenchContext, roundIndex: number): Promise<RowResul
       }),
     ],
     notes: [
+      `Closed loop: mean latency = ${CONNECTIONS} connections ÷ throughput = ${ms((CONNECTIONS * 1000) / rps)}; p99 ÷ mean = ` +
+        `${(p99 / ((CONNECTIONS * 1000) / rps)).toFixed(1)} (the shape of the tail: a uniformly slower machine raises p99 and the ` +
+        'mean together and leaves this ratio alone; a real tail, e.g. GC, raises it).',
       `${latencies.length} responses of ${first.bytes} B, ${non200} not 200, ${result.errors} errors; client and server are ` +
         `separate processes on ${cores} cores. Together they used ${(serverCores + clientCores).toFixed(2)} of ${cores} cores ` +
         `(load average ${loadBefore.toFixed(2)} before): what is left over goes to the rest of the machine, and any excess ` +
@@ -107,6 +110,7 @@ async function hitRound(ctx: BenchContext, roundIndex: number): Promise<RowResul
       serverGc: { count: server.gcCount, totalMs: round(server.gcTotalMs), maxMs: round(server.gcMaxMs) },
       clientGcMs: round(clientGc.reduce((a, b) => a + b, 0)),
       loadAverageBefore: round(loadBefore),
+      p99OverMean: round(p99 / ((CONNECTIONS * 1000) / rps), 2),
     },
   };
 }

@@ -7,7 +7,7 @@
 import type { RssReport } from '../cdn-child.js';
 import type { BenchContext, BenchRow } from '../lib/context.js';
 import { noisePng } from '../lib/fixtures.js';
-import { eachLimit, getJson, putImage, timedGet } from '../lib/http.js';
+import { eachLimit, getJson, putImage, type Timed, timedGet } from '../lib/http.js';
 import { figure, type Line, type RowResult } from '../lib/report.js';
 import { bytes, median, ms, round } from '../lib/stats.js';
 
@@ -15,6 +15,13 @@ import { bytes, median, ms, round } from '../lib/stats.js';
 const SIZES = [0.2e6, 4.4e6, 13.8e6];
 const BIG = 100 * 1024 * 1024;
 const MEMORY_LIMIT = 64 * 1024 * 1024;
+
+interface BigRun {
+  stream: Timed;
+  buffered: Timed;
+  streamRss: RssReport;
+  bufferedRss: RssReport;
+}
 
 interface Sample {
   size: number;
@@ -27,6 +34,8 @@ const bigKey = 'bench/stream/big.png';
 
 export function streamingRow(ctx: BenchContext): BenchRow {
   let files: Buffer[] | undefined;
+  /** Quick runs stream the 100 MiB original in the first round only and repeat its figures. */
+  const bigRuns: BigRun[] = [];
   const keys = SIZES.map((size) => `bench/stream/${size}.png`);
   return {
     ids: [4],
@@ -40,7 +49,7 @@ export function streamingRow(ctx: BenchContext): BenchRow {
         await ctx.cdn.call('bigOriginal', { key: bigKey, bytes: BIG });
         files = made;
       }
-      return streamingRound(ctx, roundIndex, keys, files);
+      return streamingRound(ctx, roundIndex, keys, files, bigRuns);
     },
   };
 }
@@ -50,6 +59,7 @@ async function streamingRound(
   roundIndex: number,
   keys: string[],
   files: Buffer[],
+  bigRuns: BigRun[],
 ): Promise<RowResult> {
   const reps = ctx.quick ? 1 : 5;
   const { url, bufferedUrl } = ctx.cdnInfo;
@@ -61,7 +71,7 @@ async function streamingRound(
   for (const [index, key] of keys.entries()) {
     const size = (files[index] as Buffer).length;
     const link = await originalLink(ctx, key);
-    for (let rep = -1; rep < reps; rep += 1) {
+    for (let rep = roundIndex === 0 ? -1 : 0; rep < reps; rep += 1) {
       // A GC before each request, so neither contender pays for the other's garbage.
       await ctx.cdn.call('gc');
       const streamed = await timedGet(`${url}${link}`);
@@ -73,14 +83,18 @@ async function streamingRound(
     }
   }
 
-  const bigLink = await originalLink(ctx, bigKey);
-  await ctx.cdn.call('rssStart');
-  const bigStream = await timedGet(`${url}${bigLink}`);
-  const streamRss = await ctx.cdn.call<RssReport>('rssStop');
-  await ctx.cdn.call('rssStart');
-  const bigBuffered = await timedGet(`${bufferedUrl}/buffered/${bigKey}`);
-  const bufferedRss = await ctx.cdn.call<RssReport>('rssStop');
-  if (bigStream.bytes !== BIG || bigBuffered.bytes !== BIG) throw new Error('short 100 MiB original');
+  if (!ctx.quick || bigRuns.length === 0) {
+    const bigLink = await originalLink(ctx, bigKey);
+    await ctx.cdn.call('rssStart');
+    const stream = await timedGet(`${url}${bigLink}`);
+    const streamMemory = await ctx.cdn.call<RssReport>('rssStop');
+    await ctx.cdn.call('rssStart');
+    const buffered = await timedGet(`${bufferedUrl}/buffered/${bigKey}`);
+    const bufferedMemory = await ctx.cdn.call<RssReport>('rssStop');
+    if (stream.bytes !== BIG || buffered.bytes !== BIG) throw new Error('short 100 MiB original');
+    bigRuns.push({ stream, buffered, streamRss: streamMemory, bufferedRss: bufferedMemory });
+  }
+  const { stream: bigStream, buffered: bigBuffered, streamRss, bufferedRss } = bigRuns[bigRuns.length - 1] as BigRun;
   const streamGrowth = streamRss.max - streamRss.baseline;
   const bufferedGrowth = bufferedRss.max - bufferedRss.baseline;
 
@@ -138,6 +152,20 @@ async function streamingRound(
       on: 'value',
       noRatio: true,
     }),
+    // RSS keeps its high-water mark: after rows that decoded big images its growth can read 0. Buffers cannot hide.
+    figure(
+      `  off-heap (Buffer) growth, ${bytes(BIG)} streamed`,
+      (streamRss.externalMax - streamRss.externalBaseline) / 2 ** 20,
+      mib,
+      {
+        peerName: 'buffered',
+        peerValue: (bufferedRss.externalMax - bufferedRss.externalBaseline) / 2 ** 20,
+        target: '≤ 64 MiB',
+        check: (v) => v <= MEMORY_LIMIT / 2 ** 20,
+        on: 'value',
+        noRatio: true,
+      },
+    ),
   );
   return {
     id: 4,

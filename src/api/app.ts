@@ -8,12 +8,14 @@
  *   GET    /api/images[?limit=&prefix=]   NDJSON, one line per image, streamed
  *   GET    /api/images/<key>              metadata, versions, originalUrl
  *   PUT    /api/images/<key>              201 new / 200 replaced (version + 1)
+ *   PATCH  /api/images/<key>              {"focalPoint": {x, y} | null}: 200, no new version
  *   DELETE /api/images/<key>              204
  *   DELETE /api/derivatives/<key>         purge only: `{key, deleted}` (`edge-resizer purge`)
  *   GET    /originals/<token>             the decrypted original, `Range` supported (also HEAD)
  */
 import type { EdgeResizerConfig } from '../core/config.js';
-import { HttpError, toHttpError } from '../core/errors.js';
+import { HttpError, invalidParam, toHttpError } from '../core/errors.js';
+import { focalPointFromJson, parseFocalPoint } from '../core/focal-point.js';
 import { parseImageKey, validateImageKey } from '../core/keys.js';
 import { createLogger, describeError, type Logger } from '../core/log.js';
 import { parseUserMeta } from '../core/user-meta.js';
@@ -36,6 +38,7 @@ import {
   purgeDerivatives,
   type SavedVersion,
   saveVersion,
+  setFocalPoint,
   type UploadDeps,
 } from './uploads.js';
 
@@ -120,9 +123,10 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     if (path.startsWith(`${IMAGES_PATH}/`)) {
       const rest = path.slice(IMAGES_PATH.length + 1);
       const key = parseImageKey(rest);
-      allow(method, ['GET', 'PUT', 'DELETE']);
+      allow(method, ['GET', 'PUT', 'PATCH', 'DELETE']);
       if (method === 'GET') return describeImage(key, reply);
       if (method === 'PUT') return upload(request, reply, key);
+      if (method === 'PATCH') return patchImage(request, reply, key);
       if (!(await deleteImage(uploads, key))) throw new HttpError('not_found', 'No such image');
       return reply.empty(204);
     }
@@ -134,12 +138,14 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     const prefix = request.query.get('prefix') ?? '';
     if (key === undefined) validateImageKey(`${prefix}${LONGEST_NEW_NAME}`);
     const meta = parseUserMeta(request.headers);
+    const focalHeader = request.headers['x-focal-point'];
+    const focalPoint = focalHeader === undefined ? undefined : parseFocalPoint(focalHeader);
     const max = deps.config.limits.maxOriginalBytes;
     const declared = Number(request.headers['content-length']);
     // Refused on the declared length, before the body is decoded or looked at.
     if (Number.isFinite(declared) && declared > max) throw tooLarge(max);
     const body = await request.body.read(max, () => tooLarge(max));
-    const prepared = await prepareUpload(body, meta, deps.config);
+    const prepared = await prepareUpload(body, meta, deps.config, focalPoint);
 
     let saved: SavedVersion | undefined;
     if (key !== undefined) {
@@ -156,6 +162,19 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     await reply.json(saved.created ? 201 : 200, describeVersion(saved.item), {
       Location: `${IMAGES_PATH}/${saved.item.key}`,
     });
+  }
+
+  /** `PATCH /api/images/<key>`: `{"focalPoint": {"x", "y"} | null}`, nothing else. */
+  async function patchImage(request: ApiRequest, reply: Reply, key: string): Promise<void> {
+    const text = await request.body.read(MAX_JSON_BYTES, () => jsonTooLarge());
+    const body = parseJsonObject(text);
+    const unknown = Object.keys(body).filter((name) => name !== 'focalPoint');
+    if (unknown.length > 0 || !Object.hasOwn(body, 'focalPoint')) {
+      throw invalidParam('the PATCH body', 'an object with focalPoint only', text.toString('utf8'));
+    }
+    const item = await setFocalPoint(uploads, key, focalPointFromJson(body.focalPoint));
+    if (!item) throw new HttpError('not_found', 'No such image');
+    await reply.json(200, describeVersion(item));
   }
 
   async function describeImage(key: string, reply: Reply): Promise<void> {
@@ -192,6 +211,27 @@ function allow(method: string, methods: string[]): void {
 function tooLarge(max: number): HttpError {
   const limit = max >= 1024 * 1024 ? `${Math.round((max / 1024 / 1024) * 10) / 10} MB` : `${Math.round(max / 1024)} KB`;
   return new HttpError('too_large', `The image is larger than ${limit}`);
+}
+
+/** JSON request bodies (PATCH, staged uploads) are small; more is refused unread. */
+const MAX_JSON_BYTES = 64 * 1024;
+
+function jsonTooLarge(): HttpError {
+  return new HttpError('too_large', `The JSON body is larger than ${MAX_JSON_BYTES / 1024} KB`);
+}
+
+/** A JSON object, its names only ever read as own properties. */
+function parseJsonObject(text: Buffer): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.toString('utf8'));
+  } catch {
+    throw invalidParam('the request body', 'a JSON object', text.toString('utf8'));
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidParam('the request body', 'a JSON object', text.toString('utf8'));
+  }
+  return value as Record<string, unknown>;
 }
 
 function toApiRequest(event: FunctionUrlEvent): ApiRequest {

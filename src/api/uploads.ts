@@ -60,13 +60,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EdgeResizerConfig } from '../core/config.js';
 import { encryptBuffer } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
+import { FOCAL_POINT_META, formatFocalPoint } from '../core/focal-point.js';
 import { describeError, type Logger } from '../core/log.js';
+import type { FocalPoint } from '../core/params.js';
 import { computeThumbHash } from '../core/thumbhash.js';
 import { type ImageInfo, inspectImage } from '../core/transform.js';
 import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { ImageVersion, MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
 import { busy, type KeyLock } from './key-lock.js';
+import { patchOriginalMetadata } from './original-metadata.js';
 
 /** Where every version's immutable object lives. */
 export const VERSIONS_PREFIX = '_versions/';
@@ -110,6 +113,8 @@ export interface PreparedUpload {
   sha256: string;
   thumbhash: string;
   meta: Record<string, string>;
+  /** From `X-Focal-Point`. */
+  focalPoint?: FocalPoint;
 }
 
 export function versionObjectKey(key: string, id: string): string {
@@ -134,11 +139,12 @@ export async function prepareUpload(
   plaintext: Buffer,
   meta: Record<string, string>,
   config: EdgeResizerConfig,
+  focalPoint?: FocalPoint,
 ): Promise<PreparedUpload> {
   const info = await inspectImage(plaintext, config);
   const thumbhash = await computeThumbHash(plaintext, config);
   const sha256 = createHash('sha256').update(plaintext).digest('hex');
-  return { plaintext, info, sha256, thumbhash, meta };
+  return { plaintext, info, sha256, thumbhash, meta, ...(focalPoint ? { focalPoint } : {}) };
 }
 
 export interface SavedVersion {
@@ -162,7 +168,11 @@ export async function saveVersion(
   const objectKey = versionObjectKey(key, newImageId());
   const { body, metadata: envelope } = encryptBuffer(upload.plaintext, await deps.masterKey());
   // Outside the key's queue: concurrent uploads encrypt and store in parallel, and only commit in turn.
-  await store.putOriginal(objectKey, body, { ...envelope, [OBJECT_META]: objectKey }, body.length);
+  const focal: Record<string, string> = upload.focalPoint
+    ? { [FOCAL_POINT_META]: formatFocalPoint(upload.focalPoint) }
+    : {};
+  // The promotion's copy carries the metadata to `<key>`, where the edge reads the focal point.
+  await store.putOriginal(objectKey, body, { ...envelope, [OBJECT_META]: objectKey, ...focal }, body.length);
   try {
     return await deps.keyLock.run(key, () => commitVersion(deps, key, upload, objectKey, options));
   } catch (error) {
@@ -199,6 +209,7 @@ async function commitVersion(
         created: new Date().toISOString(),
         thumbhash: upload.thumbhash,
         meta: upload.meta,
+        ...(upload.focalPoint ? { focalPoint: upload.focalPoint } : {}),
         objectKey,
       };
       if (await metadata.putVersion(candidate)) item = candidate;
@@ -311,8 +322,41 @@ export function describeVersion(item: ImageVersion) {
     created: item.created,
     thumbhash: item.thumbhash,
     meta: item.meta,
+    focalPoint: item.focalPoint ?? null,
     url: `/${item.key}`,
   };
+}
+
+/**
+ * `PATCH /api/images/<key>` (CONTRACT.md §7): sets or clears the latest
+ * version's focal point, no new version. Order: the version's object, then
+ * `<key>` (copied from it, so the edge reads the new point), then the item,
+ * then the purge, so no derivative rendered after the purge used the old
+ * point, except one already in flight (the same window as a replace). A
+ * failure part way leaves the answer 502 and a repeated PATCH completes it.
+ * Undefined when the key has no image.
+ */
+export function setFocalPoint(
+  deps: UploadDeps,
+  key: string,
+  focalPoint: FocalPoint | null,
+): Promise<ImageVersion | undefined> {
+  return deps.keyLock.run(key, async () => {
+    const { store, metadata } = deps;
+    const latest = await metadata.latest(key);
+    if (!latest) return undefined;
+    const patch = { [FOCAL_POINT_META]: focalPoint ? formatFocalPoint(focalPoint) : null };
+    if (!(await patchOriginalMetadata(store, latest.objectKey, patch))) {
+      throw new HttpError('storage_error', 'The latest version of this image is missing from storage');
+    }
+    if (!(await store.copyOriginal(latest.objectKey, key))) {
+      throw new HttpError('storage_error', 'The latest version of this image is missing from storage');
+    }
+    if (!(await metadata.setFocalPoint(key, latest.version, focalPoint))) return undefined;
+    await purgeDerivatives(deps, key);
+    const { focalPoint: _old, ...rest } = latest;
+    return focalPoint ? { ...rest, focalPoint } : rest;
+  });
 }
 
 /** Best-effort clean-up after a failure: logged, never hiding the original error. */

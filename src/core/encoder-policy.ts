@@ -53,30 +53,82 @@ function interpolate(table: ReadonlyArray<readonly [number, number]>, x: number)
   return last[1];
 }
 
-/** AVIF encoder settings for an output of a given number of pixels. */
+/** AVIF encoder settings for an output of a given number of pixels: options for sharp's `avif()`, spread into it. */
 export interface AvifEncoderSettings {
   /** sharp's `avif({ effort })`, 0 (fastest) .. 9. */
   effort: number;
+}
+
+/** One band of the AVIF policy: outputs of at most `maxPixels` pixels. */
+export interface AvifBand {
+  maxPixels: number;
+  effort: number;
   /**
    * libvips threads worth giving the encode (`sharp.concurrency`) where the function has a second
-   * vCPU (Lambda: above ~1,769 MB); with one vCPU or less a second thread only adds overhead.
+   * vCPU (Lambda: above ~1,769 MB). A second thread costs no extra CPU time (measured within ±10%).
    */
   threads: number;
+  /** Added to `encoderQuality('avif', q)`: efforts 0 and 1 need a slightly higher q for the same butteraugli score. */
+  qualityOffset: number;
 }
 
 /**
  * AVIF effort by output size: the first band whose `maxPixels` the output does not exceed.
  *
- * PROVISIONAL: effort 2 everywhere, as before, until the `--efforts` measurement replaces it.
+ * Measured 2026-12-01 by `scripts/calibrate-quality.ts --efforts` (sharp 0.35.5, aom 3.15.1) on
+ * fig and aitzgorri-hills (fixtures) at 400–1600 px wide and the 5120 px benchmark photograph scaled
+ * to 2560/4096, AVIF q60. Times are the process's CPU time of a one-thread encode, which on this
+ * shared machine (2 cores, load average 15–19) is close to an idle core's wall clock (they agree
+ * with the research note's quiet-machine timings within 10%); wall clock here was 3–6× longer.
+ * Bytes are at equal butteraugli 3-norm to mozjpeg q80 (2–3 photographs per size), against effort 2.
+ *
+ * | output (Mpx)  | JPEG q80 | e0 ms | e1 ms | e2 ms | e3 ms | bytes e0 / e1 / e3 vs e2 |
+ * |---------------|---------:|------:|------:|------:|------:|--------------------------|
+ * | 400 w (0.11)  |   17–30  |    17 |    40 |    91 |   165 | 1.07–1.40 / 1.05–1.09 / 0.91–0.98 |
+ * | 800 w (0.43)  |   57–60  |    64 |   155 |   300 |   573 | 1.06–1.20 / 1.04–1.09 / 0.96–0.99 |
+ * | 1200 w (0.96) |  130–189 |   128 |   277 |   748 |  1108 | 1.04–1.07 / 1.03–1.04 / 0.98 |
+ * | 1600 w (1.7)  |  242–253 |   250 |   478 |  1185 |  1542 | 1.03–1.04 / 1.02–1.03 / 0.96–0.98 |
+ * | 2560 w (3.7)  |      406 |   354 |   782 |  1824 |  1953 | (not scored) |
+ * | 4096 w (9.4)  |      897 |  1045 |  1753 |  4128 |  4501 | (not scored) |
+ *
+ * Choice, assuming a slow Lambda is 3× slower than these figures (1,024 MB is ~0.58 vCPU; 1,536 MB
+ * ~0.87; plus a slower core):
+ * - ≤ 0.2 Mpx (400–550 px): effort 1. Effort 2 makes a 400 px AVIF miss ~2.5× a JPEG miss
+ *   (decode+resize ~28 ms + 91 ms vs + 20 ms); effort 1 is ~1.4× for 5–9% more bytes.
+ * - ≤ 1.2 Mpx (to ~1340×900): effort 2, ≤ ~0.95 s, ≤ ~2.8 s on a slow Lambda. Effort 3 saves 1–4%
+ *   for twice the time; effort 0 costs 6–20% here.
+ * - above: effort 0, which costs only 3–7% over effort 2 from 1 Mpx up, at a fifth of its time, and
+ *   runs as fast as WebP (4096 px: 1,045 ms vs WebP 1,248 ms). A 4096×4096 output (16.8 Mpx,
+ *   `format=avif` asked for explicitly) is ~1.9 s, ~5.6 s on a slow Lambda: inside the 20 s budget.
+ * `format=auto` stops choosing AVIF above `DEFAULT_AVIF_MAX_OUTPUT_PIXELS` (4.1 Mpx, 2560×1600): the
+ * encode stays under ~0.6 s (1.8 s slow) and the process's peak RSS under ~460 MB (740 MB at 9.4 Mpx).
  */
-export const AVIF_POLICY: ReadonlyArray<{ maxPixels: number } & AvifEncoderSettings> = [
-  { maxPixels: Number.POSITIVE_INFINITY, effort: 2, threads: 1 },
+export const AVIF_POLICY: ReadonlyArray<AvifBand> = [
+  { maxPixels: 200_000, effort: 1, threads: 2, qualityOffset: 1 },
+  { maxPixels: 1_200_000, effort: 2, threads: 2, qualityOffset: 0 },
+  { maxPixels: Number.POSITIVE_INFINITY, effort: 0, threads: 2, qualityOffset: 2 },
 ];
 
-/** AVIF settings for an output of `pixels` pixels (width × height; a bad count counts as the smallest). */
+function band(pixels: number): AvifBand {
+  const n = pixels >= 1 ? pixels : 1; // NaN, zero and negatives count as the smallest output
+  return AVIF_POLICY.find((b) => n <= b.maxPixels) ?? (AVIF_POLICY[AVIF_POLICY.length - 1] as AvifBand);
+}
+
+/** sharp `avif()` options for an output of `pixels` pixels (width × height). */
 export function avifSettings(pixels: number): AvifEncoderSettings {
-  const n = pixels >= 1 ? pixels : 1; // NaN, zero and negatives too
-  const band =
-    AVIF_POLICY.find((b) => n <= b.maxPixels) ?? (AVIF_POLICY[AVIF_POLICY.length - 1] as AvifEncoderSettings);
-  return { effort: band.effort, threads: band.threads };
+  return { effort: band(pixels).effort };
+}
+
+/** Threads an AVIF encode of `pixels` pixels gains from, given a second vCPU (see `AvifBand.threads`). */
+export function avifThreads(pixels: number): number {
+  return band(pixels).threads;
+}
+
+/**
+ * AVIF quality for `jpegQuality` at an output of `pixels` pixels: `encoderQuality('avif', q)` (calibrated
+ * at effort 2) plus the band's offset for its effort, so effort 0 and 1 bands keep the same look.
+ */
+export function avifQuality(jpegQuality: number, pixels: number): number {
+  const q = encoderQuality('avif', jpegQuality);
+  return Math.min(100, Math.max(1, q + band(pixels).qualityOffset));
 }

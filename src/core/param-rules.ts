@@ -174,8 +174,8 @@ function fail(param: string, message: string): never {
 
 /** sharp's wording: "Expected integer between 1 and 4096 for width but received 'abc'". */
 function expected(param: string, what: string, received: string): never {
-  const shown = received.length > 40 ? `${received.slice(0, 40)}…` : received;
-  return fail(param, `Expected ${what} for ${param} but received '${shown}'`);
+  const shown = received.length > 40 ? received.slice(0, 40) + '…' : received;
+  return fail(param, 'Expected ' + what + ' for ' + param + " but received '" + shown + "'");
 }
 
 function has(list: readonly string[], value: string): boolean {
@@ -185,26 +185,23 @@ function has(list: readonly string[], value: string): boolean {
 function integer(param: string, raw: string, min: number, max: number): number {
   const value = Number(raw);
   if (!/^\d{1,9}$/.test(raw) || value < min || value > max) {
-    expected(param, `integer between ${min} and ${max}`, raw);
+    expected(param, 'integer between ' + min + ' and ' + max, raw);
   }
   return value;
 }
 
 function decimal(param: string, raw: string, range: { min: number; max: number; decimals: number }): number {
   const value = Number(raw);
-  const pattern = new RegExp(`^\\d{1,9}(\\.\\d{1,${range.decimals}})?$`);
+  const pattern = new RegExp('^\\d{1,9}(\\.\\d{1,' + range.decimals + '})?$');
   if (!pattern.test(raw) || value < range.min || value > range.max) {
-    expected(
-      param,
-      `number between ${range.min} and ${range.max} with at most ${range.decimals} decimal${range.decimals > 1 ? 's' : ''}`,
-      raw,
-    );
+    // At most `decimals` decimals too; sharp's wording keeps the message short.
+    expected(param, 'number between ' + range.min + ' and ' + range.max, raw);
   }
   return value;
 }
 
 function choice<T extends string>(param: string, raw: string, choices: readonly T[]): T {
-  if (!has(choices, raw)) expected(param, `one of ${choices.join(', ')}`, raw);
+  if (!has(choices, raw)) expected(param, 'one of ' + choices.join(', '), raw);
   return raw as T;
 }
 
@@ -219,7 +216,7 @@ function colour(param: string, raw: string): string {
     for (let i = 0; i < hex.length; i++) long += hex.charAt(i) + hex.charAt(i);
     hex = long;
   }
-  return hex.length === 6 ? `${hex}ff` : hex;
+  return hex.length === 6 ? hex + 'ff' : hex;
 }
 
 function rect(param: string, raw: string): Rect {
@@ -290,7 +287,7 @@ function parseValue(name: ImageParamName, raw: string, into: ImageParams, cfg: R
     case 'preset':
       if (!Object.hasOwn(cfg.presets, raw)) {
         const names = Object.keys(cfg.presets);
-        expected(name, names.length ? `one of ${names.join(', ')}` : 'a preset (this stage defines none)', raw);
+        expected(name, names.length ? 'one of ' + names.join(', ') : 'a preset (this stage defines none)', raw);
       }
       into.preset = raw;
       return;
@@ -327,7 +324,7 @@ function imageParamsByName(pairs: Array<[string, string]>): Record<string, strin
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i] as [string, string];
     if (!has(IMAGE_PARAM_NAMES, pair[0])) continue;
-    if (byName[pair[0]] != null) fail(pair[0], `Parameter ${pair[0]} is given more than once`);
+    if (byName[pair[0]] != null) fail(pair[0], 'Parameter ' + pair[0] + ' is given more than once');
     byName[pair[0]] = pair[1];
   }
   return byName;
@@ -352,7 +349,11 @@ export function parseParams(pairs: Array<[string, string]>, cfg: RuleConfig): Im
         const presets = Object.keys(cfg.presets).join(', ') || 'none defined';
         fail(
           names[i] as string,
-          `Parameter ${names[i]} is not allowed here: this stage takes only preset, format and dpr (presets: ${presets})`,
+          'Parameter ' +
+            names[i] +
+            ' is not allowed here: this stage takes only preset, format and dpr (presets: ' +
+            presets +
+            ')',
         );
       }
     }
@@ -382,7 +383,7 @@ function presetParams(name: string, cfg: RuleConfig): ImageParams {
   const names = Object.keys(byName) as ImageParamName[];
   for (let i = 0; i < names.length; i++) {
     const param = names[i] as ImageParamName;
-    if (param === 'preset') fail('preset', `Preset ${name} names another preset`);
+    if (param === 'preset') fail('preset', 'Preset ' + name + ' names another preset');
     parseValue(param, byName[param] as string, params, cfg);
   }
   return params;
@@ -441,7 +442,8 @@ export function canonicalize(params: ImageParams, cfg: RuleConfig): CanonicalPar
 function scaleByDpr(name: string, value: number | undefined, dpr: number, max: number): number | undefined {
   if (value == null) return undefined;
   const scaled = Math.round(value * dpr);
-  if (scaled > max) fail(name, `Expected ${name} × dpr at most ${max} but received ${value} × ${dpr} = ${scaled}`);
+  if (scaled > max)
+    fail(name, 'Expected ' + name + ' × dpr at most ' + max + ' but received ' + value + ' × ' + dpr + ' = ' + scaled);
   return scaled;
 }
 
@@ -452,7 +454,7 @@ function applyWidthPolicy(width: number, cfg: RuleConfig): number {
     for (let i = 0; i < allowed.length; i++) if ((allowed[i] as number) >= width) return allowed[i] as number;
     return allowed[allowed.length - 1] as number;
   }
-  return fail('width', `Expected width to be one of ${allowed.join(', ')} but received ${width}`);
+  return fail('width', 'Expected width to be one of ' + allowed.join(', ') + ' but received ' + width);
 }
 
 /**
@@ -464,7 +466,7 @@ function applyWidthPolicy(width: number, cfg: RuleConfig): number {
 export function canonicalQuery(c: CanonicalParams, cfg: RuleConfig): string {
   const parts: string[] = [];
   const add = (name: string, value: string | number) => {
-    parts.push(`${name}=${value}`);
+    parts.push(name + '=' + value);
   };
   if (c.width != null) add('width', c.width);
   if (c.height != null) add('height', c.height);
@@ -478,7 +480,7 @@ export function canonicalQuery(c: CanonicalParams, cfg: RuleConfig): string {
     const gravity = c.gravity == null ? 'focal' : c.gravity;
     if (gravity !== cfg.defaultGravity) add('gravity', gravity);
   }
-  if (c.rect) add('rect', `${c.rect.x},${c.rect.y},${c.rect.width},${c.rect.height}`);
+  if (c.rect) add('rect', c.rect.x + ',' + c.rect.y + ',' + c.rect.width + ',' + c.rect.height);
   const simple = [
     ['rotate', c.rotate],
     ['flip', c.flip],
@@ -501,10 +503,10 @@ export function canonicalQuery(c: CanonicalParams, cfg: RuleConfig): string {
  */
 export function presetOnlyQuery(params: ImageParams): string {
   const parts: string[] = [];
-  if (params.preset != null) parts.push(`preset=${encodeURIComponent(params.preset)}`);
-  if (params.format != null && params.format !== NEUTRAL.format) parts.push(`format=${params.format}`);
+  if (params.preset != null) parts.push('preset=' + encodeURIComponent(params.preset));
+  if (params.format != null && params.format !== NEUTRAL.format) parts.push('format=' + params.format);
   const sized = params.width != null || params.height != null;
-  if (sized && params.dpr != null && params.dpr !== NEUTRAL.dpr) parts.push(`dpr=${params.dpr}`);
+  if (sized && params.dpr != null && params.dpr !== NEUTRAL.dpr) parts.push('dpr=' + params.dpr);
   return parts.join('&');
 }
 

@@ -1,7 +1,7 @@
 /**
  * Signed image URLs (CONTRACT.md §5), the signing side. Verification runs in
- * the viewer-request CloudFront Function (`src/edge/viewer-request.js`), which
- * cannot import this module; `test/edge/viewer-request.test.ts` pins the two
+ * the viewer-request CloudFront Function (`src/edge/viewer/handler.ts`), which
+ * cannot bundle node's crypto; `test/edge/viewer-request.test.ts` pins the two
  * to the same message format.
  *
  * message = path as received (leading `/`, still percent-encoded) + `?` +
@@ -31,17 +31,22 @@ export function computeSignature(secret: string, message: string): string {
 
 /**
  * Appends `exp` and `sig` to a URL (absolute or a path). `expires` is `30s`,
- * `15m`, `1h`, `7d` or an absolute unix time.
+ * `15m`, `1h`, `7d` or an absolute unix time. `kid` names the signing key
+ * (signed like every parameter); without it the key is `default`.
  */
 export function signUrl(
   url: string,
   secret: string,
   expires: string,
   nowSeconds = Math.floor(Date.now() / 1000),
+  kid?: string,
 ): string {
   const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(url);
   const parsed = new URL(url, 'http://signing.invalid');
-  const params = [...parsed.searchParams].filter(([name]) => name !== 'sig' && name !== 'exp');
+  const params = [...parsed.searchParams].filter(
+    ([name]) => name !== 'sig' && name !== 'exp' && (kid === undefined || name !== 'kid'),
+  );
+  if (kid !== undefined) params.push(['kid', kid]);
   params.push(['exp', String(parseExpiry(expires, nowSeconds))]);
   const sig = computeSignature(secret, signatureMessage(parsed.pathname, params));
   const query = [...params, ['sig', sig] as const].map(([n, v]) => `${rfc3986(n)}=${rfc3986(v)}`).join('&');

@@ -9,14 +9,15 @@ import type { createEdgeCache } from './edge-cache.js';
 import type { EdgeResponse, ViewerRequest } from './edge-pipeline.js';
 import {
   isViewerResponse,
-  type loadViewerFunction,
   toQueryString,
+  type ViewerEvent,
   type ViewerResponse,
+  type ViewerResult,
   viewerEvent,
 } from './viewer-function.js';
 
 export interface ImageRouteOptions {
-  viewerFunction: ReturnType<typeof loadViewerFunction>;
+  viewerFunction: (event: ViewerEvent) => ViewerResult | Promise<ViewerResult>;
   cache: ReturnType<typeof createEdgeCache>;
   edge: (request: ViewerRequest) => Promise<EdgeResponse>;
 }
@@ -31,7 +32,7 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
     const headers: Record<string, string> = Object.create(null);
     for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
 
-    const result = viewerFunction(
+    const result = await viewerFunction(
       viewerEvent(req.method ?? 'GET', uri, rawQuery, headers, req.socket.remoteAddress ?? '127.0.0.1'),
     );
     if (isViewerResponse(result)) {

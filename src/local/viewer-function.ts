@@ -7,6 +7,7 @@
  * `rawQueryString()` answering the query string exactly as received.
  */
 import { createHash, createHmac } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { createContext, runInContext } from 'node:vm';
 import { createConfig, type EdgeResizerConfig } from '../core/config.js';
 import { buildViewerFunction } from '../edge/viewer/build.js';
@@ -47,20 +48,90 @@ export function localViewerConfig(config: EdgeResizerConfig, signingSecret?: str
   return viewerConfig(config, signingSecret === undefined ? config.signing.secret : signingSecret);
 }
 
+export interface LoadViewerOptions {
+  /**
+   * `signing-keys.json` of the data dir, which plays the CloudFront
+   * KeyValueStore of signing keys (re-read when it changes). With it the
+   * function is built with the KeyValueStore and its handler is async.
+   */
+  signingKeysFile?: string;
+}
+
+/**
+ * The local KeyValueStore's file (`<dataDir>/signing-keys.json`), written by
+ * `edge-resizer keys add|list|retire`:
+ *
+ *     { "keys": { "<kid>": { "secret": "<string>", "created": "<ISO 8601>", "retired"?: "<ISO 8601>" } } }
+ *
+ * A `kid` is 1..64 of `A-Z a-z 0-9 _ -`. Deployed, the KeyValueStore holds
+ * `<kid>` → secret, and a retired key's value is the empty string (so a retired
+ * `default` is not replaced by the baked `SIGNING_SECRET`).
+ */
+export interface SigningKeysFile {
+  keys: Record<string, { secret: string; created: string; retired?: string }>;
+}
+
+/** The `cloudfront` module's `kvs()` over the keys file: `get` rejects for a missing key, as deployed. */
+function fileKeyValueStore(path: string) {
+  let seen = '';
+  let keys: SigningKeysFile['keys'] = Object.create(null);
+  const current = () => {
+    let stamp = 'missing';
+    try {
+      const stats = statSync(path);
+      stamp = `${stats.mtimeMs}:${stats.size}:${stats.ino}`;
+    } catch {
+      // No file: no keys but the baked default.
+    }
+    if (stamp !== seen) {
+      seen = stamp;
+      keys = Object.create(null);
+      if (stamp !== 'missing') {
+        const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<SigningKeysFile>;
+        for (const [kid, entry] of Object.entries(parsed.keys ?? {})) keys[kid] = entry;
+      }
+    }
+    return keys;
+  };
+  return {
+    get: async (kid: string): Promise<string> => {
+      const entry = current()[kid];
+      if (!entry) throw new Error(`The key ${kid} does not exist`);
+      return entry.retired ? '' : entry.secret;
+    },
+  };
+}
+
 /**
  * Loads the function with `config`; fields left out take the default stage's
  * values (`createConfig()`), so a test can name only what it changes.
  */
-export function loadViewerFunction(config: Partial<ViewerConfig>): (event: ViewerEvent) => ViewerResult {
-  const code = buildViewerFunction({ ...viewerConfig(createConfig(), null), ...config });
+export function loadViewerFunction(config: Partial<ViewerConfig>): (event: ViewerEvent) => ViewerResult;
+export function loadViewerFunction(
+  config: Partial<ViewerConfig>,
+  options: LoadViewerOptions,
+): (event: ViewerEvent) => ViewerResult | Promise<ViewerResult>;
+export function loadViewerFunction(
+  config: Partial<ViewerConfig>,
+  options: LoadViewerOptions = {},
+): (event: ViewerEvent) => ViewerResult | Promise<ViewerResult> {
+  const keyValueStore = options.signingKeysFile !== undefined;
+  const code = buildViewerFunction({ ...viewerConfig(createConfig(), null), ...config, keyValueStore });
+  const kvs = keyValueStore ? fileKeyValueStore(options.signingKeysFile as string) : undefined;
+  const modules: Record<string, unknown> = {
+    crypto: { createHmac, createHash },
+    cloudfront: { kvs: () => kvs },
+  };
   const sandbox = createContext({
     require: (name: string) => {
-      if (name === 'crypto') return { createHmac, createHash };
+      if (name === 'crypto' || (name === 'cloudfront' && kvs)) return modules[name];
       throw new Error(`CloudFront Functions cannot require ${name}`);
     },
   });
-  runInContext(code, sandbox, { filename: 'viewer-request.js' });
-  const handler = (sandbox as { handler?: (event: ViewerEvent) => ViewerResult }).handler;
+  // A script context has no `import`: the runtime's `import x from 'm'` lines become requires of the same modules.
+  const script = code.replace(/^import (\w+) from '(\w+)';$/gm, "var $1 = require('$2');");
+  runInContext(script, sandbox, { filename: 'viewer-request.js' });
+  const handler = (sandbox as { handler?: (event: ViewerEvent) => ViewerResult | Promise<ViewerResult> }).handler;
   if (typeof handler !== 'function') throw new Error('the viewer function defines no handler function');
   return (event) => {
     // A copy, as CloudFront hands each invocation its own event; the method survives as in the runtime.

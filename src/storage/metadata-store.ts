@@ -18,8 +18,10 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { HttpError } from '../core/errors.js';
+import type { FocalPoint } from '../core/params.js';
 
 /** One stored version of an original. */
 export interface ImageVersion {
@@ -40,6 +42,8 @@ export interface ImageVersion {
   thumbhash: string;
   /** The `X-Meta-*` headers of the upload, names lower-cased without the prefix. */
   meta: Record<string, string>;
+  /** Where crops centre (CONTRACT.md §7); absent when none was set. */
+  focalPoint?: FocalPoint;
   /** The originals-bucket object holding this version's encrypted bytes (`_versions/…`, see src/api/uploads.ts). */
   objectKey: string;
 }
@@ -209,6 +213,30 @@ export function createMetadataStore({ client, table, createIfMissing = true }: M
         const items: ImageVersion[] = [];
         for await (const page of queryKey(key)) for (const item of page) items.push(fromItem(item) as ImageVersion);
         return items;
+      }),
+
+    /**
+     * Sets (or with null, removes) the focal point of one version, which must
+     * exist. Returns false when it does not (deleted meanwhile).
+     */
+    setFocalPoint: (key: string, version: number, focalPoint: FocalPoint | null) =>
+      call(async () => {
+        try {
+          await doc.send(
+            new UpdateCommand({
+              TableName: table,
+              Key: { key, version },
+              ConditionExpression: 'attribute_exists(#k)',
+              UpdateExpression: focalPoint ? 'SET focalPoint = :fp' : 'REMOVE focalPoint',
+              ExpressionAttributeNames: names,
+              ...(focalPoint ? { ExpressionAttributeValues: { ':fp': { x: focalPoint.x, y: focalPoint.y } } } : {}),
+            }),
+          );
+          return true;
+        } catch (error) {
+          if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+          throw error;
+        }
       }),
 
     /** Removes one version (the rollback of a failed upload). */

@@ -76,15 +76,15 @@ describe('API: images', () => {
 
     it('answers 404 for an unknown /api path once authenticated, and 405 with Allow for a wrong method', async () => {
       expectError(await api.request('GET', '/api/nothing-here'), 404, 'not_found');
-      const patch = await api.request('PATCH', '/api/images/a.jpg');
-      expectError(patch, 405, 'method_not_allowed');
-      expect(patch.headers.allow).to.equal('GET, PUT, DELETE');
+      const post = await api.request('POST', '/api/images/a.jpg');
+      expectError(post, 405, 'method_not_allowed');
+      expect(post.headers.allow).to.equal('GET, PUT, PATCH, DELETE');
       const put = await api.request('PUT', '/api/images');
       expectError(put, 405, 'method_not_allowed');
       expect(put.headers.allow).to.equal('GET, POST');
-      const post = await api.request('POST', '/originals/abc', { token: false });
-      expectError(post, 405, 'method_not_allowed');
-      expect(post.headers.allow).to.equal('GET, HEAD');
+      const originals = await api.request('POST', '/originals/abc', { token: false });
+      expectError(originals, 405, 'method_not_allowed');
+      expect(originals.headers.allow).to.equal('GET, HEAD');
     });
   });
 
@@ -337,6 +337,104 @@ describe('API: images', () => {
       expect(head?.metadata[OBJECT_META]).to.equal(items.at(-1)?.objectKey);
       const objects = (await api.originalKeys()).filter((key) => key.startsWith('_versions/race/ten.jpg/'));
       expect(objects.sort()).to.deep.equal(items.map((item) => item.objectKey).sort());
+    });
+  });
+
+  describe('focal points (issue 14)', () => {
+    const patch = (key: string, body: unknown) =>
+      api.request('PATCH', `/api/images/${key}`, {
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
+    const stored = async (key: string) => (await api.storage.store.headOriginal(key))?.metadata['focal-point'];
+
+    it('takes X-Focal-Point at upload: in the answer, the item, GET and the original object metadata', async () => {
+      const put = await api.request('PUT', '/api/images/focal/up.jpg', {
+        body: MOUNTAINS,
+        headers: { 'x-focal-point': '0.3,0.625' },
+      });
+      expect(put.status, put.body.toString()).to.equal(201);
+      expect(put.json().focalPoint).to.deep.equal({ x: 0.3, y: 0.625 });
+      expect((await api.request('GET', '/api/images/focal/up.jpg')).json().focalPoint).to.deep.equal({
+        x: 0.3,
+        y: 0.625,
+      });
+      expect(await stored('focal/up.jpg')).to.equal('0.3,0.625');
+      const [item] = await api.dynamo.metadata.versions('focal/up.jpg');
+      expect(await stored(item?.objectKey ?? '')).to.equal('0.3,0.625');
+      // Without the header there is none.
+      const plain = (await api.request('PUT', '/api/images/focal/plain.jpg', { body: MOUNTAINS })).json();
+      expect(plain.focalPoint).to.equal(null);
+      expect(await stored('focal/plain.jpg')).to.equal(undefined);
+    });
+
+    for (const bad of ['1.5,0.5', '0.1234,0.5', 'a,b', '0.5', '0.5,0.5,0.5', '-0,0.5', '', '.5,.5']) {
+      it(`refuses X-Focal-Point '${bad}' with 400 invalid_param and stores nothing`, async () => {
+        const before = { originals: await api.originalKeys(), items: (await api.items()).length };
+        const response = await api.request('POST', '/api/images', {
+          body: MOUNTAINS,
+          headers: { 'x-focal-point': bad },
+        });
+        expectError(response, 400, 'invalid_param');
+        expect(response.json().message).to.include('X-Focal-Point');
+        expect(await api.originalKeys()).to.deep.equal(before.originals);
+        expect((await api.items()).length).to.equal(before.items);
+      });
+    }
+
+    it('PATCH sets and clears the point: no new version, same bytes, derivatives purged and invalidated', async () => {
+      const key = 'focal/patch.jpg';
+      await api.request('PUT', `/api/images/${key}`, { body: MOUNTAINS });
+      await api.storage.store.putDerivative(`${key}/w10-hauto-q80-cover.webp`, Buffer.from('x'), 'image/webp', 'x');
+      api.invalidated.length = 0;
+
+      const set = await patch(key, { focalPoint: { x: 0.25, y: 0.75 } });
+      expect(set.status, set.body.toString()).to.equal(200);
+      expect(set.json()).to.include({ key, version: 1 });
+      expect(set.json().focalPoint).to.deep.equal({ x: 0.25, y: 0.75 });
+      expect(await stored(key)).to.equal('0.25,0.75');
+      expect((await api.derivativeKeys()).filter((k) => k.startsWith(`${key}/`))).to.deep.equal([]);
+      expect(api.invalidated).to.deep.equal([key]);
+      const got = (await api.request('GET', `/api/images/${key}`)).json();
+      expect(got.focalPoint).to.deep.equal({ x: 0.25, y: 0.75 });
+      expect(got.versions).to.have.length(1);
+      expect((await served(key))?.equals(MOUNTAINS)).to.equal(true);
+      const original = await api.request('GET', got.originalUrl, { token: false });
+      expect(original.body.equals(MOUNTAINS)).to.equal(true);
+
+      const cleared = await patch(key, { focalPoint: null });
+      expect(cleared.status).to.equal(200);
+      expect(cleared.json().focalPoint).to.equal(null);
+      expect(await stored(key)).to.equal(undefined);
+      expect((await api.request('GET', `/api/images/${key}`)).json().focalPoint).to.equal(null);
+      expect((await served(key))?.equals(MOUNTAINS)).to.equal(true);
+    });
+
+    const badBodies: [string, unknown][] = [
+      ['x over 1', { focalPoint: { x: 2, y: 0 } }],
+      ['4 decimals', { focalPoint: { x: 0.1234, y: 0 } }],
+      ['a missing y', { focalPoint: { x: 0.1 } }],
+      ['strings', { focalPoint: { x: '0.1', y: '0.2' } }],
+      ['an extra field', { focalPoint: null, version: 3 }],
+      ['no focalPoint', {}],
+      ['a __proto__ name', '{"__proto__": {"focalPoint": null}}'],
+      ['not JSON', 'focal!'],
+      ['an array', [1, 2]],
+    ];
+    for (const [name, body] of badBodies) {
+      it(`refuses a PATCH with ${name} with 400 invalid_param, changing nothing`, async () => {
+        await api.request('PUT', '/api/images/focal/bad.jpg', {
+          body: MOUNTAINS,
+          headers: { 'x-focal-point': '0.5,0.5' },
+        });
+        expectError(await patch('focal/bad.jpg', body), 400, 'invalid_param');
+        expect(await stored('focal/bad.jpg')).to.equal('0.5,0.5');
+        expect(({} as Record<string, unknown>).focalPoint).to.equal(undefined);
+      });
+    }
+
+    it('answers a PATCH of a missing image with 404', async () => {
+      expectError(await patch('focal/none.jpg', { focalPoint: null }), 404, 'not_found');
     });
   });
 

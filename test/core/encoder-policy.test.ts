@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import { DEFAULT_AVIF_MAX_OUTPUT_PIXELS, DEFAULT_MAX_DIMENSION } from '../../src/core/config.js';
-import { AVIF_POLICY, avifSettings, encoderQuality, QUALITY_SCALE } from '../../src/core/encoder-policy.js';
+import {
+  AVIF_POLICY,
+  avifQuality,
+  avifSettings,
+  avifThreads,
+  encoderQuality,
+  QUALITY_SCALE,
+} from '../../src/core/encoder-policy.js';
 
 const QUALITIES = Array.from({ length: 100 }, (_, i) => i + 1);
 
@@ -70,22 +77,43 @@ describe('encoder-policy', () => {
 
     it('gives an integer effort 0..9 and 1 or 2 threads for any size, from 1 pixel to beyond the cap', () => {
       for (const pixels of pixelCounts) {
-        const { effort, threads } = avifSettings(pixels);
+        const { effort } = avifSettings(pixels);
+        const threads = avifThreads(pixels);
         expect(Number.isInteger(effort) && effort >= 0 && effort <= 9, `effort ${effort} at ${pixels}`).to.equal(true);
         expect([1, 2], `threads at ${pixels}`).to.include(threads);
       }
     });
 
-    it('never raises the effort as the output grows', () => {
-      const sorted = [...pixelCounts].sort((a, b) => a - b);
-      for (let i = 1; i < sorted.length; i++) {
-        expect(avifSettings(sorted[i] as number).effort).to.be.at.most(avifSettings(sorted[i - 1] as number).effort);
+    it('returns only options that sharp.avif() knows, since the transform spreads them into it', () => {
+      for (const pixels of pixelCounts) expect(Object.keys(avifSettings(pixels))).to.deep.equal(['effort']);
+    });
+
+    it('never uses an effort slower than 2, and the fastest one above the stage cap', () => {
+      for (const pixels of pixelCounts) expect(avifSettings(pixels).effort).to.be.at.most(2);
+      expect(avifSettings(DEFAULT_AVIF_MAX_OUTPUT_PIXELS + 1).effort).to.equal(0);
+      expect(avifSettings(DEFAULT_MAX_DIMENSION * DEFAULT_MAX_DIMENSION).effort).to.equal(0);
+    });
+
+    it('avifQuality: the mapped quality plus the band offset, within 1..100 and never falling with q', () => {
+      for (const pixels of pixelCounts) {
+        let previous = 0;
+        for (const q of QUALITIES) {
+          const own = avifQuality(q, pixels);
+          expect(own, `q${q} at ${pixels}`).to.be.within(1, 100);
+          expect(own).to.be.at.least(previous);
+          expect(own).to.be.at.least(encoderQuality('avif', q));
+          previous = own;
+        }
+      }
+      for (const b of AVIF_POLICY) {
+        expect(avifQuality(80, b.maxPixels)).to.equal(Math.min(100, encoderQuality('avif', 80) + b.qualityOffset));
       }
     });
 
     it('follows the policy table band by band, the last band open-ended', () => {
       for (const band of AVIF_POLICY) {
-        expect(avifSettings(band.maxPixels)).to.deep.include({ effort: band.effort, threads: band.threads });
+        expect(avifSettings(band.maxPixels).effort).to.equal(band.effort);
+        expect(avifThreads(band.maxPixels)).to.equal(band.threads);
       }
       const last = AVIF_POLICY[AVIF_POLICY.length - 1];
       expect(last?.maxPixels).to.equal(Number.POSITIVE_INFINITY);
@@ -93,7 +121,8 @@ describe('encoder-policy', () => {
         const band = AVIF_POLICY[i] as (typeof AVIF_POLICY)[number];
         const below = AVIF_POLICY[i - 1] as (typeof AVIF_POLICY)[number];
         expect(band.maxPixels).to.be.greaterThan(below.maxPixels);
-        expect(avifSettings(below.maxPixels + 1)).to.deep.include({ effort: band.effort, threads: band.threads });
+        expect(avifSettings(below.maxPixels + 1).effort).to.equal(band.effort);
+        expect(avifThreads(below.maxPixels + 1)).to.equal(band.threads);
       }
     });
 
@@ -101,6 +130,7 @@ describe('encoder-policy', () => {
       expect(avifSettings(0)).to.deep.equal(avifSettings(1));
       expect(avifSettings(-10)).to.deep.equal(avifSettings(1));
       expect(avifSettings(Number.NaN)).to.deep.equal(avifSettings(1));
+      expect(avifThreads(Number.NaN)).to.equal(avifThreads(1));
     });
 
     it('keeps the stage cap on AVIF output pixels inside a band measured to fit the budget', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { HttpError } from '../../src/core/errors.js';
-import { parseImageKey } from '../../src/core/keys.js';
+import { derivativeKey, parseDerivativeKey, parseImageKey } from '../../src/core/keys.js';
 
 describe('core/keys', () => {
   it('accepts keys of the allowed characters and decodes percent-encoding once', () => {
@@ -41,4 +41,31 @@ describe('core/keys', () => {
       expect((caught as HttpError).status).to.equal(400);
     });
   }
+
+  describe('derivative keys', () => {
+    it('parses back only the one spelling derivativeKey writes', () => {
+      const good = [
+        'photos/cat.jpg/w400-h300-q80-cover.webp',
+        'photos/cat.jpg/wauto-hauto-q80-cover.original',
+        'a/b.png/w400-h300-q80-cover-rect10_20_300_200-trim10-rot90-fliph-gtopleft-blur2.5-sharpen1.5-bgff000080.auto-avif',
+        'a/b.png/w400-h300-q80-contain-fp0.3_0.625.format-webp',
+      ];
+      for (const key of good) {
+        const parsed = parseDerivativeKey(key);
+        expect(parsed, key).to.not.equal(undefined);
+        expect(derivativeKey(parsed!.key, parsed!.variant)).to.equal(key);
+      }
+      const bad = [
+        'photos/cat.jpg/w0400-h300-q80-cover.webp',
+        'photos/cat.jpg/w400-h300-q80-crop.webp',
+        'photos/cat.jpg/w400-h300-q80-cover.gif',
+        'photos/cat.jpg/w400-h300-q80-cover-blur2.5-trim10.webp',
+        'photos/cat.jpg/w400-h300-q80-cover-gfocal.webp',
+        'photos/cat.jpg/w400-h300-q80-cover-rot45.webp',
+        'photos/cat.jpg/w400-h300-q80-cover-bgfff.webp',
+        'w400-h300-q80-cover.webp',
+      ];
+      for (const key of bad) expect(parseDerivativeKey(key), key).to.equal(undefined);
+    });
+  });
 });

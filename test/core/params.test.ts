@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createConfig } from '../../src/core/config.js';
 import { HttpError } from '../../src/core/errors.js';
 import { derivativeKey, parseDerivativeKey } from '../../src/core/keys.js';
-import { acceptsWebp, canonicalVariant, parseImageParams } from '../../src/core/params.js';
+import { acceptsWebp, canonicalVariant, negotiateFormat, parseImageParams } from '../../src/core/params.js';
 
 const config = createConfig();
 const keyFor = (query: string, accept?: string, cfg = config) =>
@@ -118,5 +118,138 @@ describe('core/params', () => {
       expect(keyFor('width=150&dpr=2', undefined, cfg)).to.equal(keyFor('width=400', undefined, cfg));
       expect(keyFor('width=1000', undefined, cfg)).to.match(/w800-/);
     });
+  });
+});
+
+describe('core/params, revision 3 (issue 14, 15)', () => {
+  const key = (query: string, accept = 'image/webp', cfg = config) =>
+    derivativeKey('photos/cat.jpg', canonicalVariant(parseImageParams(query, cfg), negotiateFormat(accept, cfg), cfg));
+
+  it('keeps the derivative keys of URLs without the new parameters and without an explicit format', () => {
+    expect(key('width=400&height=300', 'image/webp')).to.equal('photos/cat.jpg/w400-h300-q80-cover.webp');
+    expect(key('width=400&height=300', '*/*')).to.equal('photos/cat.jpg/w400-h300-q80-cover.original');
+    expect(key('width=400&height=300&format=auto', 'image/png')).to.equal(
+      'photos/cat.jpg/w400-h300-q80-cover.original',
+    );
+    expect(key('height=20', 'image/webp')).to.equal('photos/cat.jpg/wauto-h20-q80-cover.webp');
+    expect(key('format=jpeg&quality=55')).to.equal('photos/cat.jpg/wauto-hauto-q55-cover.jpeg');
+  });
+
+  it('never gives negotiated and explicit formats one key', () => {
+    const keys = [
+      key('width=400', 'image/avif,image/webp'),
+      key('width=400', 'image/webp'),
+      key('width=400', '*/*'),
+      key('width=400&format=avif'),
+      key('width=400&format=webp'),
+      key('width=400&format=jpeg'),
+      key('width=400&format=png'),
+    ];
+    expect(new Set(keys).size).to.equal(keys.length);
+    expect(keys[0]).to.match(/\.auto-avif$/);
+    expect(keys[4]).to.match(/\.format-webp$/);
+    // autoAvif off: an AVIF browser gets the WebP class; above the AVIF output cap too.
+    expect(key('width=400', 'image/avif,image/webp', createConfig({ autoAvif: false }))).to.match(/\.webp$/);
+    expect(key('width=4000&height=4000', 'image/avif,image/webp')).to.match(/\.webp$/);
+  });
+
+  it('writes every revision-3 value into the key, in the order the operations apply', () => {
+    expect(
+      key(
+        'width=400&height=300&rect=10,20,300,200&trim=10&rotate=90&flip=h&gravity=top-left&blur=2.5&sharpen=1.5&bg=ff000080',
+      ),
+    ).to.equal(
+      'photos/cat.jpg/w400-h300-q80-cover-rect10_20_300_200-trim10-rot90-fliph-gtopleft-blur2.5-sharpen1.5-bgff000080.webp',
+    );
+    expect(key('width=400&height=300&fx=0.3&fy=0.625')).to.equal('photos/cat.jpg/w400-h300-q80-cover-fp0.3_0.625.webp');
+    expect(key('width=400&height=300&fx=0.3')).to.equal('photos/cat.jpg/w400-h300-q80-cover-fp0.3_0.5.webp');
+  });
+
+  it('folds gravity without a crop or padding, and values equal to the defaults', () => {
+    const plain = key('width=400&height=300');
+    for (const q of ['gravity=focal', 'rotate=0', 'bg=fff', 'bg=FFFFFF', 'bg=ffffffff', 'bg=FFFF']) {
+      expect(key(`width=400&height=300&${q}`), q).to.equal(plain);
+    }
+    expect(key('width=400&gravity=attention')).to.equal(key('width=400'));
+    expect(key('width=400&height=300&fit=fill&gravity=attention')).to.equal(key('width=400&height=300&fit=fill'));
+    expect(key('width=400&height=300&fit=contain&gravity=top')).to.not.equal(key('width=400&height=300&fit=contain'));
+    // focal and center are different derivatives: the edge cannot know whether a point is stored.
+    expect(key('width=400&height=300&gravity=center')).to.not.equal(plain);
+  });
+
+  it("resolves the stage's defaultGravity into the variant", () => {
+    const attention = createConfig({ defaultGravity: 'attention' });
+    expect(key('width=400&height=300', 'image/webp', attention)).to.match(/-gattention\.webp$/);
+    expect(key('width=400&height=300&gravity=attention', 'image/webp', attention)).to.equal(
+      key('width=400&height=300', 'image/webp', attention),
+    );
+    expect(key('width=400&height=300&gravity=focal', 'image/webp', attention)).to.equal(plain());
+    function plain() {
+      return key('width=400&height=300');
+    }
+  });
+
+  describe('presets', () => {
+    const presets = createConfig({
+      presets: { card: 'width=640&height=360&gravity=attention', blurred: 'blur=20&width=100' },
+    });
+    it('expands a preset before canonicalization; the URL overrides it', () => {
+      expect(key('preset=card', 'image/webp', presets)).to.equal(
+        key('width=640&height=360&gravity=attention', 'image/webp', presets),
+      );
+      expect(key('preset=card&width=320', 'image/webp', presets)).to.equal(
+        key('width=320&height=360&gravity=attention', 'image/webp', presets),
+      );
+      expect(key('preset=card&fx=0.2', 'image/webp', presets)).to.equal(
+        key('width=640&height=360&fx=0.2', 'image/webp', presets),
+      );
+    });
+    it('refuses an unknown preset listing the names', () => {
+      expectError(() => key('preset=hero', 'image/webp', presets), 'invalid_param', /one of card, blurred for preset/);
+    });
+    it('with presetPolicy only, refuses other image parameters but format and dpr, naming the presets', () => {
+      const only = createConfig({ ...presets, presetPolicy: 'only' });
+      expect(key('preset=card&format=webp&dpr=2', 'image/webp', only)).to.equal(
+        key('width=1280&height=720&gravity=attention&format=webp', 'image/webp', presets),
+      );
+      expectError(
+        () => key('preset=card&width=10', 'image/webp', only),
+        'invalid_param',
+        /width.*presets: card, blurred/,
+      );
+      expectError(() => key('blur=3', 'image/webp', only), 'invalid_param', /blur/);
+    });
+  });
+
+  describe('validation', () => {
+    const bad: [string, RegExp][] = [
+      ['blur=0', /^Expected number between 0.3 and 100 for blur but received '0'$/],
+      ['blur=100.5', /blur/],
+      ['blur=1.25', /blur/],
+      ['sharpen=0.4', /sharpen/],
+      ['sharpen=11', /sharpen/],
+      ['fx=1.5', /fx/],
+      ['fy=0.1234', /fy/],
+      ['fx=-0.1', /fx/],
+      ['gravity=middle', /one of center, top, .* for gravity/],
+      ['gravity=attention&fx=0.5', /gravity/],
+      ['rect=1,2,3', /rect/],
+      ['rect=1,2,0,4', /rect/],
+      ['rect=a,b,c,d', /rect/],
+      ['rotate=45', /one of 0, 90, 180, 270 for rotate/],
+      ['flip=x', /flip/],
+      ['bg=ggg', /bg/],
+      ['bg=12345', /bg/],
+      ['trim=0', /trim/],
+      ['trim=101', /trim/],
+      ['preset=x', /preset/],
+      ['gravity=top&gravity=left', /more than once/],
+    ];
+    for (const [query, message] of bad) {
+      it(`rejects ${query} with 400 invalid_param, even where it would fold away`, () => {
+        const error = expectError(() => key(query), 'invalid_param', message);
+        expect(error.status).to.equal(400);
+      });
+    }
   });
 });

@@ -8,13 +8,16 @@ import fc from 'fast-check';
 import { createConfig } from '../../src/core/config.js';
 import { decryptBuffer, encryptBuffer } from '../../src/core/envelope.js';
 import { HttpError } from '../../src/core/errors.js';
-import { derivativeKey } from '../../src/core/keys.js';
+import { derivativeKey, parseDerivativeKey } from '../../src/core/keys.js';
+import { canonicalize, canonicalQuery, decodeQuery, isParamError, parseParams } from '../../src/core/param-rules.js';
 import {
   acceptsWebp,
   canonicalVariant,
   FIT_MODES,
+  GRAVITIES,
   parseImageParams,
   REQUESTED_FORMATS,
+  ruleConfig,
 } from '../../src/core/params.js';
 
 const config = createConfig();
@@ -89,6 +92,176 @@ describe('properties', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  describe('revision-3 parameters (issue 14)', () => {
+    const rules = ruleConfig(config);
+    const dec = (min: number, max: number, decimals: number) =>
+      fc
+        .integer({ min: Math.round(min * 10 ** decimals), max: Math.round(max * 10 ** decimals) })
+        .map((n) => String(n / 10 ** decimals));
+    const hex = (length: number) => fc.stringMatching(new RegExp(`^[0-9a-fA-F]{${length}}$`));
+    /** A valid raw value for each parameter (any spelling the contract allows). */
+    const valid: Record<string, fc.Arbitrary<string>> = {
+      width: fc.integer({ min: 1, max: 1000 }).map(String),
+      height: fc.integer({ min: 1, max: 1000 }).map(String),
+      quality: fc.integer({ min: 1, max: 100 }).map(String),
+      fit: fc.constantFrom(...FIT_MODES),
+      format: fc.constantFrom(...REQUESTED_FORMATS),
+      dpr: dec(1, 4, 2),
+      gravity: fc.constantFrom(...GRAVITIES),
+      fx: dec(0, 1, 3),
+      fy: dec(0, 1, 3),
+      rect: fc
+        .tuple(fc.nat(500), fc.nat(500), fc.integer({ min: 1, max: 500 }), fc.integer({ min: 1, max: 500 }))
+        .map((t) => t.join(',')),
+      rotate: fc.constantFrom('0', '90', '180', '270'),
+      flip: fc.constantFrom('h', 'v', 'hv'),
+      blur: dec(0.3, 100, 1),
+      sharpen: dec(0.5, 10, 1),
+      bg: fc.oneof(hex(3), hex(4), hex(6), hex(8)),
+      trim: fc.integer({ min: 1, max: 100 }).map(String),
+    };
+    /** Invalid raw values for each parameter. */
+    const invalid: Record<string, string[]> = {
+      width: ['0', '4097', '-1', '1.5', 'abc', '', '1e3'],
+      height: ['0', '99999999999', 'x'],
+      quality: ['0', '101', '8.5'],
+      fit: ['crop', 'COVER', ''],
+      format: ['gif', 'jpg'],
+      dpr: ['0.5', '5', '1.234', 'two'],
+      gravity: ['middle', 'Top', 'north'],
+      fx: ['1.5', '-0.1', '0.1234', 'x'],
+      fy: ['2', '.', '0.0001'],
+      rect: ['1,2,3', '1,2,0,4', '1,2,3,4,5', 'a,b,c,d', '-1,0,1,1'],
+      rotate: ['45', '360', '-90'],
+      flip: ['x', 'hh', 'vh'],
+      blur: ['0', '0.2', '100.1', '1.25', 'x'],
+      sharpen: ['0.4', '10.5', '1.55'],
+      bg: ['ggg', '12345', '#fff', ''],
+      trim: ['0', '101', '1.5'],
+      preset: ['nope'],
+    };
+    const paramSet = fc
+      .dictionary(fc.constantFrom(...Object.keys(valid)), fc.constant(null))
+      .chain((names) =>
+        fc.record(Object.fromEntries(Object.keys(names).map((name) => [name, valid[name] as fc.Arbitrary<string>]))),
+      );
+    const tryParse = (pairs: [string, string][]) => {
+      try {
+        return canonicalize(parseParams(pairs, rules), rules);
+      } catch (error) {
+        if (isParamError(error)) return undefined;
+        throw error;
+      }
+    };
+
+    it('canonicalization is idempotent: the canonical query parses to the same canonical form', () => {
+      fc.assert(
+        fc.property(paramSet, (set) => {
+          const canonical = tryParse(Object.entries(set));
+          fc.pre(canonical !== undefined);
+          const again = canonicalize(parseParams(decodeQuery(canonicalQuery(canonical!, rules)), rules), rules);
+          expect(again).to.deep.equal(canonical);
+          expect(canonicalQuery(again, rules)).to.equal(canonicalQuery(canonical!, rules));
+        }),
+        { numRuns: 400 },
+      );
+    });
+
+    it('permutations, default spellings (bg=fff, bg=FFFFFF, none) and junk give one key', () => {
+      const defaults: [string, string][][] = [
+        [],
+        [['bg', 'fff']],
+        [['bg', 'FFFFFF']],
+        [['rotate', '0']],
+        [['dpr', '1.00']],
+      ];
+      fc.assert(
+        fc.property(paramSet, fc.nat(), fc.nat(defaults.length - 1), fc.boolean(), (set, seed, extra, junk) => {
+          const pairs = Object.entries(set).filter(([name]) => name !== 'bg' && name !== 'rotate' && name !== 'dpr');
+          fc.pre(tryParse(pairs) !== undefined);
+          const shuffled = [...pairs, ...(defaults[extra] as [string, string][])];
+          for (let i = shuffled.length - 1; i > 0; i--) {
+            const j = (seed + i * 7919) % (i + 1);
+            [shuffled[i], shuffled[j]] = [shuffled[j] as [string, string], shuffled[i] as [string, string]];
+          }
+          if (junk) shuffled.push(['utm_source', 'x']);
+          const keyOfPairs = (p: [string, string][]) =>
+            derivativeKey(
+              'k.jpg',
+              canonicalVariant(parseImageParams(p.map((x) => x.join('=')).join('&'), config), 'auto-webp', config),
+            );
+          expect(keyOfPairs(shuffled)).to.equal(keyOfPairs(pairs));
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('a preset and its expansion give one key', () => {
+      fc.assert(
+        fc.property(paramSet, (set) => {
+          const pairs = Object.entries(set);
+          fc.pre(tryParse(pairs) !== undefined);
+          const expansion = pairs.map((p) => p.join('=')).join('&');
+          const withPreset = createConfig({ presets: { p: expansion } });
+          const viaPreset = derivativeKey(
+            'k.jpg',
+            canonicalVariant(parseImageParams('preset=p', withPreset), 'original', withPreset),
+          );
+          const spelled = derivativeKey(
+            'k.jpg',
+            canonicalVariant(parseImageParams(expansion, withPreset), 'original', withPreset),
+          );
+          expect(viaPreset).to.equal(spelled);
+        }),
+        { numRuns: 200 },
+      );
+    });
+
+    it('every invalid value of every parameter is a 400 invalid_param naming the parameter', () => {
+      for (const [name, values] of Object.entries(invalid)) {
+        for (const value of values) {
+          const query = `${name}=${encodeURIComponent(value)}`;
+          try {
+            canonicalVariant(parseImageParams(query, config), 'original', config);
+            expect.fail(`${query} was accepted`);
+          } catch (error) {
+            expect(error, query).to.be.instanceOf(HttpError);
+            expect((error as HttpError).code).to.equal('invalid_param');
+            expect((error as HttpError).status).to.equal(400);
+            expect((error as HttpError).message, query).to.include(name);
+          }
+        }
+      }
+    });
+
+    it('parseDerivativeKey inverts derivativeKey for every variant', () => {
+      const formats = ['auto-avif', 'auto-webp', 'original', 'webp', 'avif', 'jpeg', 'png'] as const;
+      fc.assert(
+        fc.property(
+          paramSet,
+          fc.constantFrom(...formats),
+          fc.stringMatching(/^[a-z0-9]{1,8}(\/[a-z0-9._-]{1,8}){0,3}$/),
+          (set, format, key) => {
+            const canonical = tryParse(Object.entries(set));
+            fc.pre(canonical !== undefined);
+            const variant = canonicalVariant(
+              parseParams(Object.entries(set), rules),
+              format === 'auto-avif' || format === 'auto-webp' || format === 'original' ? format : false,
+              config,
+            );
+            const derivative = derivativeKey(key, variant);
+            const parsed = parseDerivativeKey(derivative);
+            expect(parsed?.key).to.equal(key);
+            expect(derivativeKey(parsed!.key, parsed!.variant)).to.equal(derivative);
+            const defined = (v: object) => JSON.parse(JSON.stringify(v));
+            expect(defined(parsed!.variant)).to.deep.equal(defined(variant));
+          },
+        ),
+        { numRuns: 400 },
+      );
+    });
   });
 
   it('the envelope round-trips any bytes', () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import sharp from 'sharp';
 import { createConfig } from '../../src/core/config.js';
 import { HttpError } from '../../src/core/errors.js';
-import type { Gravity, Variant } from '../../src/core/params.js';
+import { canonicalVariant, type Gravity, parseImageParams, type Variant } from '../../src/core/params.js';
 import { transformImage } from '../../src/core/transform.js';
 import { coordinateImage, fixture, pixelAt, similarity, sourceOf } from '../helpers/images.js';
 
@@ -58,9 +58,14 @@ describe('core/transform: crops and effects (CONTRACT.md §3)', () => {
     it('without gravity the stage default applies (focal: the centre when no point is stored)', async () => {
       const out = await transformImage(source, variant({ width: 100, height: 300 }), config);
       expect((await from(out.data, 0, 0)).x).to.be.closeTo(150, NEAR);
+      // The URL as params.ts canonicalizes it for a stage whose default is `left`.
       const leftStage = createConfig({ defaultGravity: 'left' });
-      const left = await transformImage(source, variant({ width: 100, height: 300 }), leftStage);
+      const url = (query: string) =>
+        canonicalVariant(parseImageParams(`${query}&format=png`, leftStage), 'original', leftStage);
+      const left = await transformImage(source, url('width=100&height=300'), leftStage);
       expect((await from(left.data, 0, 0)).x).to.be.closeTo(0, NEAR);
+      const focal = await transformImage(source, url('width=100&height=300&gravity=focal'), leftStage);
+      expect((await from(focal.data, 0, 0)).x).to.be.closeTo(150, NEAR);
     });
 
     it('gravity places the image in contain padding, which is bg', async () => {

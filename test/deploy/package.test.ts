@@ -13,7 +13,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { expect } from 'chai';
+import sharp from 'sharp';
 import { createConfig, type EdgeResizerConfigInput } from '../../src/core/config.js';
+import { encryptBuffer, generateMasterKeyHex, parseMasterKey } from '../../src/core/envelope.js';
+import { parseDerivativeKey } from '../../src/core/keys.js';
+import type { CloudFrontRequest, CloudFrontResultResponse } from '../../src/edge/cloudfront.js';
+import { startS3rver } from '../../src/local/embedded-servers.js';
+import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
+import { createS3Store } from '../../src/storage/s3-store.js';
+import { originRequestEvent, originResponseEvent } from '../helpers/events.js';
+import { fixture } from '../helpers/images.js';
+import { startFakeSsm, unpack, withEnv } from './packaged.js';
 import { readZip, type ZipEntry } from './zip.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -424,13 +434,15 @@ describe('deploy/package (sls package, offline)', () => {
         expect(Buffer.byteLength(code)).to.be.below(10 * 1024);
         expect(code).not.to.include('__VIEWER_CONFIG__');
         expect(() => new Script(code)).not.to.throw();
-        // The bundle bakes the stage's settings as an object literal (src/edge/viewer/build.ts).
-        expect(code).to.include(
-          stage === 'prod' ? `signingSecret:${JSON.stringify(PROD_SIGNING_SECRET)}` : 'signingSecret:null',
-        );
-        expect(code).to.include(stage === 'prod' ? 'widthPolicy:"snap"' : 'widthPolicy:"reject"');
-        if (stage === 'prod')
-          expect(code).to.include('allowedWidths:[64,128,256,320,480,640,750,828,1080,1200,1920,2048,3840]');
+        // The bundle bakes the stage's settings as an object literal (src/edge/viewer/build.ts), names minified.
+        if (stage === 'prod') {
+          expect(code).to.include(JSON.stringify(PROD_SIGNING_SECRET)).and.include('"snap"');
+          expect(code).to.include('[64,128,256,320,480,640,750,828,1080,1200,1920,2048,3840]');
+        } else {
+          expect(code)
+            .to.include('"reject"')
+            .and.match(/:null[,}]/);
+        }
       });
 
       it('streams the API through a function URL invokable by anyone (the API checks its own token)', () => {
@@ -475,6 +487,7 @@ describe('deploy/package (sls package, offline)', () => {
           'logs:PutLogEvents',
         ]);
         expect(actionsOf(t, 'OriginResponseRole').filter((a) => !a.startsWith('logs:'))).to.deep.equal([
+          's3:DeleteObject',
           's3:GetObject',
           's3:GetObject',
           's3:PutObject',
@@ -490,6 +503,12 @@ describe('deploy/package (sls package, offline)', () => {
           's3:PutObject',
           's3:DeleteObject',
           's3:ListBucket',
+          // The staging bucket's statement (below).
+          's3:PutObject',
+          's3:GetObject',
+          's3:DeleteObject',
+          's3:AbortMultipartUpload',
+          's3:ListMultipartUploadParts',
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:UpdateItem',
@@ -502,6 +521,50 @@ describe('deploy/package (sls package, offline)', () => {
         ]);
         const invalidation = t.Resources.ApiInvalidationPolicy.Properties.PolicyDocument.Statement[0];
         expect(JSON.stringify(invalidation.Resource)).to.include(DISTRIBUTION_IN_SUB);
+      });
+
+      it('keeps staged uploads in a private SSE bucket that forgets objects and incomplete uploads after a day', () => {
+        const bucket = t.Resources.StagingBucket.Properties;
+        expect(bucket.BucketName).to.equal(`edge-resizer-${stage}-staging`);
+        expectPrivateBucket(bucket);
+        expect(
+          bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
+        ).to.deep.equal({ SSEAlgorithm: 'AES256' });
+        const rules = (bucket.LifecycleConfiguration.Rules as Cfn[]).filter((r) => r.Status === 'Enabled');
+        expect(rules.some((r) => r.ExpirationInDays === 1 && r.Prefix === '')).to.equal(true);
+        expect(rules.some((r) => r.AbortIncompleteMultipartUpload?.DaysAfterInitiation === 1)).to.equal(true);
+        // No bucket policy opens it: only the API role's statements reach it.
+        const policies = resourcesOfType(t, 'AWS::S3::BucketPolicy').map(([, r]) => JSON.stringify(r.Properties));
+        expect(policies.filter((p) => p.includes('StagingBucket') || p.includes('-staging'))).to.deep.equal([]);
+        expect(bucket.CorsConfiguration.CorsRules[0]).to.include.keys('AllowedMethods', 'ExposedHeaders');
+        expect(bucket.CorsConfiguration.CorsRules[0].AllowedMethods).to.deep.equal(['PUT']);
+      });
+
+      it('lets the API presign and put parts, read, delete and abort in staging, and no other role touch it', () => {
+        const staging = identityStatements(t).filter(({ statement }) =>
+          asArray(statement.Resource).some((r) => JSON.stringify(r).includes(`edge-resizer-${stage}-staging`)),
+        );
+        expect(staging.map(({ owner }) => owner)).to.deep.equal(['ApiRole']);
+        expect(asArray(staging[0]?.statement.Action).sort()).to.deep.equal([
+          's3:AbortMultipartUpload',
+          's3:DeleteObject',
+          's3:GetObject',
+          's3:ListMultipartUploadParts',
+          's3:PutObject',
+        ]);
+        expect(staging[0]?.statement.Resource).to.equal(`arn:aws:s3:::edge-resizer-${stage}-staging/*`);
+        expect(t.Resources.OriginalsBucket.Properties.BucketName).not.to.include('staging');
+      });
+
+      it('associates a KeyValueStore of signing keys with the viewer function and outputs its ARN', () => {
+        const store = t.Resources.SigningKeyStore;
+        expect(store.Type).to.equal('AWS::CloudFront::KeyValueStore');
+        expect(store.Properties.Name).to.equal(`edge-resizer-${stage}-signing-keys`);
+        expect(t.Resources.ViewerRequestFunction.Properties.FunctionConfig.KeyValueStoreAssociations).to.deep.equal([
+          { KeyValueStoreARN: { 'Fn::GetAtt': ['SigningKeyStore', 'Arn'] } },
+        ]);
+        expect(t.Outputs.SigningKeyStoreArn.Value).to.deep.equal({ 'Fn::GetAtt': ['SigningKeyStore', 'Arn'] });
+        expect(t.Outputs.StagingBucketName.Value).to.deep.equal({ Ref: 'StagingBucket' });
       });
 
       it('outputs the distribution domain, API URL, bucket and table names', () => {
@@ -517,6 +580,129 @@ describe('deploy/package (sls package, offline)', () => {
       });
     });
   }
+
+  describe('the packaged edge handlers, called with the event fixtures (dev)', () => {
+    const bundleDir = () => join(workDir, 'unpacked');
+    const loadHandler = (name: string, file: string) => {
+      const started = performance.now();
+      const module = require(join(bundleDir(), name, file)) as { handler: (event: unknown) => Promise<unknown> };
+      loadMs[name] = performance.now() - started;
+      return module.handler;
+    };
+    const loadMs: Record<string, number> = {};
+
+    before(async function () {
+      this.timeout(60_000);
+      for (const name of ['originRequest', 'originResponse'] as const) {
+        await unpack(packaged.dev.zips[name].entries, join(bundleDir(), name));
+      }
+    });
+    after(() => {
+      const sizes = (['originRequest', 'originResponse'] as const).map((name) => {
+        const file = name === 'originRequest' ? 'src/entry/origin-request.js' : 'src/entry/origin-response.js';
+        const js = packaged.dev.zips[name].entries.find((e) => e.name === file);
+        return `${name} ${((js?.size ?? 0) / 1024).toFixed(1)} KB JS, loaded in ${(loadMs[name] ?? 0).toFixed(0)} ms`;
+      });
+      console.log(`      figure: ${sizes.join('; ')}`);
+    });
+
+    it('carries only the S3 commands the miss uses, one SSM read, and no default credential chain', () => {
+      const code = bundle(packaged.dev.zips.originResponse.entries, 'src/entry/origin-response.js');
+      const commands = [...new Set(code.match(/"[A-Z][A-Za-z0-9]+Command"/g) ?? [])].map((c) => c.slice(1, -1)).sort();
+      // CreateSession and HeadBucket are the S3 client's own (S3 Express sessions), never called for our buckets.
+      expect(commands).to.deep.equal([
+        'CreateSessionCommand',
+        'DeleteObjectCommand',
+        'GetObjectCommand',
+        'GetParameterCommand',
+        'HeadBucketCommand',
+        'HeadObjectCommand',
+        'PutObjectCommand',
+      ]);
+      for (const code of [
+        bundle(packaged.dev.zips.originResponse.entries, 'src/entry/origin-response.js'),
+        bundle(packaged.dev.zips.api.entries, 'src/entry/api.js'),
+      ]) {
+        for (const name of ['fromSSO', 'AssumeRoleWithWebIdentity', 'GetRoleCredentials', 'fromInstanceMetadata']) {
+          expect(code, name).not.to.include(name);
+        }
+      }
+      // The signing secret is the viewer function's alone (prod is packaged with one).
+      for (const name of ['originRequest', 'originResponse', 'api'] as const) {
+        for (const entry of packaged.prod.zips[name].entries.filter((e) => e.name.startsWith('src/'))) {
+          expect(entry.read().toString('utf8'), `${name} ${entry.name}`).not.to.include(PROD_SIGNING_SECRET);
+        }
+      }
+    });
+
+    it('origin-request turns the image URL into the derivative key, origin-response renders and stores it against s3rver', async function () {
+      this.timeout(60_000);
+      const config = createConfig(edgeConfigFrom(packaged.dev.state.service.custom.edgeConfig));
+      const s3 = await startS3rver({
+        directory: join(workDir, 's3rver'),
+        buckets: [config.originalsBucket, config.derivativesBucket],
+      });
+      const keyHex = generateMasterKeyHex();
+      const ssm = await startFakeSsm({ [`/edge-resizer/dev/master-key`]: keyHex });
+      const client = createS3Client({
+        region: 'us-east-1',
+        endpoint: s3.endpoint,
+        credentials: LOCAL_CREDENTIALS,
+        timeoutMs: 5000,
+        maxAttempts: 2,
+      });
+      const store = createS3Store({
+        client,
+        originalsBucket: config.originalsBucket,
+        derivativesBucket: config.derivativesBucket,
+      });
+      try {
+        const { body, metadata } = encryptBuffer(fixture('photos/fig.jpg'), parseMasterKey(keyHex));
+        await store.putOriginal('photos/fig.jpg', body, metadata, body.length);
+        const env = {
+          AWS_ENDPOINT_URL_S3: s3.endpoint,
+          AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+          // What Lambda sets; s3rver knows this one access key only.
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          AWS_SESSION_TOKEN: 'packaged-test-session',
+        };
+        await withEnv(env, async () => {
+          const originRequest = loadHandler('originRequest', 'src/entry/origin-request.js');
+          const forwarded = (await originRequest(
+            originRequestEvent({ uri: '/photos/fig.jpg', querystring: 'width=120', accept: 'image/webp' }),
+          )) as CloudFrontRequest;
+          const target = parseDerivativeKey(forwarded.uri.slice(1));
+          expect(target?.key).to.equal('photos/fig.jpg');
+          expect(target?.variant.width).to.equal(120);
+
+          const originResponse = loadHandler('originResponse', 'src/entry/origin-response.js');
+          const result = (await originResponse(originResponseEvent(forwarded, 403))) as CloudFrontResultResponse;
+          expect(result.status, result.body).to.equal('200');
+          const image = Buffer.from(result.body ?? '', 'base64');
+          const info = await sharp(image).metadata();
+          expect(info.width).to.equal(120);
+          expect(result.headers?.['content-type']?.[0]?.value).to.equal(`image/${info.format}`);
+          const stored = await store.getDerivative(forwarded.uri.slice(1));
+          expect(stored?.body.equals(image)).to.equal(true);
+
+          // A missing original: 404 from the packaged handler, nothing stored.
+          const missing = (await originRequest(
+            originRequestEvent({ uri: '/photos/none.jpg', querystring: 'width=120', accept: 'image/webp' }),
+          )) as CloudFrontRequest;
+          const notFound = (await originResponse(originResponseEvent(missing, 403))) as CloudFrontResultResponse;
+          expect(notFound.status).to.equal('404');
+        });
+        expect(ssm.calls).to.deep.equal([
+          { target: 'AmazonSSM.GetParameter', name: '/edge-resizer/dev/master-key', signed: true },
+        ]);
+      } finally {
+        client.destroy();
+        await ssm.close();
+        await s3.close();
+      }
+    });
+  });
 
   it('names every stage-owned resource differently in dev and prod', () => {
     const named = (template: Cfn) =>

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createContext, runInContext, Script } from 'node:vm';
 import { expect } from 'chai';
 import { createConfig } from '../../src/core/config.js';
@@ -15,6 +18,8 @@ import {
 
 const base: ViewerConfig = viewerConfig(createConfig(), null);
 const SECRET = 'test-secret-☃';
+let worstCase: ViewerConfig = base;
+const stagesWorstCase = () => worstCase;
 
 function run(config: Partial<ViewerConfig>, url: string, accept = '*/*') {
   const fn = loadViewerFunction({ ...base, ...config });
@@ -67,6 +72,7 @@ describe('edge/viewer-request (CloudFront Function)', () => {
         ),
       ],
     ];
+    worstCase = (stages[1] as [string, ViewerConfig])[1];
     for (const [name, config] of stages) {
       it(`is under CloudFront Functions' 10 KB (${name} stage) and loads in a VM with only crypto`, () => {
         const code = buildViewerFunction(config);
@@ -203,7 +209,7 @@ describe('edge/viewer-request (CloudFront Function)', () => {
       run({}, '/a.jpg?blur=0'),
       400,
       'invalid_param',
-      /^Expected number between 0.3 and 100 with at most 1 decimal for blur but received '0'$/,
+      /^Expected number between 0.3 and 100 for blur but received '0'$/,
     );
     expectError(run({}, '/a.jpg?width=1&width=2'), 400, 'invalid_param', /more than once/);
   });
@@ -266,11 +272,71 @@ describe('edge/viewer-request (CloudFront Function)', () => {
       expectError(run({ signingSecret: 'another' }, signed), 403, 'invalid_signature');
     });
 
+    it('refuses a kid other than default without the KeyValueStore', () => {
+      expectError(run(signing, signUrl('/a.jpg?width=1', SECRET, '1h', undefined, 'k2')), 403, 'invalid_signature');
+    });
+
     it('accepts relative expiries of 30s, 15m, 1h and 7d', () => {
       for (const expires of ['30s', '15m', '1h', '7d']) {
         const result = run(signing, signUrl('/a.jpg?width=1', SECRET, expires));
         expect(isViewerResponse(result), expires).to.equal(false);
       }
+    });
+  });
+
+  describe('signing keys from the KeyValueStore (issue 16)', () => {
+    let dir: string;
+    let file: string;
+    const keys = (entries: Record<string, { secret: string; retired?: string }>) =>
+      writeFileSync(
+        file,
+        JSON.stringify({
+          keys: Object.fromEntries(
+            Object.entries(entries).map(([kid, e]) => [kid, { created: '2026-12-01T00:00:00Z', ...e }]),
+          ),
+        }),
+      );
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'edge-resizer-kvs-'));
+      file = join(dir, 'signing-keys.json');
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    const kvsRun = async (url: string) => {
+      const fn = loadViewerFunction({ ...base, signingSecret: SECRET }, { signingKeysFile: file });
+      const q = url.indexOf('?');
+      return fn(viewerEvent('GET', url.slice(0, q), url.slice(q + 1), { accept: '*/*' }, '203.0.113.7'));
+    };
+
+    it('builds an async handler importing crypto and cloudfront, still under 10 KB', () => {
+      const code = buildViewerFunction({ ...stagesWorstCase(), keyValueStore: true });
+      const bytes = Buffer.byteLength(code);
+      console.log(`      viewer function (signed, presets, KeyValueStore): ${bytes} bytes of ${MAX_FUNCTION_BYTES}`);
+      expect(bytes).to.be.below(MAX_FUNCTION_BYTES);
+      expect(code.split('\n').slice(0, 2)).to.deep.equal([
+        "import cfCrypto from 'crypto';",
+        "import cf from 'cloudfront';",
+      ]);
+      expect(code).to.include('async function handler(event)');
+    });
+
+    it('verifies with the key the URL names, falls back to SIGNING_SECRET for default, and refuses retired keys at once', async () => {
+      keys({ k2: { secret: 'second-secret' } });
+      const withK2 = signUrl('/a.jpg?width=10', 'second-secret', '1h', undefined, 'k2');
+      expect(isViewerResponse(await kvsRun(withK2))).to.equal(false);
+      const result = (await kvsRun(withK2)) as { querystring: Record<string, unknown> };
+      expect(Object.keys(result.querystring)).to.deep.equal(['width']);
+      expect(isViewerResponse(await kvsRun(signUrl('/a.jpg?width=10', SECRET, '1h')))).to.equal(false);
+      expectError(await kvsRun(signUrl('/a.jpg?width=10', SECRET, '1h', undefined, 'k2')), 403, 'invalid_signature');
+      expectError(await kvsRun(signUrl('/a.jpg?width=10', 'x', '1h', undefined, 'nope')), 403, 'invalid_signature');
+      expectError(await kvsRun(signUrl('/a.jpg?width=10', 'x', '1h', undefined, '../x')), 403, 'invalid_signature');
+      // Retired: the file is re-read when it changes.
+      keys({
+        k2: { secret: 'second-secret', retired: '2026-12-01T01:00:00Z' },
+        default: { secret: SECRET, retired: '2026-12-01T01:00:00Z' },
+      });
+      expectError(await kvsRun(withK2), 403, 'invalid_signature');
+      expectError(await kvsRun(signUrl('/a.jpg?width=10', SECRET, '1h')), 403, 'invalid_signature');
     });
   });
 });

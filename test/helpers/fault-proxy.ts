@@ -26,10 +26,12 @@ export async function startFaultProxy(target: string) {
   const upstream = new URL(target);
   let mode: FaultMode = { kind: 'pass' };
   let faulted = 0;
+  const seen: string[] = [];
   const sockets = new Set<Socket>();
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const current = mode;
+    seen.push(`${req.method} ${req.url}`);
     if (current.kind === 'down') {
       faulted += 1;
       req.socket.destroy();
@@ -140,6 +142,11 @@ export async function startFaultProxy(target: string) {
       if (next.kind === 'down') for (const socket of sockets) socket.destroy();
     },
     faulted: () => faulted,
+    /** `METHOD /path?query` of every request since the last `clearSeen()`. */
+    seen: () => [...seen],
+    clearSeen: () => {
+      seen.length = 0;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

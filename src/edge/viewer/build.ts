@@ -1,5 +1,5 @@
 /**
- * Builds the viewer-request CloudFront Function from `entry.ts` with esbuild:
+ * Builds the viewer-request CloudFront Function from `handler.ts` with esbuild:
  * one minified script for `cloudfront-js-2.0`, the stage's config baked in.
  * `sls package` (scripts/sls-viewer-function.cjs) and the local CDN
  * (src/local/viewer-function.ts) both call `buildViewerFunction`, so what runs
@@ -8,9 +8,12 @@
  * The runtime supports ES 5.1 plus `const`/`let`, arrow functions, rest
  * parameters, template literals and `async`/`await`: everything else is
  * declared unsupported below, so esbuild lowers it or refuses to build.
- * The bundle is a script: its first line requires `crypto` and declares the
- * handler's slot, the IIFE fills the slot, the last line is the top-level
- * `function handler` that CloudFront Functions calls.
+ * Template literals too, because serverless would read `${…}` as its own
+ * variables: the bundled sources concatenate with `+` instead.
+ * The bundle is a script: its first lines import `crypto` (and, with the
+ * KeyValueStore, `cloudfront`) and declare the handler's slot, the IIFE fills
+ * the slot, the last lines are the top-level `handler` CloudFront Functions
+ * calls (async with the KeyValueStore, whose `get` rejects for a missing key).
  */
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -18,10 +21,12 @@ import type { ViewerConfig } from './config.js';
 
 /** CloudFront Functions reject code over 10 KB. */
 export const MAX_FUNCTION_BYTES = 10 * 1024;
-const ENTRY = fileURLToPath(new URL('./entry.ts', import.meta.url));
+const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SLOT = '__viewerHandler';
 
 const UNSUPPORTED = [
+  // Not a runtime limit: `sls package` reads `${…}` in the resolved FunctionCode as its own variable syntax.
+  'template-literal',
   'array-spread',
   'class',
   'class-field',
@@ -46,6 +51,9 @@ const UNSUPPORTED = [
   'regexp-unicode-property-escapes',
 ] as const;
 
+const MANGLED =
+  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|autoAvif|signingSecret|decimals|focalCoordinate)$/;
+
 const cache = new Map<string, string>();
 
 export function buildViewerFunction(config: ViewerConfig): string {
@@ -53,7 +61,7 @@ export function buildViewerFunction(config: ViewerConfig): string {
   const cached = cache.get(json);
   if (cached !== undefined) return cached;
   const result = buildSync({
-    entryPoints: [ENTRY],
+    stdin: { contents: entrySource(config), resolveDir: HERE, sourcefile: 'viewer-entry.ts', loader: 'ts' },
     bundle: true,
     write: false,
     format: 'iife',
@@ -63,9 +71,19 @@ export function buildViewerFunction(config: ViewerConfig): string {
     minify: true,
     charset: 'utf8',
     legalComments: 'none',
-    define: { __VIEWER_CONFIG__: json },
-    banner: { js: `var cfCrypto = require('crypto'), ${SLOT};` },
-    footer: { js: `function handler(event) { return ${SLOT}(event); }` },
+    banner: {
+      js: config.keyValueStore
+        ? `import cfCrypto from 'crypto';\nimport cf from 'cloudfront';\nvar ${SLOT}, cfKvs = cf.kvs();`
+        : `var cfCrypto = require('crypto'), ${SLOT};`,
+    },
+    // The runtime allows no async closure: the one async function is the top-level handler.
+    footer: {
+      js: config.keyValueStore
+        ? `async function handler(event) {\n  var r = ${SLOT}(event);\n  if (r.kid === undefined) return r;\n  var s;\n  try { s = await cfKvs.get(r.kid); } catch (e) { s = null; }\n  return ${SLOT}(event, s);\n}`
+        : `function handler(event) { return ${SLOT}(event); }`,
+    },
+    // Internal names only (never a field of CloudFront's event or a parameter name, which are read by string).
+    mangleProps: MANGLED,
     logLevel: 'silent',
   });
   const code = (result.outputFiles[0] as { text: string }).text;
@@ -75,6 +93,22 @@ export function buildViewerFunction(config: ViewerConfig): string {
 }
 
 /** What CloudFormation and serverless accept: at most 10 KB, and nothing serverless would resolve as a variable. */
+/**
+ * The bundle's entry: the stage's settings as an object literal, top-level
+ * names unquoted so `mangleProps` shortens them with their uses (values, preset
+ * names included, are JSON and never mangled); `cfCrypto` is the runtime's
+ * `crypto` module and `__viewerHandler` the slot, both from the first line.
+ */
+function entrySource(config: ViewerConfig): string {
+  const fields = Object.entries(config).map(([name, value]) => `${name}: ${JSON.stringify(value)}`);
+  return [
+    "import { createViewerHandler, type HmacModule } from './handler.ts';",
+    'declare const cfCrypto: HmacModule;',
+    'declare let __viewerHandler: unknown;',
+    `__viewerHandler = createViewerHandler({ ${fields.join(', ')} }, cfCrypto);`,
+  ].join('\n');
+}
+
 export function checkFunctionCode(code: string): void {
   const bytes = Buffer.byteLength(code);
   if (bytes > MAX_FUNCTION_BYTES) {
@@ -82,9 +116,11 @@ export function checkFunctionCode(code: string): void {
       `Expected the viewer-request function to be at most ${MAX_FUNCTION_BYTES} bytes but it is ${bytes}`,
     );
   }
-  // serverless re-reads `${file(...)}` results for its own variables, `${source:address}`.
-  const variableLike = code.match(/\$\{\s*[a-z][a-zA-Z0-9]*:/);
-  if (variableLike) {
-    throw new Error(`The viewer-request function contains '${variableLike[0]}', which serverless would resolve`);
+  // serverless re-reads `${file(...)}` results for its own variables: any `${` would be one.
+  const at = code.indexOf('${');
+  if (at !== -1) {
+    throw new Error(
+      `The viewer-request function contains '${code.slice(at, at + 20)}', which serverless would resolve`,
+    );
   }
 }

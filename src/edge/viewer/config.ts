@@ -12,11 +12,23 @@ export interface ViewerConfig extends RuleConfig {
   autoAvif: boolean;
   /** HMAC secret of signed URLs (the key `default`); null: signing off. */
   signingSecret: string | null;
+  /**
+   * Signing keys by `kid` from the CloudFront KeyValueStore associated with the
+   * function (locally `signing-keys.json`); the key `default` falls back to
+   * `signingSecret`. Off: only `signingSecret`, and a `kid` other than `default` is refused.
+   */
+  keyValueStore: boolean;
 }
 
 export function viewerConfig(
   config: EdgeResizerConfig,
   signingSecret: string | null | undefined = config.signing.secret,
+  keyValueStore = false,
 ): ViewerConfig {
-  return { ...ruleConfig(config), autoAvif: config.autoAvif, signingSecret: signingSecret ? signingSecret : null };
+  return {
+    ...ruleConfig(config),
+    autoAvif: config.autoAvif,
+    signingSecret: signingSecret ? signingSecret : null,
+    keyValueStore,
+  };
 }

@@ -59,8 +59,24 @@ export interface HmacModule {
 /** Header the origin-response trigger reads for the 302 of an oversized derivative (see origin-request.ts). */
 export const LOCATION_HEADER = 'x-resizer-location';
 
+/** What the handler answers when it needs a signing key from the KeyValueStore first (see build.ts's last line). */
+export interface KeyLookup {
+  kid: string;
+}
+
+/** A `kid` as a KeyValueStore key: short and plain. */
+const KID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The handler. With `config.keyValueStore`, signing keys live in CloudFront's
+ * KeyValueStore, which is async: the handler is called once without a secret
+ * and answers `{ kid }`, then again with the store's value for that `kid`
+ * (`''` for a retired key, `null` for one the store does not hold: for
+ * `default` that means the baked `SIGNING_SECRET`). The request is not
+ * touched before the signature is checked.
+ */
 export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
-  return function handle(event: CfEvent): CfRequest | CfResponse {
+  return function handle(event: CfEvent, stored?: string | null): CfRequest | CfResponse | KeyLookup {
     const request = event.request;
     // The playground (the default root object and its assets) is not an image.
     if (request.uri === '/' || request.uri.indexOf('/_playground/') === 0) return request;
@@ -69,13 +85,22 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
     const pairs = raw == null ? [] : decodeQuery(raw);
     if (config.signingSecret) {
       // A repeated parameter is ambiguous for the signature too (CONTRACT.md §5).
-      const seen: Record<string, boolean> = Object.create(null);
+      const seen: Record<string, string> = Object.create(null);
       for (let i = 0; i < pairs.length; i++) {
-        const name = (pairs[i] as [string, string])[0];
-        if (seen[name]) return error(400, 'invalid_param', `Parameter ${name} is given more than once`);
-        seen[name] = true;
+        const pair = pairs[i] as [string, string];
+        if (seen[pair[0]] != null)
+          return error(400, 'invalid_param', 'Parameter ' + pair[0] + ' is given more than once');
+        seen[pair[0]] = pair[1];
       }
-      const failure = checkSignature(request.uri, pairs, config.signingSecret, crypto);
+      const kid = seen.kid == null ? 'default' : seen.kid;
+      let secret: string | undefined = config.signingSecret;
+      if (config.keyValueStore) {
+        if (!KID.test(kid)) return error(403, 'invalid_signature', 'Unknown signing key');
+        if (stored === undefined) return { kid };
+        secret = stored === null ? (kid === 'default' ? config.signingSecret : '') : stored;
+      } else if (kid !== 'default') secret = '';
+      if (!secret) return error(403, 'invalid_signature', 'Unknown or retired signing key');
+      const failure = checkSignature(request.uri, pairs, secret, crypto);
       if (failure) return failure;
     }
 
@@ -93,7 +118,7 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
 
     // Where to send the viewer back to if the derivative is too large to generate
     // (origin-response): the path and query as received, `sig` and `exp` included.
-    request.headers[LOCATION_HEADER] = { value: headerSafe(request.uri + (raw == null ? '' : `?${raw}`)) };
+    request.headers[LOCATION_HEADER] = { value: headerSafe(request.uri + (raw == null ? '' : '?' + raw)) };
     request.uri = canonicalPath(request.uri);
     const querystring: Record<string, CfValue> = {};
     const parts = query === '' ? [] : query.split('&');
@@ -121,7 +146,7 @@ function rawQuery(request: CfRequest): string | undefined {
     const values = entry.multiValue?.length ? entry.multiValue : [entry];
     for (let j = 0; j < values.length; j++) {
       const value = (values[j] as CfValue).value;
-      pairs.push(value === '' ? name : `${name}=${value}`);
+      pairs.push(value === '' ? name : name + '=' + value);
     }
   }
   return pairs.length ? pairs.join('&') : undefined;
@@ -147,15 +172,7 @@ function canonicalPath(uri: string): string {
 
 /** Header values may not hold CR, LF or other controls: anything outside printable ASCII is percent-encoded. */
 function headerSafe(value: string): string {
-  return value.replace(/[^\x21-\x7e]/g, (c) => {
-    const code = c.charCodeAt(0);
-    if (code < 256) return `%${code < 16 ? '0' : ''}${code.toString(16).toUpperCase()}`;
-    try {
-      return encodeURIComponent(c);
-    } catch (_e) {
-      return '%EF%BF%BD';
-    }
-  });
+  return value.replace(/[^\x21-\x7e]/g, encodeURIComponent);
 }
 
 /** The message of `src/core/signing.ts`, checked on the path as received and the decoded parameters. */
@@ -181,11 +198,11 @@ function checkSignature(
   const message: string[] = [];
   for (let i = 0; i < signed.length; i++) {
     const pair = signed[i] as [string, string];
-    message.push(`${rfc3986(pair[0])}=${rfc3986(pair[1])}`);
+    message.push(rfc3986(pair[0]) + '=' + rfc3986(pair[1]));
   }
   const expected = crypto
     .createHmac('sha256', secret)
-    .update(`${uri}?${message.join('&')}`)
+    .update(uri + '?' + message.join('&'))
     .digest('base64')
     .replace(/\+/g, '-')
     .replace(/\//g, '_')
@@ -203,7 +220,7 @@ function constantTimeEqual(a: string, b: string): boolean {
 }
 
 function rfc3986(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
 function error(status: 400 | 403, code: string, message: string): CfResponse {
