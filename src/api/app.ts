@@ -20,6 +20,7 @@ import type { EdgeResizerConfig } from '../core/config.js';
 import { HttpError, invalidParam, toHttpError } from '../core/errors.js';
 import { focalPointFromJson, parseFocalPoint } from '../core/focal-point.js';
 import { parseImageKey, validateImageKey } from '../core/keys.js';
+import { checkOriginalBytes, jsonTooLarge, MAX_JSON_BYTES, originalTooLarge } from '../core/limits.js';
 import { createLogger, describeError, type Logger } from '../core/log.js';
 import { parseUserMeta } from '../core/user-meta.js';
 import type { MasterKeyProvider } from '../storage/master-key.js';
@@ -156,11 +157,10 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     const meta = parseUserMeta(request.headers);
     const focalHeader = request.headers['x-focal-point'];
     const focalPoint = focalHeader === undefined ? undefined : parseFocalPoint(focalHeader);
-    const max = deps.config.limits.maxOriginalBytes;
     const declared = Number(request.headers['content-length']);
     // Refused on the declared length, before the body is decoded or looked at.
-    if (Number.isFinite(declared) && declared > max) throw tooLarge(max);
-    const body = await request.body.read(max, () => tooLarge(max));
+    if (Number.isFinite(declared)) checkOriginalBytes(declared, deps.config);
+    const body = await request.body.read(deps.config.limits.maxOriginalBytes, () => originalTooLarge(deps.config));
     const prepared = await prepareUpload(body, meta, deps.config, focalPoint);
 
     let saved: SavedVersion | undefined;
@@ -250,18 +250,6 @@ function allow(method: string, methods: string[]): void {
       headers: { Allow: methods.join(', ') },
     });
   }
-}
-
-function tooLarge(max: number): HttpError {
-  const limit = max >= 1024 * 1024 ? `${Math.round((max / 1024 / 1024) * 10) / 10} MB` : `${Math.round(max / 1024)} KB`;
-  return new HttpError('too_large', `The image is larger than ${limit}`);
-}
-
-/** JSON request bodies (PATCH, staged uploads) are small; more is refused unread. */
-const MAX_JSON_BYTES = 64 * 1024;
-
-function jsonTooLarge(): HttpError {
-  return new HttpError('too_large', `The JSON body is larger than ${MAX_JSON_BYTES / 1024} KB`);
 }
 
 /** A JSON object, its names only ever read as own properties. */

@@ -25,6 +25,7 @@ import { pipeline } from 'node:stream/promises';
 import { HttpError, invalidParam } from '../core/errors.js';
 import { focalPointFromJson } from '../core/focal-point.js';
 import { validateImageKey } from '../core/keys.js';
+import { checkOriginalBytes } from '../core/limits.js';
 import { describeError } from '../core/log.js';
 import type { FocalPoint } from '../core/params.js';
 import { deriveUploadKey, openJson, sealJson } from '../core/tokens.js';
@@ -87,12 +88,11 @@ export async function createStagedUpload(
   const unknown = Object.keys(body).filter((name) => !known.has(name));
   if (unknown.length > 0)
     throw invalidParam('the upload', 'only key, bytes, contentType, meta and focalPoint', unknown.join(', '));
-  const max = deps.config.limits.maxOriginalBytes;
   const bytes = body.bytes;
   if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) {
     throw invalidParam('bytes', 'a positive integer', bytes);
   }
-  if (bytes > max) throw new HttpError('too_large', `The image is larger than ${Math.round(max / 1024 / 1024)} MB`);
+  checkOriginalBytes(bytes, deps.config);
   const key = body.key === undefined ? newKey(body.contentType) : checkKey(body.key);
   const meta = parseUserMetaObject(Object.hasOwn(body, 'meta') ? body.meta : undefined);
   if (JSON.stringify(meta).length > MAX_STAGED_META_LENGTH) {
@@ -141,8 +141,7 @@ export async function completeStagedUpload(
   try {
     const size = await deps.staging.head(staged.o);
     if (size === undefined) throw new HttpError('not_found', 'No such upload');
-    const max = deps.config.limits.maxOriginalBytes;
-    if (size > max) throw new HttpError('too_large', `The image is larger than ${Math.round(max / 1024 / 1024)} MB`);
+    checkOriginalBytes(size, deps.config);
     const path = join(directory, 'original');
     const sha256 = await copyHashing(await deps.staging.stream(staged.o), path);
     const prepared = await prepareFileUpload(

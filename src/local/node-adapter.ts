@@ -15,7 +15,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Readable, Transform } from 'node:stream';
 import { BODY_STREAM } from '../api/lambda-stream.js';
 import { DEFAULT_MAX_ORIGINAL_BYTES } from '../core/config.js';
-import { errorBody, HttpError } from '../core/errors.js';
+import { errorBody } from '../core/errors.js';
+import { bodyTooLarge } from '../core/limits.js';
 import {
   type FunctionUrlEvent,
   HTTP_INTEGRATION_CONTENT_TYPE,
@@ -204,10 +205,6 @@ function limitBody(req: IncomingMessage, limit: number): Readable {
   req.on('aborted', () => limiter.destroy(new Error('The client aborted the request')));
   limiter.on('error', () => req.unpipe(limiter));
   return req.pipe(limiter);
-}
-
-function bodyTooLarge(limit: number): HttpError {
-  return new HttpError('too_large', `The request body is larger than ${Math.floor(limit / 1024 / 1024)} MB`);
 }
 
 function refuseTooLarge(res: ServerResponse, limit: number): void {
