@@ -261,7 +261,9 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     await previewLoaded(page, []);
     await page.locator('#width-number').fill('480');
     const auto = await previewLoaded(page, ['width=480']);
-    expect(auto.format).to.include('image/webp'); // format=auto and the browser's Accept
+    // format=auto and Chromium's Accept (image/avif first): AVIF (CONTRACT.md §3), or the JPEG it
+    // replaces where that is smaller ("never more bytes than the JPEG"), under the same key.
+    expect(auto.format).to.match(/^(AVIF \(image\/avif\)|JPEG \(image\/jpeg\))/);
     expect(auto.cache).to.equal('miss');
     expect(auto.timings).to.deep.equal(['fetch', 'decrypt', 'transform', 'store']);
 
@@ -273,7 +275,8 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     expect(jpeg.format).to.match(/^JPEG \(image\/jpeg\)/);
     expect(png.format).to.match(/^PNG \(image\/png\)/);
     expect(png.bytes).to.be.greaterThan(jpeg.bytes);
-    for (const shown of [jpeg, png]) {
+    expect(auto.bytes).to.be.at.most(jpeg.bytes);
+    for (const shown of [auto, jpeg, png]) {
       const { response, body } = await fetchImage(shown.url);
       expect(shown.bytes).to.equal(body.length);
       expect(shown.format).to.include(response.headers.get('content-type'));
