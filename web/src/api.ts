@@ -3,6 +3,7 @@
  * progress, and the JSON errors of CONTRACT.md §4 turned into readable text.
  */
 import { readNdjson } from './ndjson.js';
+import { keyPath, type StageSettings } from './variant.js';
 
 export interface ImageItem {
   key: string;
@@ -16,6 +17,8 @@ export interface ImageItem {
   /** Base64 ThumbHash, computed at upload. */
   thumbhash?: string;
   meta?: Record<string, string>;
+  /** Fractions of the displayed original (CONTRACT.md §7); null when none is stored. */
+  focalPoint?: { x: number; y: number } | null;
 }
 
 export interface UploadResult extends ImageItem {
@@ -161,6 +164,36 @@ export function uploadImage(file: File, token: string, onProgress: (fraction: nu
     xhr.onabort = () => reject(new ApiError(0, 'aborted', `Upload of ${file.name} was cancelled`));
     xhr.send(file);
   });
+}
+
+async function apiJson<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        Accept: 'application/json',
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'network_error', 'Could not reach the server');
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+  return (await response.json()) as T;
+}
+
+/** `GET /api/settings`: the stage's presets, preset policy, default gravity and limits. */
+export function getSettings(token: string): Promise<StageSettings> {
+  return apiJson<StageSettings>(token, 'GET', '/api/settings');
+}
+
+/** `PATCH /api/images/<key>` with a focal point (or null to clear it); the server purges the key's derivatives. */
+export function saveFocalPoint(token: string, key: string, focalPoint: { x: number; y: number } | null) {
+  return apiJson<ImageItem>(token, 'PATCH', `/api/images/${keyPath(key).slice(1)}`, { focalPoint });
 }
 
 /** The file name sent at upload, if any, for display. */

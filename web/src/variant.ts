@@ -16,6 +16,7 @@ import {
   IMAGE_PARAM_NAMES,
   type ImageParams,
   NEUTRAL,
+  PRESET_ONLY_PARAMS,
   parseParams,
   RANGES,
   REQUESTED_FORMATS,
@@ -33,7 +34,7 @@ export type Fit = FitMode;
 export const FORMATS = REQUESTED_FORMATS;
 export type Format = RequestedFormat;
 export type { Flip, Gravity, Rect, Rotation };
-export { FLIPS, GRAVITIES, IMAGE_PARAM_NAMES, RANGES, ROTATIONS };
+export { FLIPS, GRAVITIES, IMAGE_PARAM_NAMES, PRESET_ONLY_PARAMS, RANGES, ROTATIONS };
 
 /** The server's defaults (CONTRACT.md §3); a URL leaves these out. */
 export const DEFAULT_QUALITY = DEFAULT_CONFIG.defaultQuality;
