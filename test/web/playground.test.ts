@@ -683,6 +683,9 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     await page.waitForLoadState('networkidle');
     expect(errors).to.deep.equal([]);
 
+    // Tall enough to show the controls, both variants and the original with its focal point.
+    await page.setViewportSize({ width: DESKTOP.width, height: 1480 });
+    await page.waitForLoadState('networkidle');
     await page.screenshot({ path: join(OUTPUT, 'playground-desktop.png') });
     await page.screenshot({ path: join(OUTPUT, 'playground-desktop-full.png'), fullPage: true });
     if (process.env.UPDATE_SCREENSHOTS === '1') {

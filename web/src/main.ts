@@ -503,6 +503,8 @@ function fillSelect(select: HTMLSelectElement, values: readonly (string | number
   }
 }
 
+// Open on a wide screen; on a phone the preview comes first and the effects fold away.
+$<HTMLDetailsElement>('effects').open = window.matchMedia('(min-width: 900px)').matches;
 fillSelect(el.gravity, GRAVITIES);
 el.gravity.value = DEFAULT_STAGE.defaultGravity;
 fillSelect(el.rotate, ROTATIONS, (v) => `${v}°`);
