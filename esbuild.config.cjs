@@ -34,6 +34,7 @@ const CONFIG_FIELDS = {
   region: true,
   originalsBucket: true,
   derivativesBucket: true,
+  stagingBucket: true,
   metadataTable: true,
   masterKey: ['type', 'path', 'parameterName', 'region', 'keyHex'],
   limits: ['maxDimension', 'maxOriginalBytes', 'maxInputPixels', 'transformTimeoutMs'],

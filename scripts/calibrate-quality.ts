@@ -5,17 +5,29 @@
  *
  *   npx tsx scripts/calibrate-quality.ts             calibrate: WebP and AVIF quality at equal score to mozjpeg q50..90
  *   npx tsx scripts/calibrate-quality.ts --efforts   AVIF effort 0..3: encode time (1 and 2 threads), bytes at equal score
+ *       --efforts --timing-photos: encode time only (wall and CPU), for the photographs and the 5120 px one
  *   npx tsx scripts/calibrate-quality.ts --import    rebuild fixtures/calibration from the Debian wallpaper packages
  *
- * Options: --sizes 400,800,1600 (output widths; a size above the source's width is skipped),
- *          --large all|name,... (which photographs get the sizes above 800 px; default six of them)
- *          --avif-efforts 2 (calibration), --only name1,name2 (images by file stem), --out FILE (JSON).
+ * Options: --sizes 400,800 (output widths; a size above the source's width is skipped; default 400,800
+ *          for calibration, 400,800,1200,1600 for --efforts), --large all|name,... (which photographs get
+ *          sizes above 800 px; default six of them), --avif-efforts 2 (calibration), --only name1,name2
+ *          (images by file stem), --out FILE (JSON), --cache FILE (JSON lines of measured points; a rerun
+ *          resumes from it), --report-only (aggregate the cache, measure nothing).
  *
  * Needs `butteraugli_main` and `ssimulacra_main` (Debian `libjxl-devtools`). Runs on one core:
  * sharp.concurrency(1), one encode and one metric process at a time.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -156,10 +168,17 @@ function encodeOptions(pipeline: Sharp, enc: Encoder, q: number): Sharp {
   return pipeline.avif({ quality: q, effort: enc.effort ?? 2 });
 }
 
-async function encode(ref: Reference, enc: Encoder, q: number): Promise<{ data: Buffer; ms: number }> {
+/**
+ * One encode, timed by the wall clock and by the process's CPU time (all threads). On a shared,
+ * loaded machine the wall clock mostly measures the queue; CPU time of a one-thread encode is close
+ * to what it takes on an idle core.
+ */
+async function encode(ref: Reference, enc: Encoder, q: number): Promise<{ data: Buffer; ms: number; cpuMs: number }> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const data = await encodeOptions(sharp(ref.png), enc, q).toBuffer();
-  return { data, ms: performance.now() - started };
+  const used = process.cpuUsage(cpu);
+  return { data, ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
 }
 
 async function score(
@@ -246,14 +265,27 @@ class Curve {
    * Coarse grid, then one measurement at each predicted crossing (per metric) that no measured
    * point is already close to, so each interpolation spans a few quality steps only.
    */
-  async refine(grid: readonly number[], targets: ReadonlyArray<Record<Metric, number>>, lo: number, hi: number) {
+  /** A curve of measured points only (from the cache), for matching and interpolation. */
+  static of(points: readonly Point[]): Curve {
+    const curve = new Curve(undefined as unknown as Reference, JPEG, '');
+    for (const p of points) curve.points.set(p.q, p);
+    return curve;
+  }
+
+  async refine(
+    grid: readonly number[],
+    targets: ReadonlyArray<Record<Metric, number>>,
+    lo: number,
+    hi: number,
+    metrics: readonly Metric[] = ['ba'],
+  ) {
     for (const q of grid) await this.at(q);
-    for (const metric of METRICS) {
+    for (const metric of metrics) {
       for (const target of targets) {
         const m = this.match(metric, target[metric]);
         const q = Math.min(hi, Math.max(lo, Math.round(m.q)));
         if (m.clamped) continue;
-        const near = [...this.points.keys()].some((k) => Math.abs(k - m.q) <= (metric === 'ba' ? 2 : 3));
+        const near = [...this.points.keys()].some((k) => Math.abs(k - m.q) <= 3);
         if (!near) await this.at(q);
       }
     }
@@ -278,37 +310,64 @@ async function versions() {
 
 // ---------------------------------------------------------------- calibration
 
-const WEBP_GRID = [30, 50, 70, 85, 95];
-const AVIF_GRID = [25, 40, 55, 70, 85];
+/**
+ * Starting grids: the research note's matches for JPEG 50..90 plus one point beyond each end, so most
+ * crossings fall between two close points; a butteraugli crossing more than 3 steps from every
+ * measured point gets one more measurement (`Curve.refine`).
+ */
+const WEBP_GRID = [35, 48, 62, 75, 83, 90, 97];
+const AVIF_GRID = [30, 42, 50, 58, 72, 85];
+
+type CachedRef = { ref: string; curves: Record<string, Point[]> };
 
 async function calibrate(work: string) {
   const started = Date.now();
-  const sizes = numbers(option('--sizes') ?? '400,800,1600');
+  const sizes = numbers(option('--sizes') ?? '400,800');
   const avifEfforts = numbers(option('--avif-efforts') ?? '2');
-  const refs = await references(work, sizes);
+  // Smallest size first over every photograph, so a run cut short still covers every photograph.
+  const refs = (await references(work, sizes)).sort((a, b) => a.width - b.width || a.id.localeCompare(b.id));
   const encoders = [WEBP, ...avifEfforts.map(avifEncoder)];
   console.error(
     `${refs.length} references (${sizes.join('/')} px) from ${new Set(refs.map((r) => r.image)).size} photos`,
   );
-
-  type PerRef = { ref: string; jpeg: Curve; others: Record<string, Curve> };
-  const results: PerRef[] = [];
-  for (const ref of refs) {
-    const t0 = Date.now();
-    const jpeg = new Curve(ref, JPEG, work);
-    for (const q of JPEG_TARGETS) await jpeg.at(q);
-    const targets = JPEG_TARGETS.map((q) => jpeg.points.get(q) as Point);
-    const others: Record<string, Curve> = {};
-    for (const enc of encoders) {
-      const curve = new Curve(ref, enc, work);
-      if (enc.format === 'webp') await curve.refine(WEBP_GRID, targets, 1, 100);
-      else await curve.refine(AVIF_GRID, targets, 1, 100);
-      others[enc.name] = curve;
+  // Each finished reference is appended to the cache, and a rerun skips what the cache holds:
+  // the run can be stopped and resumed, and --report-only aggregates whatever has been measured.
+  const cacheFile = option('--cache') ?? join(tmpdir(), 'quality-calibration-points.jsonl');
+  const cached = new Map<string, CachedRef>();
+  if (existsSync(cacheFile)) {
+    for (const line of readFileSync(cacheFile, 'utf8').split('\n').filter(Boolean)) {
+      const entry = JSON.parse(line) as CachedRef;
+      cached.set(entry.ref, entry);
     }
-    results.push({ ref: ref.id, jpeg, others });
-    const n = Object.values(others).reduce((a, c) => a + c.points.size, jpeg.points.size);
-    console.error(`${ref.id.padEnd(28)} ${n} encodes, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
+  if (!process.argv.includes('--report-only')) {
+    for (const ref of refs) {
+      if (cached.has(ref.id)) continue;
+      const t0 = Date.now();
+      const jpeg = new Curve(ref, JPEG, work);
+      for (const q of JPEG_TARGETS) await jpeg.at(q);
+      const targets = JPEG_TARGETS.map((q) => jpeg.points.get(q) as Point);
+      const curves: Record<string, Point[]> = { jpeg: jpeg.sorted() };
+      for (const enc of encoders) {
+        const curve = new Curve(ref, enc, work);
+        await curve.refine(enc.format === 'webp' ? WEBP_GRID : AVIF_GRID, targets, 1, 100);
+        curves[enc.name] = curve.sorted();
+      }
+      const entry = { ref: ref.id, curves };
+      appendFileSync(cacheFile, `${JSON.stringify(entry)}\n`);
+      cached.set(ref.id, entry);
+      const n = Object.values(curves).reduce((a, c) => a + c.length, 0);
+      console.error(`${ref.id.padEnd(28)} ${n} encodes, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  }
+  type PerRef = { ref: string; jpeg: Curve; others: Record<string, Curve> };
+  const results: PerRef[] = [...cached.values()]
+    .filter((c) => encoders.every((e) => c.curves[e.name]))
+    .map((c) => ({
+      ref: c.ref,
+      jpeg: Curve.of(c.curves.jpeg ?? []),
+      others: Object.fromEntries(encoders.map((e) => [e.name, Curve.of(c.curves[e.name] ?? [])])),
+    }));
 
   // Per encoder, per metric, per JPEG target: the matched quality and bytes on every reference.
   const summary: Record<string, Record<Metric, unknown[]>> = {};
@@ -362,7 +421,7 @@ async function calibrate(work: string) {
       'lossless lanczos3 references; mozjpeg q50..90 as targets; each encoder interpolated (highest crossing) to the JPEG score; lower scores are better',
     metrics: { ba: 'butteraugli_main 3-norm (primary)', ss: 'ssimulacra_main (SSIMULACRA 1)' },
     sizes,
-    references: refs.map((r) => `${r.id} ${r.width}x${r.height}`),
+    references: results.map((r) => r.ref),
     tables,
     summary,
     points: results.map((r) => ({
@@ -370,6 +429,7 @@ async function calibrate(work: string) {
       jpeg: r.jpeg.sorted(),
       ...Object.fromEntries(Object.entries(r.others).map(([k, c]) => [k, c.sorted()])),
     })),
+    cache: basename(cacheFile),
     runSeconds: Math.round((Date.now() - started) / 1000),
   };
   const file = option('--out') ?? join(work, '..', 'quality-calibration.json');
@@ -397,7 +457,7 @@ async function efforts(work: string) {
   const effortList = numbers(option('--effort-list') ?? '0,1,2,3');
   const targetsQ = numbers(option('--targets') ?? '80');
   const repeats = Number(option('--repeats') ?? '2');
-  const refs = await references(work, sizes);
+  const refs = process.argv.includes('--timing-photos') ? [] : await references(work, sizes);
   console.error(`${refs.length} references (${sizes.join('/')} px)`);
   const rows: unknown[] = [];
   for (const ref of refs) {
@@ -480,7 +540,7 @@ async function efforts(work: string) {
       });
     }
   }
-  const large = process.argv.includes('--no-large') ? [] : await timeLarge(effortList, repeats);
+  const large = process.argv.includes('--no-large') ? [] : await timeLarge(effortList, repeats, work);
   const out = {
     date: new Date().toISOString(),
     versions: await versions(),
@@ -502,25 +562,41 @@ async function efforts(work: string) {
  * from the 5120x2880 benchmark photograph, at AVIF q60 (about the mapped quality for JPEG 80).
  * Also the process's peak RSS after each size, a rough upper bound on the encoder's memory.
  */
-async function timeLarge(effortList: readonly number[], repeats: number) {
+async function timeLarge(effortList: readonly number[], repeats: number, work: string) {
   const file = join(REPO, 'fixtures/bench/seeding-5120x2880.jpg');
-  const rows: Array<Record<string, number>> = [];
+  const refs: Reference[] = process.argv.includes('--timing-photos')
+    ? await references(work, numbers(option('--sizes') ?? '400,800,1200,1600'))
+    : [];
   for (const width of numbers(option('--large-sizes') ?? '2048,2560,4096')) {
     const png = await sharp(file).resize({ width, kernel: 'lanczos3' }).png({ compressionLevel: 1 }).toBuffer();
     const { width: w = 0, height: h = 0 } = await sharp(png).metadata();
-    const ref: Reference = { id: `seeding@${width}`, image: 'seeding', width: w, height: h, png, path: '' };
-    const row: Record<string, number> = { width, megapixels: r2((w * h) / 1e6) };
-    row.jpegMs = Math.round((await encode(ref, JPEG, 80)).ms);
-    row.webpMs = Math.round((await encode(ref, WEBP, 80)).ms);
+    refs.push({ id: `seeding@${width}`, image: 'seeding', width: w, height: h, png, path: '' });
+  }
+  const rows: Array<Record<string, number | string>> = [];
+  for (const ref of refs) {
+    const row: Record<string, number | string> = { ref: ref.id, megapixels: r2((ref.width * ref.height) / 1e6) };
+    const best = async (enc: Encoder, q: number) => {
+      const runs: Array<{ ms: number; cpuMs: number }> = [];
+      for (let k = 0; k < repeats; k++) runs.push(await encode(ref, enc, q));
+      return {
+        ms: Math.round(Math.min(...runs.map((r) => r.ms))),
+        cpu: Math.round(Math.min(...runs.map((r) => r.cpuMs))),
+      };
+    };
+    const j = await best(JPEG, 80);
+    const wp = await best(WEBP, 80);
+    Object.assign(row, { jpegMs: j.ms, jpegCpu: j.cpu, webpMs: wp.ms, webpCpu: wp.cpu });
     for (const effort of effortList) {
       for (const threads of [1, 2]) {
         sharp.concurrency(threads);
-        const times: number[] = [];
-        for (let k = 0; k < repeats; k++) times.push((await encode(ref, avifEncoder(effort), 60)).ms);
-        row[`e${effort}t${threads}Ms`] = Math.round(Math.min(...times));
+        const t = await best(avifEncoder(effort), 60);
+        row[`e${effort}t${threads}Ms`] = t.ms;
+        row[`e${effort}t${threads}Cpu`] = t.cpu;
       }
       sharp.concurrency(1);
-      console.error(`seeding@${width} e${effort} ${row[`e${effort}t1Ms`]} / ${row[`e${effort}t2Ms`]} ms`);
+      console.error(
+        `${ref.id} e${effort} wall ${row[`e${effort}t1Ms`]} / ${row[`e${effort}t2Ms`]} ms, cpu ${row[`e${effort}t1Cpu`]} / ${row[`e${effort}t2Cpu`]} ms`,
+      );
     }
     row.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     rows.push(row);

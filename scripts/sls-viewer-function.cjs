@@ -24,14 +24,19 @@ function load() {
  * bundles (serverless.yml `custom.edgeConfig`), so both agree.
  * @param {object} edgeConfig an `EdgeResizerConfigInput`
  */
-function viewerConfig(edgeConfig) {
+function viewerConfig(edgeConfig, options = {}) {
   const { createConfig, viewerConfig: fromConfig } = load();
-  return fromConfig(createConfig(edgeConfig || {}));
+  const config = createConfig(edgeConfig || {});
+  return fromConfig(config, config.signing.secret, Boolean(options.keyValueStore));
 }
 
-/** @param {object} edgeConfig an `EdgeResizerConfigInput` */
-function renderViewerFunction(edgeConfig) {
-  return load().buildViewerFunction(viewerConfig(edgeConfig));
+/**
+ * @param {object} edgeConfig an `EdgeResizerConfigInput`
+ * @param {{keyValueStore?: boolean}} options `keyValueStore`: signing keys by `kid` from the
+ *   KeyValueStore associated with the function (then `FunctionConfig.KeyValueStoreAssociations` is required)
+ */
+function renderViewerFunction(edgeConfig, options = {}) {
+  return load().buildViewerFunction(viewerConfig(edgeConfig, options));
 }
 
 module.exports = async ({ resolveVariable }) => renderViewerFunction(await resolveVariable('self:custom.edgeConfig'));

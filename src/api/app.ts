@@ -10,6 +10,9 @@
  *   PUT    /api/images/<key>              201 new / 200 replaced (version + 1)
  *   PATCH  /api/images/<key>              {"focalPoint": {x, y} | null}: 200, no new version
  *   DELETE /api/images/<key>              204
+ *   POST   /api/uploads                   staged multipart upload: presigned part URLs (staged-uploads.ts)
+ *   POST   /api/uploads/<id>/complete     ingest the staged bytes as a PUT would
+ *   DELETE /api/uploads/<id>              abort
  *   DELETE /api/derivatives/<key>         purge only: `{key, deleted}` (`edge-resizer purge`)
  *   GET    /originals/<token>             the decrypted original, `Range` supported (also HEAD)
  */
@@ -22,6 +25,7 @@ import { parseUserMeta } from '../core/user-meta.js';
 import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
+import type { StagingStore } from '../storage/staging-store.js';
 import { checkBearer } from './auth.js';
 import { busy, createKeyLock } from './key-lock.js';
 import type { FunctionUrlEvent, StreamingHandler } from './lambda-stream.js';
@@ -30,6 +34,12 @@ import { ORIGINALS_PATH, originalUrl, serveOriginal } from './originals.js';
 import { createReply, type Reply } from './reply.js';
 import { type RequestBody, requestBody } from './request-body.js';
 import { SETTINGS_PATH, serveSettings } from './stage-settings.js';
+import {
+  abortStagedUpload,
+  completeStagedUpload,
+  createStagedUpload,
+  type StagedUploadDeps,
+} from './staged-uploads.js';
 import {
   deleteImage,
   describeVersion,
@@ -54,9 +64,14 @@ export interface ApiDeps {
   logger?: Logger;
   /** Invalidates `/<key>*` in front of the derivatives (CloudFront deployed, the edge cache locally). */
   invalidate?: (key: string) => Promise<void>;
+  /** The staging bucket of large uploads; without it `/api/uploads` answers 404. */
+  staging?: StagingStore;
+  /** How long part URLs and upload ids stay valid. @default 1 hour */
+  stagedUploadTtlSeconds?: number;
 }
 
 const IMAGES_PATH = '/api/images';
+const UPLOADS_PATH = '/api/uploads';
 /** `DELETE /api/derivatives/<key>`: its own prefix, so no image key can be mistaken for it. */
 const DERIVATIVES_PATH = '/api/derivatives';
 /** POSTed keys get an id of this length plus the longest extension; checked before the body is read. */
@@ -116,6 +131,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
       if (method === 'GET') return streamListing(deps.metadata, reply, parseListingQuery(request.query));
       return upload(request, reply, undefined);
     }
+    if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`)) return stagedUpload(request, reply);
     if (path.startsWith(`${DERIVATIVES_PATH}/`)) {
       allow(method, ['DELETE']);
       const key = parseImageKey(path.slice(DERIVATIVES_PATH.length + 1));
@@ -164,6 +180,34 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     await reply.json(saved.created ? 201 : 200, describeVersion(saved.item), {
       Location: `${IMAGES_PATH}/${saved.item.key}`,
     });
+  }
+
+  /** `/api/uploads…`: see staged-uploads.ts. */
+  async function stagedUpload(request: ApiRequest, reply: Reply): Promise<void> {
+    const { method, path } = request;
+    if (!deps.staging) throw new HttpError('not_found', 'Staged uploads are not configured here');
+    const staged: StagedUploadDeps = { ...uploads, staging: deps.staging };
+    if (path === UPLOADS_PATH) {
+      allow(method, ['POST']);
+      const body = parseJsonObject(await request.body.read(MAX_JSON_BYTES, () => jsonTooLarge()));
+      return reply.json(201, await createStagedUpload(staged, body));
+    }
+    const rest = path.slice(UPLOADS_PATH.length + 1);
+    const complete = /^([A-Za-z0-9_-]+)\/complete$/.exec(rest);
+    if (complete) {
+      allow(method, ['POST']);
+      const body = parseJsonObject(await request.body.read(MAX_JSON_BYTES, () => jsonTooLarge()));
+      const saved = await completeStagedUpload(staged, complete[1] ?? '', body);
+      return reply.json(saved.created ? 201 : 200, describeVersion(saved.item), {
+        Location: `${IMAGES_PATH}/${saved.item.key}`,
+      });
+    }
+    if (/^[A-Za-z0-9_-]+$/.test(rest)) {
+      allow(method, ['DELETE']);
+      await abortStagedUpload(staged, rest);
+      return reply.empty(204);
+    }
+    throw new HttpError('not_found', 'Not found');
   }
 
   /** `PATCH /api/images/<key>`: `{"focalPoint": {"x", "y"} | null}`, nothing else. */

@@ -56,9 +56,10 @@
  * `<key>` and no version object is left.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EdgeResizerConfig } from '../core/config.js';
-import { encryptBuffer } from '../core/envelope.js';
+import { createEncryptStream, encryptBuffer, TAG_BYTES } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
 import { FOCAL_POINT_META, formatFocalPoint } from '../core/focal-point.js';
 import { describeError, type Logger } from '../core/log.js';
@@ -108,7 +109,11 @@ export interface UploadDeps {
 
 /** An upload checked and described, not yet stored. */
 export interface PreparedUpload {
-  plaintext: Buffer;
+  /** The bytes, held whole (single-request uploads)… */
+  plaintext?: Buffer;
+  /** …or in a file, read as a stream when stored (staged uploads). */
+  file?: string;
+  bytes: number;
   info: ImageInfo;
   sha256: string;
   thumbhash: string;
@@ -144,7 +149,31 @@ export async function prepareUpload(
   const info = await inspectImage(plaintext, config);
   const thumbhash = await computeThumbHash(plaintext, config);
   const sha256 = createHash('sha256').update(plaintext).digest('hex');
-  return { plaintext, info, sha256, thumbhash, meta, ...(focalPoint ? { focalPoint } : {}) };
+  return { plaintext, bytes: plaintext.length, info, sha256, thumbhash, meta, ...(focalPoint ? { focalPoint } : {}) };
+}
+
+/**
+ * Step 1 for bytes in a file (a staged upload): the header and a shrink-on-load
+ * decode read the file, so memory is bounded whatever its size. `sha256` was
+ * computed as the file was written.
+ */
+export async function prepareFileUpload(
+  file: { path: string; bytes: number; sha256: string },
+  meta: Record<string, string>,
+  config: EdgeResizerConfig,
+  focalPoint?: FocalPoint,
+): Promise<PreparedUpload> {
+  const info = await inspectImage({ file: file.path, bytes: file.bytes }, config);
+  const thumbhash = await computeThumbHash(file.path, config);
+  return {
+    file: file.path,
+    bytes: file.bytes,
+    info,
+    sha256: file.sha256,
+    thumbhash,
+    meta,
+    ...(focalPoint ? { focalPoint } : {}),
+  };
 }
 
 export interface SavedVersion {
@@ -166,13 +195,30 @@ export async function saveVersion(
 ): Promise<SavedVersion | undefined> {
   const { store, logger } = deps;
   const objectKey = versionObjectKey(key, newImageId());
-  const { body, metadata: envelope } = encryptBuffer(upload.plaintext, await deps.masterKey());
-  // Outside the key's queue: concurrent uploads encrypt and store in parallel, and only commit in turn.
   const focal: Record<string, string> = upload.focalPoint
     ? { [FOCAL_POINT_META]: formatFocalPoint(upload.focalPoint) }
     : {};
+  const masterKey = await deps.masterKey();
+  // Outside the key's queue: concurrent uploads encrypt and store in parallel, and only commit in turn.
   // The promotion's copy carries the metadata to `<key>`, where the edge reads the focal point.
-  await store.putOriginal(objectKey, body, { ...envelope, [OBJECT_META]: objectKey, ...focal }, body.length);
+  if (upload.plaintext) {
+    const { body, metadata: envelope } = encryptBuffer(upload.plaintext, masterKey);
+    await store.putOriginal(objectKey, body, { ...envelope, [OBJECT_META]: objectKey, ...focal }, body.length);
+  } else if (upload.file) {
+    // Encrypted as it is read and sent: the file is never held whole.
+    const { metadata: envelope, stream } = createEncryptStream(masterKey, upload.bytes);
+    const source = createReadStream(upload.file);
+    source.on('error', (error) => stream.destroy(error));
+    source.pipe(stream);
+    await store.putOriginal(
+      objectKey,
+      stream,
+      { ...envelope, [OBJECT_META]: objectKey, ...focal },
+      upload.bytes + TAG_BYTES,
+    );
+  } else {
+    throw new Error('An upload has neither bytes nor a file');
+  }
   try {
     return await deps.keyLock.run(key, () => commitVersion(deps, key, upload, objectKey, options));
   } catch (error) {
@@ -204,7 +250,7 @@ async function commitVersion(
         contentType: upload.info.contentType,
         width: upload.info.width,
         height: upload.info.height,
-        bytes: upload.plaintext.length,
+        bytes: upload.bytes,
         sha256: upload.sha256,
         created: new Date().toISOString(),
         thumbhash: upload.thumbhash,

@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CliError, DEFAULT_DATA_DIR, EXIT, env } from './common.js';
 import { keygen } from './keygen.js';
+import { keysAdd, keysList, keysRetire } from './keys.js';
 import { purge } from './purge.js';
 import { serve } from './serve.js';
 import { sign } from './sign.js';
@@ -68,8 +69,32 @@ program
   .description('print the URL signed with SIGNING_SECRET (CONTRACT.md §5)')
   .argument('<url>', 'absolute URL or path with its query')
   .option('--expires <when>', '30s, 15m, 1h, 7d or a unix time', '1h')
-  .option('--secret <secret>', 'signing secret (default: SIGNING_SECRET)')
+  .option('--secret <secret>', "signing secret (default: SIGNING_SECRET, or with --kid the data dir's key)")
+  .option('--kid <kid>', 'sign with this key of `keys add` (named in the URL)')
+  .addOption(dataDirOption())
   .action(sign);
+
+const keys = program
+  .command('keys')
+  .description("manage the signing keys (locally the data dir's signing-keys.json, re-read by `serve`)");
+keys
+  .command('add')
+  .description('add a signing key and print its secret once')
+  .option('--kid <kid>', 'its name (default: a new one)')
+  .addOption(dataDirOption())
+  .action(keysAdd);
+keys
+  .command('list')
+  .description('one JSON line per key: kid, created, status (never the secret)')
+  .option('--kid <kid>', 'only this key')
+  .addOption(dataDirOption())
+  .action(keysList);
+keys
+  .command('retire')
+  .description('retire a key: URLs signed with it get 403 within seconds, cache hits included')
+  .requiredOption('--kid <kid>', 'the key to retire')
+  .addOption(dataDirOption())
+  .action(keysRetire);
 
 program
   .command('purge')

@@ -18,8 +18,8 @@ export const GENERATED_RESPONSE_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_TRANSFORM_TIMEOUT_MS = 20_000;
 /** AVIF at sharp's default effort (4) takes ~0.9 s for 400 px; effort 2 ~80 ms at a small size cost. */
 export const DEFAULT_AVIF_EFFORT = 2;
-/** PROVISIONAL (the encoder-policy measurement sets it): above this many output pixels `format=auto` does not pick AVIF. */
-export const DEFAULT_AVIF_MAX_OUTPUT_PIXELS = 1600 * 1600;
+/** Above this many output pixels `format=auto` does not pick AVIF: bounds the encode to ~0.6 s (1.8 s on a slow Lambda) and ~460 MB; measured in `AVIF_POLICY` (encoder-policy.ts). */
+export const DEFAULT_AVIF_MAX_OUTPUT_PIXELS = 2560 * 1600;
 
 /** Gravity names of CONTRACT.md §3 (kept in step with `GRAVITIES` in params.ts by the type checker). */
 export type GravityName =
@@ -75,6 +75,8 @@ export interface EdgeResizerConfig {
   originalsBucket: string;
   /** Bucket of derivatives, the CloudFront S3 origin. @default 'edge-resizer-derivatives' */
   derivativesBucket: string;
+  /** Private bucket of staged multipart uploads (CONTRACT.md §7), emptied within a day. @default 'edge-resizer-staging' */
+  stagingBucket: string;
   /** DynamoDB metadata table. @default 'edge-resizer-images' */
   metadataTable: string;
   masterKey: MasterKeySource;
@@ -116,6 +118,7 @@ export const DEFAULT_CONFIG: EdgeResizerConfig = {
   region: 'us-east-1',
   originalsBucket: 'edge-resizer-originals',
   derivativesBucket: 'edge-resizer-derivatives',
+  stagingBucket: 'edge-resizer-staging',
   metadataTable: 'edge-resizer-images',
   masterKey: { type: 'file', path: '.data/master.key' },
   limits: {

@@ -9,22 +9,43 @@ import type { OutputFormat } from './params.js';
 /**
  * JPEG quality → the encoder's quality that looks the same; interpolate linearly, clamp outside.
  *
- * PROVISIONAL: the research note's median SSIMULACRA2 table until the calibration replaces it.
+ * Measured 2026-12-01 by `npx tsx scripts/calibrate-quality.ts` (22 min, one core; raw figures in
+ * docs/quality-calibration.json): 34 references, the 17 photographs of fixtures/photos and
+ * fixtures/calibration at 400 and 800 px wide, lossless lanczos3 resizes; sharp 0.35.5 (mozjpeg,
+ * libwebp 1.6.0, aom 3.15.1), every encode decoded back to PNG and scored with butteraugli 3-norm
+ * (`butteraugli_main --pnorm 3`, libjxl-devtools 0.7.0). For each reference, the encoder's quality
+ * at mozjpeg q50..90's score (the highest crossing, linear between measured points); the table is
+ * the median over the 34, spread as the interquartile range:
+ *
+ * | JPEG q | WebP q (IQR)   | AVIF q, effort 2 (IQR) | bytes vs JPEG, WebP / AVIF (median) |
+ * |-------:|----------------|------------------------|-------------------------------------|
+ * |     50 | 50 (44–56)     | 44 (40–47)             | 0.91× / 0.76×                       |
+ * |     60 | 61 (51–68)     | 48 (43–50)             | 0.88× / 0.74×                       |
+ * |     70 | 75 (63–79)     | 52 (48–55)             | 0.89× / 0.73×                       |
+ * |     80 | 82 (78–86)     | 60 (57–66)             | 0.90× / 0.72×                       |
+ * |     90 | 91 (87–95)     | 75 (71–79)             | 0.95× / 0.70×                       |
+ *
+ * At JPEG 80, WebP at q82 is larger than the JPEG on 7 of 34 references (up to 1.27×); AVIF is smaller
+ * on 34 of 34 (at most 0.85×). The second metric, SSIMULACRA 1 (`ssimulacra_main`), gives lower
+ * qualities everywhere (WebP 42/54/66/80/89, AVIF 41/44/49/57/73): the table takes butteraugli's,
+ * the stricter of the two. Applied back, the median score equals the JPEG's (within 1%), and 6–10
+ * of the 34 references score more than 10% worse than the JPEG. Comparison with the research note
+ * (JPEG 80 ≈ WebP 83 ≈ AVIF 58 by SSIMULACRA2): docs/quality.md.
  */
 export const QUALITY_SCALE: Readonly<Record<'webp' | 'avif', ReadonlyArray<readonly [jpeg: number, own: number]>>> = {
   webp: [
-    [50, 48],
-    [60, 60],
+    [50, 50],
+    [60, 61],
     [70, 75],
-    [80, 83],
-    [90, 90],
+    [80, 82],
+    [90, 91],
   ],
   avif: [
-    [50, 42],
-    [60, 45],
-    [70, 50],
-    [80, 58],
-    [90, 72],
+    [50, 44],
+    [60, 48],
+    [70, 52],
+    [80, 60],
+    [90, 75],
   ],
 };
 
@@ -65,17 +86,49 @@ export interface AvifBand {
   effort: number;
   /**
    * libvips threads worth giving the encode (`sharp.concurrency`) where the function has a second
-   * vCPU (Lambda: above ~1,769 MB); with one vCPU or less a second thread only adds overhead.
+   * vCPU (Lambda: above ~1,769 MB). A second thread costs no extra CPU time (measured: median 1.01×, 0.77–1.37×).
    */
   threads: number;
+  /** Added to `encoderQuality('avif', q)`: efforts 0 and 1 need a slightly higher q for the same butteraugli score. */
+  qualityOffset: number;
 }
 
 /**
  * AVIF effort by output size: the first band whose `maxPixels` the output does not exceed.
  *
- * PROVISIONAL: effort 2 everywhere, as before, until the `--efforts` measurement replaces it.
+ * Measured 2026-12-01 by `scripts/calibrate-quality.ts --efforts` (sharp 0.35.5, aom 3.15.1) on
+ * fig and aitzgorri-hills (fixtures) at 400–1600 px wide and the 5120 px benchmark photograph scaled
+ * to 2560/4096, AVIF q60. Times are the process's CPU time of a one-thread encode, which on this
+ * shared machine (2 cores, load average 15–19) is close to an idle core's wall clock (effort 2 at
+ * 400 px: 91 ms, the research note's quiet machine 89 ms); wall clock here was 3–6× longer.
+ * Bytes are at equal butteraugli 3-norm to mozjpeg q80 (2–3 photographs per size), against effort 2.
+ *
+ * | output (Mpx)  | JPEG q80 | e0 ms | e1 ms | e2 ms | e3 ms | bytes e0 / e1 / e3 vs e2 |
+ * |---------------|---------:|------:|------:|------:|------:|--------------------------|
+ * | 400 w (0.11)  |   17–30  |    17 |    40 |    91 |   165 | 1.07–1.40 / 1.05–1.09 / 0.91–0.98 |
+ * | 800 w (0.43)  |   57–60  |    64 |   155 |   300 |   573 | 1.06–1.20 / 1.04–1.09 / 0.96–0.99 |
+ * | 1200 w (0.96) |  130–189 |   128 |   277 |   748 |  1108 | 1.04–1.07 / 1.03–1.04 / 0.98 |
+ * | 1600 w (1.7)  |  242–253 |   250 |   478 |  1185 |  1542 | 1.03–1.04 / 1.02–1.03 / 0.96–0.98 |
+ * | 2560 w (3.7)  |      406 |   354 |   782 |  1824 |  1953 | (not scored) |
+ * | 4096 w (9.4)  |      897 |  1045 |  1753 |  4128 |  4501 | (not scored) |
+ *
+ * Choice, assuming a slow Lambda is 3× slower than these figures (1,024 MB is ~0.58 vCPU; 1,536 MB
+ * ~0.87; plus a slower core):
+ * - ≤ 0.2 Mpx (400–550 px): effort 1. Effort 2 makes a 400 px AVIF miss ~2.5× a JPEG miss
+ *   (decode+resize ~28 ms + 91 ms vs + 20 ms); effort 1 is ~1.4× for 5–9% more bytes.
+ * - ≤ 1.2 Mpx (to ~1340×900): effort 2, ≤ ~0.95 s, ≤ ~2.8 s on a slow Lambda. Effort 3 saves 1–4%
+ *   for twice the time; effort 0 costs 6–20% here.
+ * - above: effort 0, which costs only 3–7% over effort 2 from 1 Mpx up, at a fifth of its time, and
+ *   runs as fast as WebP (4096 px: 1,045 ms vs WebP 1,248 ms). A 4096×4096 output (16.8 Mpx,
+ *   `format=avif` asked for explicitly) is ~1.9 s, ~5.6 s on a slow Lambda: inside the 20 s budget.
+ * `format=auto` stops choosing AVIF above `DEFAULT_AVIF_MAX_OUTPUT_PIXELS` (4.1 Mpx, 2560×1600): the
+ * encode stays under ~0.6 s (1.8 s slow) and the process's peak RSS under ~460 MB (740 MB at 9.4 Mpx).
  */
-export const AVIF_POLICY: ReadonlyArray<AvifBand> = [{ maxPixels: Number.POSITIVE_INFINITY, effort: 2, threads: 1 }];
+export const AVIF_POLICY: ReadonlyArray<AvifBand> = [
+  { maxPixels: 200_000, effort: 1, threads: 2, qualityOffset: 1 },
+  { maxPixels: 1_200_000, effort: 2, threads: 2, qualityOffset: 0 },
+  { maxPixels: Number.POSITIVE_INFINITY, effort: 0, threads: 2, qualityOffset: 2 },
+];
 
 function band(pixels: number): AvifBand {
   const n = pixels >= 1 ? pixels : 1; // NaN, zero and negatives count as the smallest output
@@ -90,4 +143,13 @@ export function avifSettings(pixels: number): AvifEncoderSettings {
 /** Threads an AVIF encode of `pixels` pixels gains from, given a second vCPU (see `AvifBand.threads`). */
 export function avifThreads(pixels: number): number {
   return band(pixels).threads;
+}
+
+/**
+ * AVIF quality for `jpegQuality` at an output of `pixels` pixels: `encoderQuality('avif', q)` (calibrated
+ * at effort 2) plus the band's offset for its effort, so effort 0 and 1 bands keep the same look.
+ */
+export function avifQuality(jpegQuality: number, pixels: number): number {
+  const q = encoderQuality('avif', jpegQuality);
+  return Math.min(100, Math.max(1, q + band(pixels).qualityOffset));
 }

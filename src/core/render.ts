@@ -92,11 +92,6 @@ export interface RenderRequest {
   negotiated: boolean;
   /** `performance.now()` when the request arrived; the budget counts from here. @default now */
   startedAt?: number;
-  /**
-   * Bytes the caller's transport adds to a generated response beyond the
-   * headers given here (e.g. nothing for CloudFront); counted against the 1 MB limit.
-   */
-  extraResponseBytes?: number;
 }
 
 /** Timings in ms, in Server-Timing order. */
@@ -317,8 +312,8 @@ export async function renderDerivative(deps: RenderDeps, request: RenderRequest)
       timings.store = performance.now() - storeStart;
       headers['Server-Timing'] = serverTiming(timings);
 
-      const size = generatedResponseBytes(body.length, headers) + (request.extraResponseBytes ?? 0);
-      if (size <= GENERATED_RESPONSE_LIMIT_BYTES) return { kind: 'image', headers, body, timings };
+      if (generatedResponseBytes(body.length, headers) <= GENERATED_RESPONSE_LIMIT_BYTES)
+        return { kind: 'image', headers, body, timings };
       if (!stored) {
         if (storeError instanceof HttpError && storeError.code === 'busy') throw storeError;
         throw new HttpError('storage_error', 'The image is too large to answer before it is stored', {

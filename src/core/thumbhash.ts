@@ -12,8 +12,12 @@ import { HttpError } from './errors.js';
 /** ThumbHash encodes at most 100×100 pixels. */
 const THUMB_SIZE = 100;
 
-/** The base64 ThumbHash of the image as displayed (EXIF-oriented, first frame). */
-export async function computeThumbHash(input: Buffer, config: EdgeResizerConfig): Promise<string> {
+/**
+ * The base64 ThumbHash of the image as displayed (EXIF-oriented, first frame).
+ * `input` may be a file path: decoded sequentially and shrunk on load, its
+ * memory is bounded by the 100×100 output, not the original's size.
+ */
+export async function computeThumbHash(input: Buffer | string, config: EdgeResizerConfig): Promise<string> {
   let rendered: { data: Buffer; info: OutputInfo };
   try {
     rendered = await sharp(input, {

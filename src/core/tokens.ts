@@ -30,26 +30,40 @@ export function deriveTokenKey(masterKey: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'edge-resizer originals token v1', 32));
 }
 
+/** The key of staged-upload ids (`POST /api/uploads`), separate from the originals tokens' key. */
+export function deriveUploadKey(masterKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'edge-resizer staged upload v1', 32));
+}
+
 export function sealToken(token: OriginalToken, tokenKey: Buffer): string {
+  return sealJson(token, tokenKey);
+}
+
+/** Any JSON value, AES-256-GCM sealed as base64url: readable and forgeable by nobody without `key`. */
+export function sealJson(value: unknown, key: Buffer): string {
   const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', tokenKey, iv);
-  const sealed = Buffer.concat([cipher.update(JSON.stringify(token)), cipher.final(), cipher.getAuthTag()]);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const sealed = Buffer.concat([cipher.update(JSON.stringify(value)), cipher.final(), cipher.getAuthTag()]);
   return Buffer.concat([iv, sealed]).toString('base64url');
+}
+
+/** Opens `sealJson` output; anything tampered or malformed → 403 `forbidden`. */
+export function openJson(text: string, key: Buffer): unknown {
+  const raw = /^[A-Za-z0-9_-]+$/.test(text) ? Buffer.from(text, 'base64url') : Buffer.alloc(0);
+  if (raw.length <= IV_BYTES + TAG_BYTES) throw forbidden();
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
+    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+    const plain = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
+    return JSON.parse(plain.toString('utf8'));
+  } catch {
+    throw forbidden();
+  }
 }
 
 /** Opens a token: tampered → 403 `forbidden`, past `exp` → 403 `expired`. */
 export function openToken(text: string, tokenKey: Buffer, nowSeconds = Date.now() / 1000): OriginalToken {
-  const raw = /^[A-Za-z0-9_-]+$/.test(text) ? Buffer.from(text, 'base64url') : Buffer.alloc(0);
-  if (raw.length <= IV_BYTES + TAG_BYTES) throw forbidden();
-  let token: OriginalToken;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', tokenKey, raw.subarray(0, IV_BYTES));
-    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    const plain = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
-    token = JSON.parse(plain.toString('utf8')) as OriginalToken;
-  } catch {
-    throw forbidden();
-  }
+  const token = openJson(text, tokenKey) as OriginalToken;
   // Tokens of an older shape (no version identity) could open a re-created key's bytes: refused.
   if (
     typeof token?.key !== 'string' ||

@@ -5,6 +5,7 @@
  * origin-response handler with S3's answer, and check each trigger's result the
  * way CloudFront checks it, so a handler bug shows up here, not after deploy.
  */
+import { STATUS_CODES } from 'node:http';
 import { GENERATED_RESPONSE_LIMIT_BYTES } from '../core/config.js';
 import { errorBody, HttpError } from '../core/errors.js';
 import {
@@ -40,9 +41,18 @@ export interface EdgePipelineOptions {
   originResponse: OriginResponseHandler;
   /** The derivatives bucket as CloudFront's S3 origin sees it, e.g. `http://127.0.0.1:4569/edge-resizer-derivatives`. */
   derivativesOrigin: string;
+  /**
+   * How long the S3 origin may take to answer, body included: CloudFront's origin response
+   * timeout. The local CDN passes its storage timeout, so a stalled S3 cannot hold a miss
+   * (and its admission slot) forever. @default 30000
+   */
+  originTimeoutMs?: number;
   /** How the S3 origin spells a derivative key (s3rver's key codec locally). @default the key as it is */
   originKey?: (key: string) => string;
 }
+
+/** CloudFront's default origin response timeout. */
+export const DEFAULT_ORIGIN_TIMEOUT_MS = 30_000;
 
 const DISTRIBUTION = { distributionDomainName: 'd111111abcdef8.cloudfront.net', distributionId: 'ELOCALEXAMPLE' };
 /** Headers a trigger may not set (Lambda@Edge "Restrictions on edge functions"). */
@@ -51,6 +61,7 @@ const DISALLOWED_HEADERS =
 
 export function createEdgePipeline(options: EdgePipelineOptions) {
   const { originRequest, originResponse, derivativesOrigin, originKey = (key: string) => key } = options;
+  const originTimeoutMs = options.originTimeoutMs ?? DEFAULT_ORIGIN_TIMEOUT_MS;
 
   return async function handle(viewer: ViewerRequest): Promise<EdgeResponse> {
     const requestId = Math.random().toString(36).slice(2);
@@ -103,8 +114,10 @@ export function createEdgePipeline(options: EdgePipelineOptions) {
 
   async function fetchFromOrigin(request: CloudFrontRequest) {
     try {
+      // One signal for the headers and the body: a body that stalls halfway times out too.
       const response = await fetch(`${derivativesOrigin}/${originKey(request.uri.slice(1))}`, {
         method: request.method === 'HEAD' ? 'HEAD' : 'GET',
+        signal: AbortSignal.timeout(originTimeoutMs),
       });
       const headers: Record<string, string> = {};
       response.headers.forEach((value, name) => {
@@ -117,9 +130,11 @@ export function createEdgePipeline(options: EdgePipelineOptions) {
         headers,
         body: Buffer.from(await response.arrayBuffer()),
       };
-    } catch {
-      // CloudFront answers a failed origin connection with 502; the trigger sees it as such.
-      return { status: 502, statusText: 'Bad Gateway', headers: {}, body: Buffer.alloc(0) };
+    } catch (error) {
+      // CloudFront answers an origin that times out with 504 and a failed connection with 502;
+      // the origin-response trigger sees that status.
+      const status = error instanceof Error && error.name === 'TimeoutError' ? 504 : 502;
+      return { status, statusText: STATUS_CODES[status] ?? '', headers: {}, body: Buffer.alloc(0) };
     }
   }
 }

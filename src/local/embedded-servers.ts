@@ -3,7 +3,7 @@
  * local CDN and the tests run on loopback, with their state on disk.
  */
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
@@ -34,6 +34,7 @@ export async function startS3rver(options: {
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
   tolerateConcurrentDeletes(server);
+  completeMultipartSupport(server);
   const { port } = await server.run();
   return {
     endpoint: `http://${LOOPBACK}:${port}`,
@@ -67,6 +68,70 @@ function tolerateConcurrentDeletes(server: S3rver): void {
       if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw error;
     }
   };
+}
+
+/**
+ * s3rver implements CreateMultipartUpload, UploadPart and CompleteMultipartUpload
+ * but not AbortMultipartUpload or ListParts, and it accepts a part for an upload
+ * that does not exist (it creates the directory). Staged uploads (CONTRACT.md §7)
+ * need all three to behave as on S3, so a middleware in front of s3rver's routes
+ * answers them from s3rver's own upload directory (`<bucket>/._S3rver_uploads/<id>`).
+ */
+function completeMultipartSupport(server: S3rver): void {
+  type Ctx = {
+    method: string;
+    path: string;
+    query: Record<string, string | string[] | undefined>;
+    status: number;
+    type: string;
+    body: unknown;
+  };
+  const app = server as unknown as {
+    middleware: ((ctx: Ctx, next: () => Promise<void>) => Promise<void>)[];
+    store?: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
+  };
+  const store = app.store;
+  if (!store || !Array.isArray(app.middleware)) return;
+  const xmlError = (ctx: Ctx, status: number, code: string, message: string) => {
+    ctx.status = status;
+    ctx.type = 'application/xml';
+    ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+  };
+  app.middleware.unshift(async (ctx, next) => {
+    const uploadId = typeof ctx.query.uploadId === 'string' ? ctx.query.uploadId : undefined;
+    const [, bucket, ...keyParts] = ctx.path.split('/');
+    if (!uploadId || !bucket || keyParts.length === 0 || !/^[A-Za-z0-9]+$/.test(uploadId)) return next();
+    const dir = join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+    const exists = await stat(dir).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) return xmlError(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+    if (ctx.method === 'DELETE') {
+      await rm(dir, { recursive: true, force: true });
+      ctx.status = 204;
+      ctx.body = '';
+      return;
+    }
+    if (ctx.method === 'GET') {
+      const parts = (await readdir(dir)).filter((name) => /^\d+$/.test(name)).map(Number);
+      parts.sort((a, b) => a - b);
+      const entries = await Promise.all(
+        parts.map(async (part) => {
+          const [md5, info] = await Promise.all([
+            readFile(join(dir, `${part}.md5`), 'utf8'),
+            stat(join(dir, String(part))),
+          ]);
+          return `<Part><PartNumber>${part}</PartNumber><ETag>"${md5.trim()}"</ETag><Size>${info.size}</Size></Part>`;
+        }),
+      );
+      ctx.status = 200;
+      ctx.type = 'application/xml';
+      ctx.body = `<?xml version="1.0" encoding="UTF-8"?><ListPartsResult><Bucket>${bucket}</Bucket><UploadId>${uploadId}</UploadId><IsTruncated>false</IsTruncated>${entries.join('')}</ListPartsResult>`;
+      return;
+    }
+    return next();
+  });
 }
 
 /** dynalite storing its tables under `directory`; `port` 0 picks a free one. */

@@ -9,14 +9,15 @@ import type { createEdgeCache } from './edge-cache.js';
 import type { EdgeResponse, ViewerRequest } from './edge-pipeline.js';
 import {
   isViewerResponse,
-  type loadViewerFunction,
   toQueryString,
+  type ViewerEvent,
   type ViewerResponse,
+  type ViewerResult,
   viewerEvent,
 } from './viewer-function.js';
 
 export interface ImageRouteOptions {
-  viewerFunction: ReturnType<typeof loadViewerFunction>;
+  viewerFunction: (event: ViewerEvent) => ViewerResult | Promise<ViewerResult>;
   cache: ReturnType<typeof createEdgeCache>;
   edge: (request: ViewerRequest) => Promise<EdgeResponse>;
 }

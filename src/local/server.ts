@@ -8,8 +8,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createApiHandler } from '../api/app.js';
+import { type AdmissionOptions, createAdmissionGate, defaultAdmissionOptions } from '../core/admission.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
 import { HttpError } from '../core/errors.js';
 import { createLogger, describeError, type LogLevel } from '../core/log.js';
@@ -51,6 +53,8 @@ export interface LocalServerOptions {
   cacheBytes?: number;
   /** Overrides of the product config (limits, allowed widths…). */
   config?: EdgeResizerConfigInput;
+  /** Misses rendered at once and waiting (503 `busy` beyond). @default sized to this machine's cores and memory */
+  admission?: AdmissionOptions;
   /** Test seam: wraps the real origin-response handler (to count or break it). */
   wrapOriginResponse?: (handler: OriginResponseHandler) => OriginResponseHandler;
   /** Where log lines go. @default stdout */
@@ -80,7 +84,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 
   const storage = await startLocalStorage({
     dataDir,
-    buckets: [config.originalsBucket, config.derivativesBucket],
+    buckets: [config.originalsBucket, config.derivativesBucket, config.stagingBucket],
     s3Endpoint: options.s3Endpoint,
     dynamoEndpoint: options.dynamoEndpoint,
   });
@@ -91,12 +95,19 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const { store, metadata, masterKey } = wiring;
   const cache = createEdgeCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
 
+  // One long-lived process renders every miss: bound them (issue 12, defect 3).
+  const gate = createAdmissionGate(
+    options.admission ?? defaultAdmissionOptions({ cpus: availableParallelism(), totalMemoryBytes: totalmem() }),
+  );
+  logger.info('admission', { slots: gate.limits.slots, queue: gate.limits.queue });
+
   let transformCount = 0;
   const originResponse = createOriginResponseHandler({
     config,
     store,
     masterKey,
     logger,
+    gate,
     onTransform: () => {
       transformCount += 1;
     },
@@ -105,6 +116,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     originRequest: createOriginRequestHandler(config),
     originResponse: options.wrapOriginResponse ? options.wrapOriginResponse(originResponse) : originResponse,
     derivativesOrigin: `${s3Endpoint}/${config.derivativesBucket}`,
+    originTimeoutMs: config.storage.timeoutMs,
     originKey: wiring.storageKey,
   });
   const serveImage = createImageRoute({

@@ -13,12 +13,13 @@ import {
   type Server,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type ApiDeps, createApiHandler } from '../../src/api/app.js';
 import type { EdgeResizerConfigInput } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/log.js';
 import { createApiRequestListener } from '../../src/local/node-adapter.js';
 import type { ImageVersion } from '../../src/storage/metadata-store.js';
+import { createStagingStore } from '../../src/storage/staging-store.js';
 import { startTestDynamo, type TestDynamo } from '../helpers/dynamo.js';
 import { startTestStorage, type TestStorage } from '../helpers/storage.js';
 
@@ -53,15 +54,20 @@ export interface ApiHarness {
   /** The response head, with the body left to read as a stream. */
   open(method: string, path: string, options?: RequestOptions): Promise<IncomingMessage>;
   originalKeys(): Promise<string[]>;
+  stagingKeys(): Promise<string[]>;
   derivativeKeys(): Promise<string[]>;
   items(): Promise<ImageVersion[]>;
   close(): Promise<void>;
 }
 
+/** The staging bucket the harness creates in its s3rver. */
+export const STAGING_BUCKET = 'edge-resizer-staging';
+
 export async function startApi(
-  options: { config?: EdgeResizerConfigInput; wrap?: (deps: ApiDeps) => ApiDeps } = {},
+  options: { config?: EdgeResizerConfigInput; wrap?: (deps: ApiDeps) => ApiDeps; stagedUploadTtlSeconds?: number } = {},
 ): Promise<ApiHarness> {
   const [storage, dynamo] = await Promise.all([startTestStorage(options.config), startTestDynamo()]);
+  await storage.client.send(new CreateBucketCommand({ Bucket: STAGING_BUCKET }));
   const token = randomBytes(18).toString('base64url');
   const invalidated: string[] = [];
   const errors: string[] = [];
@@ -75,6 +81,8 @@ export async function startApi(
     invalidate: async (key) => {
       invalidated.push(key);
     },
+    staging: createStagingStore({ client: storage.client, bucket: STAGING_BUCKET }),
+    stagedUploadTtlSeconds: options.stagedUploadTtlSeconds,
   };
   const deps = options.wrap ? options.wrap(baseDeps) : baseDeps;
   const server: Server = createServer(
@@ -130,6 +138,7 @@ export async function startApi(
     request,
     open,
     originalKeys: () => keys(storage.config.originalsBucket),
+    stagingKeys: () => keys(STAGING_BUCKET),
     derivativeKeys: () => keys(storage.config.derivativesBucket),
     async items() {
       const all: ImageVersion[] = [];

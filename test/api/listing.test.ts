@@ -95,8 +95,10 @@ describe('API: listing (NDJSON)', () => {
       'created',
       'thumbhash',
       'meta',
+      'focalPoint',
       'url',
     ]);
+    expect(multi.focalPoint).to.equal(null);
 
     // Page by page: the handler never had more than one 50-item page, and wrote before reading the rest.
     expect(scan.pagesRead).to.be.at.least(Math.ceil((COUNT + 3) / 50));

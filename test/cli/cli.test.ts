@@ -17,7 +17,7 @@ describe('cli (edge-resizer)', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   describe('usage', () => {
-    for (const command of ['', 'serve', 'upload', 'keygen', 'sign', 'purge', 'bench']) {
+    for (const command of ['', 'serve', 'upload', 'keygen', 'keys', 'sign', 'purge', 'bench']) {
       it(`\`${command || '(none)'} --help\` prints usage and exits 0`, async () => {
         const result = await runCli([...(command ? [command] : []), '--help']);
         expect(result.code).to.equal(0);

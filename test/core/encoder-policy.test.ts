@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { DEFAULT_AVIF_MAX_OUTPUT_PIXELS, DEFAULT_MAX_DIMENSION } from '../../src/core/config.js';
 import {
   AVIF_POLICY,
+  avifQuality,
   avifSettings,
   avifThreads,
   encoderQuality,
@@ -87,10 +88,25 @@ describe('encoder-policy', () => {
       for (const pixels of pixelCounts) expect(Object.keys(avifSettings(pixels))).to.deep.equal(['effort']);
     });
 
-    it('never raises the effort as the output grows', () => {
-      const sorted = [...pixelCounts].sort((a, b) => a - b);
-      for (let i = 1; i < sorted.length; i++) {
-        expect(avifSettings(sorted[i] as number).effort).to.be.at.most(avifSettings(sorted[i - 1] as number).effort);
+    it('never uses an effort slower than 2, and the fastest one above the stage cap', () => {
+      for (const pixels of pixelCounts) expect(avifSettings(pixels).effort).to.be.at.most(2);
+      expect(avifSettings(DEFAULT_AVIF_MAX_OUTPUT_PIXELS + 1).effort).to.equal(0);
+      expect(avifSettings(DEFAULT_MAX_DIMENSION * DEFAULT_MAX_DIMENSION).effort).to.equal(0);
+    });
+
+    it('avifQuality: the mapped quality plus the band offset, within 1..100 and never falling with q', () => {
+      for (const pixels of pixelCounts) {
+        let previous = 0;
+        for (const q of QUALITIES) {
+          const own = avifQuality(q, pixels);
+          expect(own, `q${q} at ${pixels}`).to.be.within(1, 100);
+          expect(own).to.be.at.least(previous);
+          expect(own).to.be.at.least(encoderQuality('avif', q));
+          previous = own;
+        }
+      }
+      for (const b of AVIF_POLICY) {
+        expect(avifQuality(80, b.maxPixels)).to.equal(Math.min(100, encoderQuality('avif', 80) + b.qualityOffset));
       }
     });
 

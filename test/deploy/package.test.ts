@@ -503,6 +503,12 @@ describe('deploy/package (sls package, offline)', () => {
           's3:PutObject',
           's3:DeleteObject',
           's3:ListBucket',
+          // The staging bucket's statement (below).
+          's3:PutObject',
+          's3:GetObject',
+          's3:DeleteObject',
+          's3:AbortMultipartUpload',
+          's3:ListMultipartUploadParts',
           'dynamodb:GetItem',
           'dynamodb:PutItem',
           'dynamodb:UpdateItem',
@@ -515,6 +521,50 @@ describe('deploy/package (sls package, offline)', () => {
         ]);
         const invalidation = t.Resources.ApiInvalidationPolicy.Properties.PolicyDocument.Statement[0];
         expect(JSON.stringify(invalidation.Resource)).to.include(DISTRIBUTION_IN_SUB);
+      });
+
+      it('keeps staged uploads in a private SSE bucket that forgets objects and incomplete uploads after a day', () => {
+        const bucket = t.Resources.StagingBucket.Properties;
+        expect(bucket.BucketName).to.equal(`edge-resizer-${stage}-staging`);
+        expectPrivateBucket(bucket);
+        expect(
+          bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
+        ).to.deep.equal({ SSEAlgorithm: 'AES256' });
+        const rules = (bucket.LifecycleConfiguration.Rules as Cfn[]).filter((r) => r.Status === 'Enabled');
+        expect(rules.some((r) => r.ExpirationInDays === 1 && r.Prefix === '')).to.equal(true);
+        expect(rules.some((r) => r.AbortIncompleteMultipartUpload?.DaysAfterInitiation === 1)).to.equal(true);
+        // No bucket policy opens it: only the API role's statements reach it.
+        const policies = resourcesOfType(t, 'AWS::S3::BucketPolicy').map(([, r]) => JSON.stringify(r.Properties));
+        expect(policies.filter((p) => p.includes('StagingBucket') || p.includes('-staging'))).to.deep.equal([]);
+        expect(bucket.CorsConfiguration.CorsRules[0]).to.include.keys('AllowedMethods', 'ExposedHeaders');
+        expect(bucket.CorsConfiguration.CorsRules[0].AllowedMethods).to.deep.equal(['PUT']);
+      });
+
+      it('lets the API presign and put parts, read, delete and abort in staging, and no other role touch it', () => {
+        const staging = identityStatements(t).filter(({ statement }) =>
+          asArray(statement.Resource).some((r) => JSON.stringify(r).includes(`edge-resizer-${stage}-staging`)),
+        );
+        expect(staging.map(({ owner }) => owner)).to.deep.equal(['ApiRole']);
+        expect(asArray(staging[0]?.statement.Action).sort()).to.deep.equal([
+          's3:AbortMultipartUpload',
+          's3:DeleteObject',
+          's3:GetObject',
+          's3:ListMultipartUploadParts',
+          's3:PutObject',
+        ]);
+        expect(staging[0]?.statement.Resource).to.equal(`arn:aws:s3:::edge-resizer-${stage}-staging/*`);
+        expect(t.Resources.OriginalsBucket.Properties.BucketName).not.to.include('staging');
+      });
+
+      it('associates a KeyValueStore of signing keys with the viewer function and outputs its ARN', () => {
+        const store = t.Resources.SigningKeyStore;
+        expect(store.Type).to.equal('AWS::CloudFront::KeyValueStore');
+        expect(store.Properties.Name).to.equal(`edge-resizer-${stage}-signing-keys`);
+        expect(t.Resources.ViewerRequestFunction.Properties.FunctionConfig.KeyValueStoreAssociations).to.deep.equal([
+          { KeyValueStoreARN: { 'Fn::GetAtt': ['SigningKeyStore', 'Arn'] } },
+        ]);
+        expect(t.Outputs.SigningKeyStoreArn.Value).to.deep.equal({ 'Fn::GetAtt': ['SigningKeyStore', 'Arn'] });
+        expect(t.Outputs.StagingBucketName.Value).to.deep.equal({ Ref: 'StagingBucket' });
       });
 
       it('outputs the distribution domain, API URL, bucket and table names', () => {

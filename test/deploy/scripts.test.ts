@@ -36,17 +36,19 @@ describe('deploy/esbuild.config.cjs', () => {
     expect(fields.storage).to.have.members(Object.keys(DEFAULT_CONFIG.storage));
   });
 
-  it('defines __EDGE_RESIZER_CONFIG__ as the JSON of custom.edgeConfig, minus an empty signing secret', () => {
-    const options = esbuildConfig(
-      fakeServerless({ stage: 'dev', originalsBucket: 'o', limits: { maxDimension: 2048 }, signing: { secret: '' } }),
-    );
-    const define = options.define as Record<string, string>;
-    expect(JSON.parse(define.__EDGE_RESIZER_CONFIG__ as string)).to.deep.equal({
-      stage: 'dev',
-      originalsBucket: 'o',
-      limits: { maxDimension: 2048 },
-      signing: {},
-    });
+  it('defines __EDGE_RESIZER_CONFIG__ as the JSON of custom.edgeConfig without signing (the viewer function alone has the secret)', () => {
+    for (const secret of ['', 'a-real-secret']) {
+      const options = esbuildConfig(
+        fakeServerless({ stage: 'dev', originalsBucket: 'o', limits: { maxDimension: 2048 }, signing: { secret } }),
+      );
+      const define = options.define as Record<string, string>;
+      expect(JSON.parse(define.__EDGE_RESIZER_CONFIG__ as string)).to.deep.equal({
+        stage: 'dev',
+        originalsBucket: 'o',
+        limits: { maxDimension: 2048 },
+      });
+    }
+    const options = esbuildConfig(fakeServerless({ stage: 'dev' }));
     expect(options).to.include({ format: 'cjs', target: 'node20', platform: 'node', packager: 'npm' });
     expect(options.external).to.deep.equal(['sharp']);
     expect(options.installExtraArgs).to.deep.equal(['--os=linux', '--cpu=x64', '--libc=glibc', '--omit=dev']);

@@ -29,7 +29,7 @@ export async function startTestStorage(input: EdgeResizerConfigInput = {}): Prom
   const config = createConfig({ ...input, masterKey: { type: 'inline', keyHex } });
   const server = await startS3rver({
     directory: join(directory, 's3'),
-    buckets: [config.originalsBucket, config.derivativesBucket],
+    buckets: [config.originalsBucket, config.derivativesBucket, config.stagingBucket],
   });
   const clients: S3Client[] = [];
   const storeAt = (endpoint: string) => {

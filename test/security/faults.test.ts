@@ -116,9 +116,66 @@ describe('storage faults', () => {
     expect((await sharp(Buffer.from(await response.arrayBuffer())).metadata()).width).to.equal(104);
     expect(logs.some((line) => line.includes('storing the derivative failed'))).to.equal(true);
     s3Proxy.set({ kind: 'pass' });
-    // Not stored, so a new cache key for the same variant transforms again, and stores this time.
-    expect((await image('/photos/a.jpg?width=52&dpr=2')).status).to.equal(200);
-    expect(server.transforms() - before).to.equal(2);
+    const client = createS3Client({
+      region: config.region,
+      endpoint: s3.endpoint,
+      credentials: LOCAL_CREDENTIALS,
+      timeoutMs: 5000,
+      maxAttempts: 2,
+    });
+    const stored = async () => {
+      const { Contents = [] } = await client.send(
+        new ListObjectsV2Command({ Bucket: config.derivativesBucket, Prefix: 'photos/a.jpg/w104-' }),
+      );
+      return Contents.length;
+    };
+    try {
+      expect(await stored(), 'nothing was stored').to.equal(0);
+      // Once the edge cache forgets it (a purge invalidates `/<key>*`), the same URL transforms again and stores.
+      const purged = await fetch(`${server.url}/api/derivatives/photos/a.jpg`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${server.apiToken}` },
+      });
+      expect(purged.status).to.equal(200);
+      expect((await image('/photos/a.jpg?width=104')).status).to.equal(200);
+      expect(server.transforms() - before).to.equal(2);
+      expect(await stored()).to.equal(1);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('S3 refusing writes (403 AccessDenied): DELETE answers 502, not 204, and the image is still there', async () => {
+    expect((await put('photos/kept.jpg', fixture('photos/fig.jpg'))).status).to.equal(201);
+    s3Proxy.set({ kind: 'deny-writes', pathPrefix: `/${config.originalsBucket}` });
+    injected.push('S3 writes refused with 403');
+    const deleted = await fetch(`${server.url}/api/images/photos/kept.jpg`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${server.apiToken}` },
+    });
+    await expectJsonError(deleted, 502, 'storage_error');
+    s3Proxy.set({ kind: 'pass' });
+    const still = await image('/photos/kept.jpg?width=60');
+    expect(still.status).to.equal(200);
+    expect((await sharp(Buffer.from(await still.arrayBuffer())).metadata()).width).to.equal(60);
+  });
+
+  it('a purge whose DeleteObjects partly fails answers 502, and a second purge finishes it', async () => {
+    for (const width of [61, 62, 63, 64]) expect((await image(`/photos/a.jpg?width=${width}`)).status).to.equal(200);
+    s3Proxy.set({ kind: 'partial-delete', refuse: /w6[24]-/ });
+    injected.push('DeleteObjects partly refused');
+    const purge = () =>
+      fetch(`${server.url}/api/derivatives/photos/a.jpg`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${server.apiToken}` },
+      });
+    await expectJsonError(await purge(), 502, 'storage_error');
+    s3Proxy.set({ kind: 'pass' });
+    const again = await purge();
+    expect(again.status, await again.clone().text()).to.equal(200);
+    expect((await again.json()).deleted).to.equal(2);
+    // Derivatives for the last check.
+    for (const width of [61, 62]) expect((await image(`/photos/a.jpg?width=${width}&quality=79`)).status).to.equal(200);
   });
 
   it('DynamoDB gone: uploads and listings answer 502 storage_error and nothing is half stored; recovery after', async () => {

@@ -1,0 +1,64 @@
+/**
+ * The import graph (issue 13): no cycle, the core free of AWS and of the
+ * environment, dependencies pointing one way (the API never reaches into the
+ * edge handlers), and no runtime code loading build scripts.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { expect } from 'chai';
+import madge from 'madge';
+
+const SRC = new URL('../src/', import.meta.url).pathname;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? sourceFiles(join(dir, entry.name))
+      : /\.(ts|js|cjs|mjs)$/.test(entry.name)
+        ? [join(dir, entry.name)]
+        : [],
+  );
+}
+
+describe('architecture', () => {
+  let graph: Record<string, string[]>;
+  let circular: string[][];
+
+  before(async function () {
+    this.timeout(60_000);
+    const result = await madge(SRC, {
+      fileExtensions: ['ts', 'js'],
+      tsConfig: new URL('../tsconfig.json', import.meta.url).pathname,
+      detectiveOptions: { ts: { skipTypeImports: true }, es6: { skipTypeImports: true } },
+    });
+    graph = result.obj();
+    circular = result.circular();
+  });
+
+  it('has no import cycle under src/', () => {
+    expect(Object.keys(graph).length).to.be.greaterThan(40);
+    expect(circular).to.deep.equal([]);
+  });
+
+  it('never imports src/edge from src/api', () => {
+    const offending = Object.entries(graph).flatMap(([file, deps]) =>
+      file.startsWith('api/') ? deps.filter((dep) => dep.startsWith('edge/')).map((dep) => `${file} -> ${dep}`) : [],
+    );
+    expect(offending).to.deep.equal([]);
+  });
+
+  it('loads nothing from scripts/ at run time, however it is required', () => {
+    // madge does not see createRequire(...)('…'), so look at every import, require and import() by text.
+    const loadsScripts = /(?:\bfrom\s*|\brequire\s*\(\s*|\bimport\s*\(\s*)['"`][^'"`]*\bscripts\//;
+    const offending = sourceFiles(SRC).filter((file) => loadsScripts.test(readFileSync(file, 'utf8')));
+    expect(offending.map((file) => relative(SRC, file))).to.deep.equal([]);
+  });
+
+  it('keeps the core free of AWS clients and the environment', () => {
+    const offending = sourceFiles(join(SRC, 'core')).filter((file) => {
+      const text = readFileSync(file, 'utf8');
+      return /from ['"]@aws-sdk\//.test(text) || /\bprocess\.env\b/.test(text);
+    });
+    expect(offending.map((file) => relative(SRC, file))).to.deep.equal([]);
+  });
+});
