@@ -5,7 +5,7 @@
  *
  * Lambda@Edge has no environment variables, so the stage's configuration is
  * baked into each bundle: `custom.edgeConfig` becomes the object literal that
- * replaces `__EDGE_RESIZER_CONFIG__` (src/edge/baked-config.ts) through
+ * replaces `__EDGE_RESIZER_CONFIG__` (src/wiring/baked-config.ts) through
  * esbuild's `define`. Only the handlers read it; nothing reads process.env.
  */
 
@@ -43,7 +43,6 @@ const CONFIG_FIELDS = {
   allowedWidths: true,
   widthPolicy: true,
   signing: ['secret'],
-  avifEffort: true,
   defaultGravity: true,
   presets: true,
   presetPolicy: true,

@@ -20,6 +20,7 @@ import { machineInfo } from './lib/machine.js';
 import { mergeRounds, type RowResult, renderNotes, renderTable } from './lib/report.js';
 import { bytesRow } from './rows/bytes.js';
 import { coldStartRow } from './rows/cold-start.js';
+import { cropRow } from './rows/crop.js';
 import { decryptRow } from './rows/decrypt.js';
 import { hitRow } from './rows/hit.js';
 import { missRows } from './rows/miss.js';
@@ -109,6 +110,7 @@ export async function runBench(options: BenchOptions): Promise<void> {
       bytesRow(ctx),
       coldStartRow(ctx),
       scalingRow(ctx),
+      cropRow(ctx),
     ];
     // BENCH_ROWS=1,7 runs only those rows (rows 1 and 2 run together) and writes no results file.
     const only = rowFilter();

@@ -39,7 +39,10 @@ function renderViewerFunction(edgeConfig, options = {}) {
   return load().buildViewerFunction(viewerConfig(edgeConfig, options));
 }
 
-module.exports = async ({ resolveVariable }) => renderViewerFunction(await resolveVariable('self:custom.edgeConfig'));
+// The stack always associates the SigningKeyStore (resources/cdn.yml), so the
+// deployed function always reads signing keys by `kid` from it.
+module.exports = async ({ resolveVariable }) =>
+  renderViewerFunction(await resolveVariable('self:custom.edgeConfig'), { keyValueStore: true });
 module.exports.viewerConfig = viewerConfig;
 module.exports.renderViewerFunction = renderViewerFunction;
 module.exports.MAX_FUNCTION_BYTES = 10 * 1024;

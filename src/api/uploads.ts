@@ -70,7 +70,6 @@ import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { ImageVersion, MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
 import { busy, type KeyLock } from './key-lock.js';
-import { patchOriginalMetadata } from './original-metadata.js';
 
 /** Where every version's immutable object lives. */
 export const VERSIONS_PREFIX = '_versions/';
@@ -392,7 +391,7 @@ export function setFocalPoint(
     const latest = await metadata.latest(key);
     if (!latest) return undefined;
     const patch = { [FOCAL_POINT_META]: focalPoint ? formatFocalPoint(focalPoint) : null };
-    if (!(await patchOriginalMetadata(store, latest.objectKey, patch))) {
+    if (!(await store.updateOriginalMetadata(latest.objectKey, patch))) {
       throw new HttpError('storage_error', 'The latest version of this image is missing from storage');
     }
     if (!(await store.copyOriginal(latest.objectKey, key))) {

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError, EXIT } from './common.js';
+import { type KvsStore, kvsArnOf, kvsKeysAdd, kvsKeysList, kvsKeysRetire, openKvsStore } from './keys-kvs.js';
 
 export const SIGNING_KEYS_FILE = 'signing-keys.json';
 /** CONTRACT.md §5's `kid`: what the viewer function accepts. */
@@ -27,7 +28,20 @@ type KeyMap = Record<string, KeyEntry>;
 export interface KeysOptions {
   kid?: string;
   dataDir: string;
+  /** Deployed: the stack's KeyValueStore (`--kvs-arn`, else `SIGNING_KEYS_KVS_ARN`) instead of the data dir. */
+  kvsArn?: string;
 }
+
+/** The deployed store when `--kvs-arn`/`SIGNING_KEYS_KVS_ARN` names one. */
+function deployedStore(options: KeysOptions): KvsStore | undefined {
+  const arn = kvsArnOf(options.kvsArn);
+  return arn === undefined ? undefined : openKvsStore(arn);
+}
+
+const newKid = () => `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`;
+
+const addedNote = (kid: string, where: string) =>
+  `Added signing key ${kid} to ${where}; its secret is printed once, above. Sign with: edge-resizer sign <url> --kid ${kid}\n`;
 
 const keysPath = (dataDir: string) => join(dataDir, SIGNING_KEYS_FILE);
 
@@ -73,10 +87,15 @@ export async function activeSigningSecret(dataDir: string, kid: string): Promise
 }
 
 export async function keysAdd(options: KeysOptions): Promise<void> {
+  const kid = checkKid(options.kid ?? newKid());
+  const store = deployedStore(options);
+  if (store) {
+    const added = await kvsKeysAdd(store, kid);
+    process.stdout.write(`${JSON.stringify({ kid, secret: added.secret, created: added.created })}\n`);
+    process.stderr.write(addedNote(kid, store.arn).replace('--kid', '--secret <secret> --kid'));
+    return;
+  }
   const keys = await readSigningKeys(options.dataDir);
-  const kid = checkKid(
-    options.kid ?? `k${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`,
-  );
   if (keys[kid]) {
     throw new CliError(
       `The signing key ${kid} exists${keys[kid].retired ? ' (retired)' : ''}: a kid is never reused, pick another`,
@@ -86,12 +105,19 @@ export async function keysAdd(options: KeysOptions): Promise<void> {
   keys[kid] = { secret, created: new Date().toISOString() };
   await writeSigningKeys(options.dataDir, keys);
   process.stdout.write(`${JSON.stringify({ kid, secret, created: keys[kid].created })}\n`);
-  process.stderr.write(
-    `Added signing key ${kid}; its secret is printed once, above. Sign with: edge-resizer sign <url> --kid ${kid}\n`,
-  );
+  process.stderr.write(addedNote(kid, keysPath(options.dataDir)));
 }
 
 export async function keysList(options: KeysOptions): Promise<void> {
+  const store = deployedStore(options);
+  if (store) {
+    const kid = options.kid === undefined ? undefined : checkKid(options.kid);
+    // The store keeps kid → secret only: no creation time; never the secret.
+    for (const line of await kvsKeysList(store)) {
+      if (kid === undefined || line.kid === kid) process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
+    return;
+  }
   const keys = await readSigningKeys(options.dataDir);
   for (const [kid, entry] of Object.entries(keys).sort(([a], [b]) => a.localeCompare(b))) {
     if (options.kid !== undefined && kid !== options.kid) continue;
@@ -109,6 +135,12 @@ export async function keysList(options: KeysOptions): Promise<void> {
 export async function keysRetire(options: KeysOptions): Promise<void> {
   if (options.kid === undefined) throw new CliError('keys retire needs --kid K', EXIT.usage);
   const kid = checkKid(options.kid);
+  const store = deployedStore(options);
+  if (store) {
+    await kvsKeysRetire(store, kid);
+    process.stdout.write(`${JSON.stringify({ kid, status: 'retired' })}\n`);
+    return;
+  }
   const keys = await readSigningKeys(options.dataDir);
   const entry = keys[kid];
   if (!entry) throw new CliError(`No signing key ${kid} in ${keysPath(options.dataDir)}`);

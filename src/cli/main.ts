@@ -76,24 +76,31 @@ program
 
 const keys = program
   .command('keys')
-  .description("manage the signing keys (locally the data dir's signing-keys.json, re-read by `serve`)");
+  .description(
+    "manage the signing keys (locally the data dir's signing-keys.json, re-read by `serve`; deployed, with --kvs-arn, the stack's KeyValueStore)",
+  );
+const kvsArnOption = () =>
+  new Option('--kvs-arn <arn>', 'deployed: the stack output SigningKeyStoreArn').env('SIGNING_KEYS_KVS_ARN');
 keys
   .command('add')
   .description('add a signing key and print its secret once')
   .option('--kid <kid>', 'its name (default: a new one)')
   .addOption(dataDirOption())
+  .addOption(kvsArnOption())
   .action(keysAdd);
 keys
   .command('list')
   .description('one JSON line per key: kid, created, status (never the secret)')
   .option('--kid <kid>', 'only this key')
   .addOption(dataDirOption())
+  .addOption(kvsArnOption())
   .action(keysList);
 keys
   .command('retire')
   .description('retire a key: URLs signed with it get 403 within seconds, cache hits included')
   .requiredOption('--kid <kid>', 'the key to retire')
   .addOption(dataDirOption())
+  .addOption(kvsArnOption())
   .action(keysRetire);
 
 program

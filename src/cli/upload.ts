@@ -1,14 +1,19 @@
 /**
- * `edge-resizer upload <file|dir>…`: PUTs each file to `/api/images/<prefix><name>`
- * of a local or deployed CDN. A progress bar on a TTY, one JSON line per file
- * otherwise; every failure is reported with its reason and the exit code is 1
- * if any file failed, the others still being uploaded.
+ * `edge-resizer upload <file|dir>…`: stores each file as `<prefix><name>`
+ * through the API of a local or deployed CDN: files up to 5 MB with one `PUT
+ * /api/images/<key>`, larger ones through a staged multipart upload (see
+ * staged-upload.ts; a function URL takes 6 MB at most). `--concurrency` bounds
+ * the files in flight; each staged file has its own parts in parallel. A
+ * byte-level progress bar on a TTY, one JSON line per file otherwise; every
+ * failure is reported with its reason and the exit code is 1 if any file
+ * failed, the others still being uploaded.
  */
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { CliError, defaultEndpoint, describeFailure, forEachLimited, resolveToken } from './common.js';
+import { STAGED_THRESHOLD_BYTES, stagedUpload } from './staged-upload.js';
 
 export interface UploadOptions {
   prefix: string;
@@ -23,11 +28,15 @@ interface UploadJob {
   key: string;
   /** Set when the path could not be read: reported as that file's failure. */
   missing?: string;
+  /** Bytes on disk (0 when missing). */
+  size: number;
 }
 
 export type UploadLine =
   | { file: string; ok: true; key: string; version: number; bytes: number; url: string }
   | { file: string; ok: false; key: string; error: string };
+
+const MB = 1024 * 1024;
 
 export async function upload(paths: string[], options: UploadOptions): Promise<number> {
   const concurrency = Number(options.concurrency);
@@ -40,17 +49,41 @@ export async function upload(paths: string[], options: UploadOptions): Promise<n
   if (jobs.length === 0) throw new CliError('No files to upload');
 
   const tty = process.stderr.isTTY === true;
+  const totalBytes = jobs.reduce((sum, job) => sum + job.size, 0);
   const bar = tty
-    ? new SingleBar({ format: ' {bar} {value}/{total} files | {failed} failed | {file}', hideCursor: true })
+    ? new SingleBar({
+        format: ' {bar} {percentage}% | {mb}/{totalMb} MB | {files}/{count} files | {failed} failed | {file}',
+        hideCursor: true,
+      })
     : undefined;
-  bar?.start(jobs.length, 0, { failed: 0, file: '' });
   const failures: Extract<UploadLine, { ok: false }>[] = [];
+  let doneBytes = 0;
+  let doneFiles = 0;
+  const payload = (file?: string) => ({
+    mb: (doneBytes / MB).toFixed(1),
+    totalMb: (totalBytes / MB).toFixed(1),
+    files: doneFiles,
+    count: jobs.length,
+    failed: failures.length,
+    ...(file === undefined ? {} : { file }),
+  });
+  bar?.start(Math.max(1, totalBytes), 0, { ...payload(''), file: '' });
+  const progress = (delta: number, file: string) => {
+    doneBytes += delta;
+    bar?.update(doneBytes, payload(file));
+  };
 
   await forEachLimited(jobs, concurrency, async (job) => {
-    const line = await uploadOne(endpoint, token, job);
+    let counted = 0;
+    const line = await uploadOne(endpoint, token, job, (delta) => {
+      counted += delta;
+      progress(delta, basename(job.file));
+    });
     if (!line.ok) failures.push(line);
-    if (bar) bar.increment(1, { failed: failures.length, file: basename(job.file) });
-    else process.stdout.write(`${JSON.stringify(line)}\n`);
+    doneFiles += 1;
+    // A file's bytes count as done once it is settled, whether it went through or not.
+    progress(job.size - counted, basename(job.file));
+    if (!bar) process.stdout.write(`${JSON.stringify(line)}\n`);
   });
   bar?.stop();
 
@@ -61,9 +94,18 @@ export async function upload(paths: string[], options: UploadOptions): Promise<n
   return failures.length === 0 ? 0 : 1;
 }
 
-async function uploadOne(endpoint: string, token: string, job: UploadJob): Promise<UploadLine> {
+async function uploadOne(
+  endpoint: string,
+  token: string,
+  job: UploadJob,
+  onBytes: (delta: number) => void,
+): Promise<UploadLine> {
   if (job.missing) return { file: job.file, ok: false, key: job.key, error: job.missing };
   try {
+    if (job.size > STAGED_THRESHOLD_BYTES) {
+      const item = await stagedUpload({ endpoint, token, file: job.file, size: job.size, key: job.key, onBytes });
+      return { file: job.file, ok: true, key: item.key, version: item.version, bytes: item.bytes, url: item.url };
+    }
     const body = await readFile(job.file);
     const response = await fetch(`${endpoint}/api/images/${job.key.split('/').map(encodeURIComponent).join('/')}`, {
       method: 'PUT',
@@ -86,12 +128,14 @@ async function collectJobs(paths: string[], prefix: string): Promise<UploadJob[]
   for (const path of paths) {
     const info = await stat(path).catch(() => undefined);
     if (!info) {
-      jobs.push({ file: path, key: `${prefix}${basename(path)}`, missing: 'No such file or directory' });
+      jobs.push({ file: path, key: `${prefix}${basename(path)}`, missing: 'No such file or directory', size: 0 });
     } else if (info.isDirectory()) {
-      for (const file of await walk(path))
-        jobs.push({ file, key: `${prefix}${relative(path, file).split(sep).join('/')}` });
+      for (const file of await walk(path)) {
+        const size = (await stat(file)).size;
+        jobs.push({ file, key: `${prefix}${relative(path, file).split(sep).join('/')}`, size });
+      }
     } else {
-      jobs.push({ file: path, key: `${prefix}${basename(path)}` });
+      jobs.push({ file: path, key: `${prefix}${basename(path)}`, size: info.size });
     }
   }
   return jobs;

@@ -10,26 +10,15 @@
  * received '0'"), and no dependency in the core. Pure: no I/O, no environment.
  */
 import type { EdgeResizerConfigInput, GravityName, LimitsConfig, PresetPolicy, WidthPolicy } from './config.js';
+import { GRAVITIES } from './param-rules.js';
 
 /** Largest `limits.maxDimension` a stage may set: sharp/libvips and Lambda memory stop being sensible past it. */
 export const MAX_DIMENSION_CEILING = 16_384;
 /** CloudFront gives an origin-response trigger 30 s in all; the miss budget must end before it. */
 export const MAX_TRANSFORM_TIMEOUT_MS = 29_000;
 
-const GRAVITY_NAMES = [
-  'center',
-  'top',
-  'bottom',
-  'left',
-  'right',
-  'top-left',
-  'top-right',
-  'bottom-left',
-  'bottom-right',
-  'attention',
-  'entropy',
-  'focal',
-] as const satisfies readonly GravityName[];
+// Gravity names have one home, the parameter rules the edge and the playground share.
+const GRAVITY_NAMES: readonly GravityName[] = GRAVITIES;
 const PRESET_POLICIES = ['open', 'only'] as const satisfies readonly PresetPolicy[];
 const WIDTH_POLICIES = ['reject', 'snap'] as const satisfies readonly WidthPolicy[];
 /** A preset name as it appears in `?preset=`: URL-safe without encoding. */

@@ -2,9 +2,11 @@
  * The one typed configuration of edge-resizer. Defaults live here as named
  * constants with the reason they have that value. The edge bundle receives its
  * per-stage values at build time (Lambda@Edge has no environment variables, see
- * `src/edge/baked-config.ts`); only the local server and the CLI read the
+ * `src/wiring/baked-config.ts`); only the local server and the CLI read the
  * environment and flags, and they do it in `src/local/` and `src/cli/`.
  */
+
+import type { Gravity } from './param-rules.js';
 
 /** Largest width or height we render (CONTRACT.md §3). 4096 covers a 4K screen at dpr 1 and 2K at dpr 2. */
 export const DEFAULT_MAX_DIMENSION = 4096;
@@ -16,25 +18,11 @@ export const DEFAULT_MAX_INPUT_PIXELS = 100_000_000;
 export const GENERATED_RESPONSE_LIMIT_BYTES = 1024 * 1024;
 /** CloudFront gives an origin-response trigger 30 s; we answer `busy` well before it gives its own 502/504. */
 export const DEFAULT_TRANSFORM_TIMEOUT_MS = 20_000;
-/** AVIF at sharp's default effort (4) takes ~0.9 s for 400 px; effort 2 ~80 ms at a small size cost. */
-export const DEFAULT_AVIF_EFFORT = 2;
 /** Above this many output pixels `format=auto` does not pick AVIF: bounds the encode to ~0.6 s (1.8 s on a slow Lambda) and ~460 MB; measured in `AVIF_POLICY` (encoder-policy.ts). */
 export const DEFAULT_AVIF_MAX_OUTPUT_PIXELS = 2560 * 1600;
 
-/** Gravity names of CONTRACT.md §3 (kept in step with `GRAVITIES` in params.ts by the type checker). */
-export type GravityName =
-  | 'center'
-  | 'top'
-  | 'bottom'
-  | 'left'
-  | 'right'
-  | 'top-left'
-  | 'top-right'
-  | 'bottom-left'
-  | 'bottom-right'
-  | 'attention'
-  | 'entropy'
-  | 'focal';
+/** Gravity names of CONTRACT.md §3; the list lives with the other parameter rules. */
+export type GravityName = Gravity;
 /** `open`: presets and free parameters; `only`: a URL may carry `preset` (and `format`, `dpr`) but nothing else. */
 export type PresetPolicy = 'open' | 'only';
 
@@ -90,8 +78,6 @@ export interface EdgeResizerConfig {
   /** What to do with a width outside `allowedWidths`. @default 'reject' */
   widthPolicy: WidthPolicy;
   signing: SigningConfig;
-  /** @default 2 */
-  avifEffort: number;
   /** Where a crop keeps the image when the URL names no gravity (CONTRACT.md §3). @default 'focal' */
   defaultGravity: GravityName;
   /** Named parameter sets: name → query string of image parameters (CONTRACT.md §3). @default {} */
@@ -132,7 +118,6 @@ export const DEFAULT_CONFIG: EdgeResizerConfig = {
   allowedWidths: [],
   widthPolicy: 'reject',
   signing: {},
-  avifEffort: DEFAULT_AVIF_EFFORT,
   defaultGravity: 'focal',
   presets: {},
   presetPolicy: 'open',

@@ -16,6 +16,7 @@ import type { AdmissionGate } from './admission.js';
 import { type EdgeResizerConfig, GENERATED_RESPONSE_LIMIT_BYTES } from './config.js';
 import { decryptInto, TAG_BYTES } from './envelope.js';
 import { HttpError } from './errors.js';
+import { originalTooLarge } from './limits.js';
 import { describeError, type Logger } from './log.js';
 import type { FocalPoint, Variant } from './params.js';
 import { inspectImage, type TransformOptions, type TransformResult, transformImage } from './transform.js';
@@ -376,7 +377,7 @@ async function readAndDecrypt(
   const { body, length } = original;
   if (length > config.limits.maxOriginalBytes + TAG_BYTES) {
     body.destroy();
-    throw new HttpError('too_large', `The original is larger than ${config.limits.maxOriginalBytes / 1024 / 1024} MB`);
+    throw originalTooLarge(config);
   }
   if (length < TAG_BYTES) {
     body.destroy();

@@ -8,6 +8,7 @@ import sharp, { type OutputInfo } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import type { EdgeResizerConfig } from './config.js';
 import { HttpError } from './errors.js';
+import { tooManyPixels } from './limits.js';
 
 /** ThumbHash encodes at most 100×100 pixels. */
 const THUMB_SIZE = 100;
@@ -34,9 +35,7 @@ export async function computeThumbHash(input: Buffer | string, config: EdgeResiz
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
-    if (error instanceof Error && /pixel limit/i.test(error.message)) {
-      throw new HttpError('too_large', 'The image has too many pixels', { cause: error });
-    }
+    if (error instanceof Error && /pixel limit/i.test(error.message)) throw tooManyPixels(error);
     throw new HttpError('corrupt_image', 'The image could not be decoded', { cause: error });
   }
   const { data, info } = rendered;

@@ -7,6 +7,7 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { EdgeResizerConfig } from './config.js';
 import { avifQuality, avifSettings, encoderQuality } from './encoder-policy.js';
 import { HttpError } from './errors.js';
+import { checkInputPixels, checkOriginalBytes, tooManyPixels } from './limits.js';
 import type { FocalPoint, Gravity, OutputFormat, Rect, Rotation, Variant } from './params.js';
 
 /**
@@ -71,7 +72,7 @@ export async function inspectImage(
   // A file (a staged upload being ingested) is read from disk, never held whole.
   const bytes = Buffer.isBuffer(input) ? input.length : input.bytes;
   if (bytes === 0) throw new HttpError('corrupt_image', 'The image is empty');
-  if (bytes > config.limits.maxOriginalBytes) throw tooLargeBytes(config);
+  checkOriginalBytes(bytes, config);
   let metadata: Metadata;
   try {
     metadata = await sharp(Buffer.isBuffer(input) ? input : input.file, { limitInputPixels: false }).metadata();
@@ -85,14 +86,7 @@ export async function inspectImage(
   const pages = metadata.pages ?? 1;
   const storedWidth = metadata.width ?? 0;
   const storedHeight = metadata.pageHeight ?? metadata.height ?? 0;
-  const totalPixels = storedWidth * storedHeight * pages;
-  if (totalPixels > config.limits.maxInputPixels) {
-    const frames = pages > 1 ? `${pages} frames of ` : '';
-    throw new HttpError(
-      'too_large',
-      `The image has ${frames}${storedWidth}×${storedHeight} pixels (${megapixels(totalPixels)} MP); the limit is ${megapixels(config.limits.maxInputPixels)} MP`,
-    );
-  }
+  checkInputPixels(storedWidth, storedHeight, pages, config);
   // Orientations 5–8 swap the axes.
   const swapped = (metadata.orientation ?? 1) >= 5;
   return {
@@ -669,15 +663,6 @@ function encode(pipeline: Sharp, format: OutputFormat, quality: number, output: 
   }
 }
 
-/** Megapixels to three significant digits: 125, 100, 0.0768. */
-function megapixels(pixels: number): number {
-  return Number((pixels / 1e6).toPrecision(3));
-}
-
-function tooLargeBytes(config: EdgeResizerConfig): HttpError {
-  return new HttpError('too_large', `The image is larger than ${config.limits.maxOriginalBytes / 1024 / 1024} MB`);
-}
-
 function unsupported(format: string): HttpError {
   return new HttpError(
     'unsupported_format',
@@ -689,7 +674,6 @@ function unsupported(format: string): HttpError {
 function decodeError(error: unknown): HttpError {
   const message = error instanceof Error ? error.message : String(error);
   if (/unsupported image format/i.test(message)) return unsupported('unknown');
-  if (/pixel limit/i.test(message))
-    return new HttpError('too_large', 'The image has too many pixels', { cause: error });
+  if (/pixel limit/i.test(message)) return tooManyPixels(error);
   return new HttpError('corrupt_image', 'The image could not be decoded', { cause: error });
 }

@@ -17,7 +17,7 @@ import { HttpError } from '../core/errors.js';
 import { createLogger, describeError, type LogLevel } from '../core/log.js';
 import { createOriginRequestHandler } from '../edge/origin-request.js';
 import { createOriginResponseHandler, type OriginResponseHandler } from '../edge/origin-response.js';
-import { createLocalWiring } from '../wiring/local.js';
+import { createLocalStagingStore, createLocalWiring } from '../wiring/local.js';
 import { createEdgeCache, DEFAULT_CACHE_BYTES } from './edge-cache.js';
 import { createEdgePipeline } from './edge-pipeline.js';
 import { startLocalStorage } from './embedded-servers.js';
@@ -25,6 +25,7 @@ import { createImageRoute } from './image-route.js';
 import { sendLocalToken } from './local-token.js';
 import { createApiRequestListener } from './node-adapter.js';
 import { sendError, sendRawError } from './reply.js';
+import { createS3PartProxy, S3_PART_PREFIX } from './s3-part-proxy.js';
 import { seedSamples } from './samples.js';
 import { provisionSecrets } from './secrets.js';
 import { servePlayground } from './static.js';
@@ -55,6 +56,8 @@ export interface LocalServerOptions {
   config?: EdgeResizerConfigInput;
   /** Misses rendered at once and waiting (503 `busy` beyond). @default sized to this machine's cores and memory */
   admission?: AdmissionOptions;
+  /** How long staged uploads' part URLs and ids stay valid (test seam). @default 1 hour */
+  stagedUploadTtlSeconds?: number;
   /** Test seam: wraps the real origin-response handler (to count or break it). */
   wrapOriginResponse?: (handler: OriginResponseHandler) => OriginResponseHandler;
   /** Where log lines go. @default stdout */
@@ -127,20 +130,27 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     cache,
     edge,
   });
-  const api = createApiRequestListener(
-    createApiHandler({
-      config,
-      store,
-      metadata,
-      masterKey,
-      apiToken: async () => apiToken,
-      logger,
-      // What a CloudFront invalidation of `/<key>*` does to the edge cache.
-      invalidate: async (key: string) => {
-        cache.invalidate(`/${key}`);
-      },
-    }),
-  );
+  const proxyPart = createS3PartProxy({ s3Endpoint, stagingBucket: config.stagingBucket });
+  // Built once the CDN's own address is known: staged uploads' part URLs point at it (see s3-part-proxy.ts).
+  let api: ((req: IncomingMessage, res: ServerResponse) => Promise<void> | void) | undefined;
+  function createApi(publicUrl: string) {
+    return createApiRequestListener(
+      createApiHandler({
+        config,
+        store,
+        metadata,
+        masterKey,
+        apiToken: async () => apiToken,
+        logger,
+        stagedUploadTtlSeconds: options.stagedUploadTtlSeconds,
+        staging: createLocalStagingStore(config, wiring.s3Client, `${publicUrl}${S3_PART_PREFIX}`),
+        // What a CloudFront invalidation of `/<key>*` does to the edge cache.
+        invalidate: async (key: string) => {
+          cache.invalidate(`/${key}`);
+        },
+      }),
+    );
+  }
 
   const server = createServer((req, res) => {
     const started = performance.now();
@@ -176,7 +186,12 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   async function route(req: IncomingMessage, res: ServerResponse) {
     const rawUrl = req.url ?? '/';
     const path = rawUrl.split('?')[0] ?? '/';
-    if (path.startsWith('/api/') || path === '/api' || path.startsWith('/originals/')) return api(req, res);
+    if (path.startsWith('/api/') || path === '/api' || path.startsWith('/originals/')) {
+      if (!api)
+        return sendError(res, new HttpError('busy', 'Starting; try again', { headers: { 'Retry-After': '1' } }));
+      return api(req, res);
+    }
+    if (path.startsWith(`${S3_PART_PREFIX}/`)) return proxyPart(req, res);
     if (path === '/_local/token') return sendLocalToken(req, res, apiToken);
     if (path === '/' || path === '/index.html') return servePlayground(res, 'index.html', req.method);
     if (path.startsWith('/_playground/')) return servePlayground(res, path.slice('/_playground/'.length), req.method);
@@ -199,6 +214,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  api = createApi(url);
 
   async function close() {
     await new Promise<void>((resolve) => {

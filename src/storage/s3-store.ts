@@ -492,16 +492,12 @@ export async function deleteDerivatives(ctx: S3Context, key: string, options: Ca
 
 // ---------------------------------------------------------------- the bound store
 
-/** Every operation bound to one context: the API's and the local CDN's store. */
+/** Every operation of both buckets: the API and the local CDN use it; the edge uses `createEdgeStore`'s subset. */
 export function createS3Store(options: S3StoreOptions) {
   const ctx: S3Context = { ...options };
   return {
+    ...createEdgeStore(options),
     context: ctx,
-    getOriginal: (key: string, o?: CallOptions) => getOriginal(ctx, key, o),
-    openOriginal: (key: string, o?: CallOptions) => openOriginal(ctx, key, o),
-    getOriginalStream: (key: string, range?: { start: number; end: number }, o?: CallOptions) =>
-      getOriginalStream(ctx, key, range, o),
-    headOriginal: (key: string, o?: CallOptions) => headOriginal(ctx, key, o),
     putOriginal: (
       key: string,
       body: Buffer | Readable,
@@ -514,17 +510,7 @@ export function createS3Store(options: S3StoreOptions) {
     updateOriginalMetadata: (key: string, patch: MetadataPatch, o?: CallOptions) =>
       updateOriginalMetadata(ctx, key, patch, o),
     listOriginals: (prefix: string, o?: CallOptions) => listOriginals(ctx, prefix, o),
-    getDerivative: (derivativeKey: string, o?: CallOptions) => getDerivative(ctx, derivativeKey, o),
-    headDerivative: (derivativeKey: string, o?: CallOptions) => headDerivative(ctx, derivativeKey, o),
-    putDerivative: (
-      derivativeKey: string,
-      body: Buffer,
-      contentType: string,
-      cacheControl: string,
-      o?: PutDerivativeOptions,
-    ) => putDerivative(ctx, derivativeKey, body, contentType, cacheControl, o),
     listDerivatives: (prefix: string, o?: CallOptions) => listDerivatives(ctx, prefix, o),
-    deleteDerivative: (derivativeKey: string, o?: CallOptions) => deleteDerivative(ctx, derivativeKey, o),
     deleteDerivatives: (key: string, o?: CallOptions) => deleteDerivatives(ctx, key, o),
   };
 }

@@ -17,6 +17,7 @@ import { S3RVER_KEY_CODEC } from '../storage/key-codec.js';
 import { createMasterKeyProvider, type MasterKeyProvider } from '../storage/master-key.js';
 import { createMetadataStore, type MetadataStore } from '../storage/metadata-store.js';
 import { createS3Store, type S3Store } from '../storage/s3-store.js';
+import { createStagingStore, type StagingStore } from '../storage/staging-store.js';
 
 export interface LocalWiringOptions {
   config: EdgeResizerConfig;
@@ -72,5 +73,22 @@ export function createLocalS3Store(config: EdgeResizerConfig, client: S3Client):
     derivativesBucket: config.derivativesBucket,
     keyCodec: S3RVER_KEY_CODEC,
     pagination: 'start-after',
+  });
+}
+
+/**
+ * The staging bucket of large uploads over s3rver (CONTRACT.md §7): the server
+ * talks to s3rver through `client`; part URLs are signed for `publicEndpoint`,
+ * where the browser or CLI reaches S3 (the local CDN's `/_local/s3` door).
+ */
+export function createLocalStagingStore(
+  config: EdgeResizerConfig,
+  client: S3Client,
+  publicEndpoint: string,
+): StagingStore {
+  return createStagingStore({
+    client,
+    bucket: config.stagingBucket,
+    presignClient: createLocalS3Client(config, publicEndpoint),
   });
 }

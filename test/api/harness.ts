@@ -13,7 +13,7 @@ import {
   type Server,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type ApiDeps, createApiHandler } from '../../src/api/app.js';
 import type { EdgeResizerConfigInput } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/log.js';
@@ -60,14 +60,10 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-/** The staging bucket the harness creates in its s3rver. */
-export const STAGING_BUCKET = 'edge-resizer-staging';
-
 export async function startApi(
   options: { config?: EdgeResizerConfigInput; wrap?: (deps: ApiDeps) => ApiDeps; stagedUploadTtlSeconds?: number } = {},
 ): Promise<ApiHarness> {
   const [storage, dynamo] = await Promise.all([startTestStorage(options.config), startTestDynamo()]);
-  await storage.client.send(new CreateBucketCommand({ Bucket: STAGING_BUCKET }));
   const token = randomBytes(18).toString('base64url');
   const invalidated: string[] = [];
   const errors: string[] = [];
@@ -81,7 +77,8 @@ export async function startApi(
     invalidate: async (key) => {
       invalidated.push(key);
     },
-    staging: createStagingStore({ client: storage.client, bucket: STAGING_BUCKET }),
+    // The storage helper's s3rver has the staging bucket already.
+    staging: createStagingStore({ client: storage.client, bucket: storage.config.stagingBucket }),
     stagedUploadTtlSeconds: options.stagedUploadTtlSeconds,
   };
   const deps = options.wrap ? options.wrap(baseDeps) : baseDeps;
@@ -138,7 +135,7 @@ export async function startApi(
     request,
     open,
     originalKeys: () => keys(storage.config.originalsBucket),
-    stagingKeys: () => keys(STAGING_BUCKET),
+    stagingKeys: () => keys(storage.config.stagingBucket),
     derivativeKeys: () => keys(storage.config.derivativesBucket),
     async items() {
       const all: ImageVersion[] = [];

@@ -433,7 +433,17 @@ describe('deploy/package (sls package, offline)', () => {
         const code = fn.FunctionCode as string;
         expect(Buffer.byteLength(code)).to.be.below(10 * 1024);
         expect(code).not.to.include('__VIEWER_CONFIG__');
-        expect(() => new Script(code)).not.to.throw();
+        // Signing keys by `kid` from the associated KeyValueStore (CONTRACT.md §5): an ES module.
+        expect(code).to.match(/^import cfCrypto from 'crypto';\nimport cf from 'cloudfront';/);
+        expect(code).to.include('cf.kvs()');
+        expect(fn.FunctionConfig.KeyValueStoreAssociations).to.deep.equal([
+          { KeyValueStoreARN: { 'Fn::GetAtt': ['SigningKeyStore', 'Arn'] } },
+        ]);
+        // Valid JS: the module's two imports as a script's requires (as src/local/viewer-function.ts runs it).
+        const script = code.replace(/^import (\w+) from '(\w+)';$/gm, "var $1 = require('$2');");
+        expect(script).not.to.include('import ');
+        expect(() => new Script(script)).not.to.throw();
+        console.log(`      packaged viewer function (${stage}): ${Buffer.byteLength(code)} bytes of ${10 * 1024}`);
         // The bundle bakes the stage's settings as an object literal (src/edge/viewer/build.ts), names minified.
         if (stage === 'prod') {
           expect(code).to.include(JSON.stringify(PROD_SIGNING_SECRET)).and.include('"snap"');
