@@ -7,6 +7,7 @@
  * desktop and phone ones to docs/.
  */
 
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -242,6 +243,53 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     // And it is there for the next visitor too.
     const { page: again } = await open();
     await again.locator(`.card[data-key="${key}"]`).waitFor();
+  });
+
+  it('uploads a file over 5 MB through the staged multipart path, with a byte progress bar, the same bytes stored', async () => {
+    const side = 1600; // raw noise, uncompressed: about 7.7 MB
+    const png = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    expect(png.length).to.be.above(5 * 1024 * 1024);
+    const { page, errors } = await open();
+    await page.locator('.card').first().waitFor();
+    const parts: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'PUT') parts.push(new URL(r.url()).pathname);
+    });
+    const created = page.waitForResponse((r) => r.url().endsWith('/api/uploads') && r.request().method() === 'POST');
+    const completed = page.waitForResponse((r) => /\/api\/uploads\/[^/]+\/complete$/.test(r.url()), {
+      timeout: 60_000,
+    });
+
+    await page.setInputFiles('#file-input', { name: 'noise.png', mimeType: 'image/png', buffer: png });
+
+    expect((await created).status()).to.equal(201);
+    const done = await completed;
+    expect(done.status()).to.equal(201);
+    const { key } = (await done.json()) as { key: string };
+    expect(parts.length).to.be.at.least(1);
+    expect(parts.every((path) => path.startsWith('/_local/s3/'))).to.equal(true);
+    await page.locator(`.card[data-key="${key}"][aria-pressed="true"]`).waitFor();
+    expect(await page.locator('.upload').first().getAttribute('data-path')).to.equal('staged');
+    expect(
+      await page
+        .locator('.upload progress')
+        .first()
+        .evaluate((p) => (p as HTMLProgressElement).value),
+    ).to.equal(1);
+    const stored = await fetch(`${server.url}/api/images/${key}`, {
+      headers: { authorization: `Bearer ${server.apiToken}` },
+    });
+    const item = (await stored.json()) as {
+      bytes: number;
+      meta: Record<string, string>;
+      versions: { sha256: string }[];
+    };
+    expect(item.bytes).to.equal(png.length);
+    expect(item.versions.at(-1)?.sha256).to.equal(createHash('sha256').update(png).digest('hex'));
+    expect(item.meta).to.include({ filename: 'noise.png' });
+    expect(errors).to.deep.equal([]);
   });
 
   it('requests a new URL when the width control moves, and shows the new natural width', async () => {

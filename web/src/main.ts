@@ -13,10 +13,12 @@ import {
   type ImageItem,
   listImages,
   resolveToken,
+  STAGED_UPLOAD_THRESHOLD,
   saveFocalPoint,
   storeToken,
   type TokenSource,
   uploadImage,
+  uploadStaged,
 } from './api.js';
 import {
   baselineParams,
@@ -356,7 +358,9 @@ async function uploadFiles(files: readonly File[]): Promise<void> {
     li.append(name, progress, status);
     el.uploads.append(li);
     try {
-      const result = await uploadImage(file, state.token.token, (fraction) => {
+      const upload = file.size > STAGED_UPLOAD_THRESHOLD ? uploadStaged : uploadImage;
+      li.dataset.path = file.size > STAGED_UPLOAD_THRESHOLD ? 'staged' : 'single';
+      const result = await upload(file, state.token.token, (fraction) => {
         progress.value = fraction;
         status.textContent = `${Math.round(fraction * 100)}%`;
       });
