@@ -34,6 +34,7 @@ import { parseListingQuery, streamListing } from './listing.js';
 import { ORIGINALS_PATH, originalUrl, serveOriginal } from './originals.js';
 import { createReply, type Reply } from './reply.js';
 import { type RequestBody, requestBody } from './request-body.js';
+import { SETTINGS_PATH, serveSettings } from './stage-settings.js';
 import {
   abortStagedUpload,
   completeStagedUpload,
@@ -125,6 +126,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
 
     checkBearer(request.headers.authorization, await deps.apiToken());
 
+    if (path === SETTINGS_PATH) return serveSettings(deps.config, method, reply);
     if (path === IMAGES_PATH) {
       allow(method, ['GET', 'POST']);
       if (method === 'GET') return streamListing(deps.metadata, reply, parseListingQuery(request.query));

@@ -7,6 +7,7 @@
  * desktop and phone ones to docs/.
  */
 
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,14 @@ const FIXTURE = join(ROOT, 'fixtures', 'photos', 'fig.jpg');
 /** What Chromium sends for an `<img>`; the preview fetch sends the same. */
 const IMAGE_ACCEPT = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
 const DESKTOP = { width: 1280, height: 800 };
+const CARD_PRESET = 'width=320&height=180&gravity=attention';
+/** The quadrants of the generated image: top-left, top-right, bottom-left, bottom-right. */
+const QUADRANTS = {
+  tl: [230, 30, 30],
+  tr: [30, 200, 60],
+  bl: [40, 60, 230],
+  br: [240, 220, 40],
+} as const;
 const PHONE = { width: 375, height: 812 };
 
 interface OpenedPage {
@@ -53,7 +62,13 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     }
     await mkdir(OUTPUT, { recursive: true });
     dataDir = await mkdtemp(join(tmpdir(), 'edge-resizer-web-'));
-    server = await startLocalServer({ dataDir, port: 0, logLevel: 'silent', seedSamples: true });
+    server = await startLocalServer({
+      dataDir,
+      port: 0,
+      logLevel: 'silent',
+      seedSamples: true,
+      config: { presets: { card: CARD_PRESET, square: 'width=200&height=200&fit=cover' } },
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -230,6 +245,53 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     await again.locator(`.card[data-key="${key}"]`).waitFor();
   });
 
+  it('uploads a file over 5 MB through the staged multipart path, with a byte progress bar, the same bytes stored', async () => {
+    const side = 1600; // raw noise, uncompressed: about 7.7 MB
+    const png = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    expect(png.length).to.be.above(5 * 1024 * 1024);
+    const { page, errors } = await open();
+    await page.locator('.card').first().waitFor();
+    const parts: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'PUT') parts.push(new URL(r.url()).pathname);
+    });
+    const created = page.waitForResponse((r) => r.url().endsWith('/api/uploads') && r.request().method() === 'POST');
+    const completed = page.waitForResponse((r) => /\/api\/uploads\/[^/]+\/complete$/.test(r.url()), {
+      timeout: 60_000,
+    });
+
+    await page.setInputFiles('#file-input', { name: 'noise.png', mimeType: 'image/png', buffer: png });
+
+    expect((await created).status()).to.equal(201);
+    const done = await completed;
+    expect(done.status()).to.equal(201);
+    const { key } = (await done.json()) as { key: string };
+    expect(parts.length).to.be.at.least(1);
+    expect(parts.every((path) => path.startsWith('/_local/s3/'))).to.equal(true);
+    await page.locator(`.card[data-key="${key}"][aria-pressed="true"]`).waitFor();
+    expect(await page.locator('.upload').first().getAttribute('data-path')).to.equal('staged');
+    expect(
+      await page
+        .locator('.upload progress')
+        .first()
+        .evaluate((p) => (p as HTMLProgressElement).value),
+    ).to.equal(1);
+    const stored = await fetch(`${server.url}/api/images/${key}`, {
+      headers: { authorization: `Bearer ${server.apiToken}` },
+    });
+    const item = (await stored.json()) as {
+      bytes: number;
+      meta: Record<string, string>;
+      versions: { sha256: string }[];
+    };
+    expect(item.bytes).to.equal(png.length);
+    expect(item.versions.at(-1)?.sha256).to.equal(createHash('sha256').update(png).digest('hex'));
+    expect(item.meta).to.include({ filename: 'noise.png' });
+    expect(errors).to.deep.equal([]);
+  });
+
   it('requests a new URL when the width control moves, and shows the new natural width', async () => {
     const { page } = await open({ image: 'samples/mountains.jpg' });
     await previewLoaded(page, ['/samples/mountains.jpg']);
@@ -261,8 +323,9 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     await previewLoaded(page, []);
     await page.locator('#width-number').fill('480');
     const auto = await previewLoaded(page, ['width=480']);
-    // format=auto and Chromium's Accept: AVIF (CONTRACT.md §3, revision 3), or the smaller JPEG it replaces.
-    expect(auto.format).to.match(/image\/(avif|jpeg)/);
+    // format=auto and Chromium's Accept (image/avif first): AVIF (CONTRACT.md §3), or the JPEG it
+    // replaces where that is smaller ("never more bytes than the JPEG"), under the same key.
+    expect(auto.format).to.match(/^(AVIF \(image\/avif\)|JPEG \(image\/jpeg\))/);
     expect(auto.cache).to.equal('miss');
     expect(auto.timings).to.deep.equal(['fetch', 'decrypt', 'transform', 'store']);
 
@@ -274,7 +337,8 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     expect(jpeg.format).to.match(/^JPEG \(image\/jpeg\)/);
     expect(png.format).to.match(/^PNG \(image\/png\)/);
     expect(png.bytes).to.be.greaterThan(jpeg.bytes);
-    for (const shown of [jpeg, png]) {
+    expect(auto.bytes).to.be.at.most(jpeg.bytes);
+    for (const shown of [auto, jpeg, png]) {
       const { response, body } = await fetchImage(shown.url);
       expect(shown.bytes).to.equal(body.length);
       expect(shown.format).to.include(response.headers.get('content-type'));
@@ -307,6 +371,212 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     );
     expect(a.naturalWidth).to.equal(b.naturalWidth);
     await page.screenshot({ path: join(OUTPUT, 'compare-desktop.png'), fullPage: true });
+  });
+
+  /** Uploads an 800×400 PNG of four flat quadrants through the API; answers its key. */
+  async function uploadQuadrants(): Promise<string> {
+    const quadrant = (rgb: readonly number[]) =>
+      sharp({ create: { width: 400, height: 200, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })
+        .png()
+        .toBuffer();
+    const [tl, tr, bl, br] = await Promise.all([QUADRANTS.tl, QUADRANTS.tr, QUADRANTS.bl, QUADRANTS.br].map(quadrant));
+    const png = await sharp({ create: { width: 800, height: 400, channels: 3, background: '#000' } })
+      .composite([
+        { input: tl as Buffer, left: 0, top: 0 },
+        { input: tr as Buffer, left: 400, top: 0 },
+        { input: bl as Buffer, left: 0, top: 200 },
+        { input: br as Buffer, left: 400, top: 200 },
+      ])
+      .png()
+      .toBuffer();
+    const response = await fetch(`${server.url}/api/images`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.apiToken}`, 'content-type': 'image/png' },
+      body: png,
+    });
+    expect(response.status).to.equal(201);
+    return ((await response.json()) as { key: string }).key;
+  }
+
+  /** Mean colour of the preview's top and bottom halves, read back from its pixels. */
+  function previewHalves(page: Page) {
+    return page.evaluate(() => {
+      const img = document.querySelector('#variant-a img.preview') as HTMLImageElement;
+      const canvas = document.createElement('canvas');
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
+      context.drawImage(img, 0, 0);
+      const half = Math.floor(canvas.height / 2);
+      const out: number[][] = [];
+      for (const top of [0, canvas.height - half]) {
+        const data = context.getImageData(0, top, canvas.width, half).data;
+        const sum: [number, number, number] = [0, 0, 0];
+        for (let i = 0; i < data.length; i += 4) {
+          sum[0] += data[i] as number;
+          sum[1] += data[i + 1] as number;
+          sum[2] += data[i + 2] as number;
+        }
+        out.push(sum.map((v) => v / (data.length / 4)));
+      }
+      return { top: out[0] as number[], bottom: out[1] as number[] };
+    });
+  }
+
+  const near = (actual: number[], expected: readonly number[], tolerance = 12) =>
+    actual.every((v, i) => Math.abs(v - (expected[i] as number)) <= tolerance);
+
+  it('a click on the original stores the focal point with PATCH and moves a cover crop there (pixels)', async () => {
+    const key = await uploadQuadrants();
+    const { page, errors } = await open({ image: key });
+    await previewLoaded(page, [`/${key}`]);
+    await page.locator('#original-img').evaluate((img: HTMLImageElement) => img.decode());
+    await page.locator('#original-img').scrollIntoViewIfNeeded();
+    await page.locator('#width-number').fill('50');
+    await page.locator('#height-number').fill('200');
+    const centred = await previewLoaded(page, ['width=50', 'height=200']);
+    expect([centred.naturalWidth, centred.naturalHeight]).to.deep.equal([50, 200]);
+    // No stored point: the centre, half top-left and half top-right.
+    expect(near((await previewHalves(page)).top, QUADRANTS.tl)).to.equal(false);
+
+    for (const [fx, fy, top, bottom] of [
+      [0.1, 0.1, QUADRANTS.tl, QUADRANTS.bl],
+      [0.9, 0.2, QUADRANTS.tr, QUADRANTS.br],
+    ] as const) {
+      await page.locator('#original-img').scrollIntoViewIfNeeded();
+      const box = (await page.locator('#original-img').boundingBox()) as {
+        x: number;
+        y: number;
+        width: number;
+        height: number;
+      };
+      const patched = page.waitForResponse(
+        (r) => r.request().method() === 'PATCH' && r.url().endsWith(`/api/images/${key}`),
+      );
+      const rerendered = page.waitForResponse(
+        (r) => r.request().method() === 'GET' && r.url() === `${server.url}/${key}?width=50&height=200`,
+      );
+      await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
+      const patch = await patched;
+      expect(patch.status()).to.equal(200);
+      const sent = JSON.parse(patch.request().postData() ?? '{}') as { focalPoint: { x: number; y: number } };
+      expect(sent.focalPoint.x).to.be.closeTo(fx, 0.01);
+      expect(sent.focalPoint.y).to.be.closeTo(fy, 0.01);
+      await rerendered;
+      await previewLoaded(page, ['width=50', 'height=200']);
+      const halves = await previewHalves(page);
+      expect(near(halves.top, top), `top ${halves.top} after a click at ${fx},${fy}`).to.equal(true);
+      expect(near(halves.bottom, bottom), `bottom ${halves.bottom}`).to.equal(true);
+    }
+    const stored = await fetch(`${server.url}/api/images/${key}`, {
+      headers: { authorization: `Bearer ${server.apiToken}` },
+    });
+    const { focalPoint } = (await stored.json()) as { focalPoint: { x: number; y: number } };
+    expect(focalPoint.x).to.be.closeTo(0.9, 0.01);
+    expect(await page.locator('#focal-marker').isVisible()).to.equal(true);
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('a box dragged on the original gives a rect URL whose output has the box size', async () => {
+    const key = await uploadQuadrants();
+    const { page } = await open({ image: key });
+    await previewLoaded(page, [`/${key}`]);
+    await page.locator('#original-img').evaluate((img: HTMLImageElement) => img.decode());
+    await page.locator('#original-img').scrollIntoViewIfNeeded();
+    const box = (await page.locator('#original-img').boundingBox()) as {
+      x: number;
+      y: number;
+      width: number;
+      height: number;
+    };
+    // Inside the top-left quadrant: 10%..40% across, 10%..40% down of 800×400.
+    await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.1);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.25, { steps: 4 });
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.4, { steps: 4 });
+    await page.mouse.up();
+
+    const rect = (await page.locator('#rect').inputValue()).split(',').map(Number) as [number, number, number, number];
+    expect(rect[0]).to.be.closeTo(80, 4);
+    expect(rect[1]).to.be.closeTo(40, 4);
+    expect(rect[2]).to.be.closeTo(240, 4);
+    expect(rect[3]).to.be.closeTo(120, 4);
+    const shown = await previewLoaded(page, [`rect=${rect.join(',')}`]);
+    expect(shown.url).to.equal(`/${key}?rect=${rect.join(',')}`);
+    expect([shown.naturalWidth, shown.naturalHeight]).to.deep.equal([rect[2], rect[3]]);
+    const halves = await previewHalves(page);
+    expect(near(halves.top, QUADRANTS.tl) && near(halves.bottom, QUADRANTS.tl)).to.equal(true);
+    expect(await page.locator('#snippet-url').textContent()).to.equal(`${server.url}/${key}?rect=${rect.join(',')}`);
+    expect(await page.locator('#rect-box').isVisible()).to.equal(true);
+  });
+
+  it('the preset picker shows what a preset expands to and applies it; the URL carries the preset', async () => {
+    const { page } = await open({ image: 'samples/mountains.jpg' });
+    await previewLoaded(page, ['/samples/mountains.jpg']);
+    await page.locator('#preset option[value="card"]').waitFor({ state: 'attached' });
+    await page.locator('#preset').selectOption('card');
+
+    expect(await page.locator('#preset-expansion').textContent()).to.equal(`card = ${CARD_PRESET}`);
+    expect(await page.locator('#width-number').inputValue()).to.equal('320');
+    expect(await page.locator('#height-number').inputValue()).to.equal('180');
+    expect(await page.locator('#gravity').inputValue()).to.equal('attention');
+    const card = await previewLoaded(page, ['preset=card']);
+    expect(card.url).to.equal('/samples/mountains.jpg?preset=card');
+    expect([card.naturalWidth, card.naturalHeight]).to.deep.equal([320, 180]);
+    expect(await page.locator('#snippet-url').textContent()).to.equal(
+      `${server.url}/samples/mountains.jpg?preset=card`,
+    );
+
+    // The URL's own parameters override the preset's.
+    await page.locator('#width-number').fill('160');
+    const smaller = await previewLoaded(page, ['preset=card', 'width=160']);
+    expect(smaller.url).to.equal('/samples/mountains.jpg?preset=card&width=160');
+    expect([smaller.naturalWidth, smaller.naturalHeight]).to.deep.equal([160, 180]);
+  });
+
+  it('compares AVIF, WebP, JPEG and auto with bytes and SSIM against a lossless PNG of the variant', async () => {
+    const { page, errors } = await open({ image: 'samples/forest-stream.jpg' });
+    await previewLoaded(page, []);
+    await page.locator('#width-number').fill('400');
+    await previewLoaded(page, ['width=400']);
+    await page.getByRole('button', { name: 'Compare formats' }).click();
+    await page.locator('#formats-table tbody tr').nth(3).waitFor({ timeout: 60_000 });
+
+    const rows = await page.locator('#formats-table tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => {
+        const data = (tr as HTMLElement).dataset;
+        return {
+          format: data.format ?? '',
+          bytes: data.bytes ?? '',
+          score: data.score ?? '',
+          contentType: data.contentType ?? '',
+          cells: [...tr.children].map((td) => td.textContent ?? ''),
+        };
+      }),
+    );
+    expect(rows.map((row) => row.format)).to.deep.equal(['avif', 'webp', 'jpeg', 'auto']);
+    const byFormat = Object.fromEntries(rows.map((row) => [row.format, row]));
+    for (const row of rows) {
+      const score = Number(row.score);
+      expect(score, row.format).to.be.greaterThan(0.8).and.at.most(1);
+      expect(row.cells[4]).to.equal(score.toFixed(4));
+      const { body, response } = await fetchImage(`/samples/forest-stream.jpg?width=400&format=${row.format}`);
+      expect(Number(row.bytes), row.format).to.equal(body.length);
+      expect(row.contentType).to.equal(response.headers.get('content-type'));
+    }
+    expect(byFormat.avif?.contentType).to.equal('image/avif');
+    expect(byFormat.webp?.contentType).to.equal('image/webp');
+    expect(byFormat.jpeg?.contentType).to.equal('image/jpeg');
+    // auto: AVIF for Chromium's Accept, never more bytes than the JPEG (CONTRACT.md §3).
+    expect(Number(byFormat.auto?.bytes)).to.be.at.most(Number(byFormat.jpeg?.bytes));
+    expect(await page.locator('#formats-status').textContent()).to.match(/^auto served (AVIF|JPEG): .+ SSIM 0\.\d{4}/);
+    await page.screenshot({ path: join(OUTPUT, 'formats-desktop.png'), fullPage: true });
+
+    // A changed variant makes the table stale.
+    await page.locator('#width-number').fill('300');
+    await page.locator('#formats-table').waitFor({ state: 'hidden' });
+    expect(await page.locator('#formats-status').textContent()).to.match(/compare again/);
+    expect(errors).to.deep.equal([]);
   });
 
   it('copies the URL, an <img> tag and a srcset whose widths are capped at the image width, each URL working', async () => {
@@ -461,6 +731,9 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     await page.waitForLoadState('networkidle');
     expect(errors).to.deep.equal([]);
 
+    // Tall enough to show the controls, both variants and the original with its focal point.
+    await page.setViewportSize({ width: DESKTOP.width, height: 1480 });
+    await page.waitForLoadState('networkidle');
     await page.screenshot({ path: join(OUTPUT, 'playground-desktop.png') });
     await page.screenshot({ path: join(OUTPUT, 'playground-desktop-full.png'), fullPage: true });
     if (process.env.UPDATE_SCREENSHOTS === '1') {

@@ -6,9 +6,11 @@ import {
   expectedSize,
   parseServerTiming,
   parseWidthList,
+  type StageSettings,
   savingPercent,
   srcsetSnippet,
   srcsetWidths,
+  ssim,
   variantUrl,
 } from '../../web/src/variant.js';
 
@@ -25,6 +27,71 @@ describe('web/src/variant', () => {
     expect(variantUrl('a.jpg', { ...defaultParams(), width: 10, height: 20, fit: 'contain' })).to.equal(
       '/a.jpg?width=10&height=20&fit=contain',
     );
+  });
+
+  it('writes the crop and effect parameters, leaving their defaults out', () => {
+    const p = defaultParams();
+    expect(variantUrl('a.jpg', { ...p, rotate: 0, bg: 'ffffffff', gravity: 'focal' })).to.equal('/a.jpg');
+    expect(
+      variantUrl('a.jpg', {
+        ...p,
+        width: 100,
+        height: 50,
+        gravity: 'attention',
+        rect: { x: 1, y: 2, width: 30, height: 40 },
+        rotate: 90,
+        flip: 'hv',
+        blur: 2.5,
+        sharpen: 1,
+        bg: '00000080',
+        trim: 10,
+      }),
+    ).to.equal(
+      '/a.jpg?width=100&height=50&gravity=attention&rect=1,2,30,40&rotate=90&flip=hv&blur=2.5&sharpen=1&bg=00000080&trim=10',
+    );
+    // fx/fy imply gravity=focal: no gravity written beside them; an opaque bg is written as rrggbb.
+    expect(variantUrl('a.jpg', { ...p, fx: 0.2, gravity: 'attention', bg: '102030ff' })).to.equal(
+      '/a.jpg?fx=0.2&bg=102030',
+    );
+  });
+
+  it("writes a preset and only what differs from its expansion, and takes the stage's default gravity", () => {
+    const stage: StageSettings = {
+      presets: { card: 'width=640&height=360&gravity=attention' },
+      presetPolicy: 'open',
+      defaultGravity: 'center',
+      autoAvif: true,
+      maxDimension: 4096,
+      defaultQuality: 80,
+    };
+    const card = { ...defaultParams(), preset: 'card', width: 640, height: 360, gravity: 'attention' as const };
+    expect(variantUrl('a.jpg', card, stage)).to.equal('/a.jpg?preset=card');
+    expect(variantUrl('a.jpg', { ...card, width: 320, format: 'webp' }, stage)).to.equal(
+      '/a.jpg?preset=card&width=320&format=webp',
+    );
+    expect(variantUrl('a.jpg', { ...defaultParams(), width: 9, height: 9, gravity: 'center' }, stage)).to.equal(
+      '/a.jpg?width=9&height=9',
+    );
+    expect(variantUrl('a.jpg', { ...defaultParams(), width: 9, height: 9, gravity: 'focal' }, stage)).to.equal(
+      '/a.jpg?width=9&height=9&gravity=focal',
+    );
+  });
+
+  it('scores identical pixels 1 and a changed image lower (SSIM)', () => {
+    const w = 16;
+    const h = 16;
+    const a = new Uint8ClampedArray(w * h * 4);
+    for (let i = 0; i < w * h; i++) a.set([(i * 37) % 256, (i * 11) % 256, (i * 5) % 256, 255], i * 4);
+    const b = a.map((v, i) => (i % 4 === 3 ? v : 255 - v));
+    expect(ssim(a, a, w, h)).to.be.closeTo(1, 1e-9);
+    expect(ssim(a, b, w, h)).to.be.lessThan(0.5);
+    expect(() => ssim(a, new Uint8ClampedArray(4), w, h)).to.throw(/different sizes/);
+  });
+
+  it('caps a srcset at the rect and predicts the size of a turned rect', () => {
+    const p = { ...defaultParams(), rect: { x: 0, y: 0, width: 700, height: 300 } };
+    expect(srcsetSnippet('', image, p).widths).to.deep.equal([320, 640, 700]);
+    expect(expectedSize(image, { ...p, rotate: 90 })).to.deep.equal({ width: 300, height: 700 });
   });
 
   it('predicts the output size without enlarging', () => {

@@ -3,6 +3,7 @@
  * progress, and the JSON errors of CONTRACT.md §4 turned into readable text.
  */
 import { readNdjson } from './ndjson.js';
+import { keyPath, type StageSettings } from './variant.js';
 
 export interface ImageItem {
   key: string;
@@ -16,6 +17,8 @@ export interface ImageItem {
   /** Base64 ThumbHash, computed at upload. */
   thumbhash?: string;
   meta?: Record<string, string>;
+  /** Fractions of the displayed original (CONTRACT.md §7); null when none is stored. */
+  focalPoint?: { x: number; y: number } | null;
 }
 
 export interface UploadResult extends ImageItem {
@@ -161,6 +164,118 @@ export function uploadImage(file: File, token: string, onProgress: (fraction: nu
     xhr.onabort = () => reject(new ApiError(0, 'aborted', `Upload of ${file.name} was cancelled`));
     xhr.send(file);
   });
+}
+
+async function apiJson<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        Accept: 'application/json',
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'network_error', 'Could not reach the server');
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+  return (await response.json()) as T;
+}
+
+/** `GET /api/settings`: the stage's presets, preset policy, default gravity and limits. */
+export function getSettings(token: string): Promise<StageSettings> {
+  return apiJson<StageSettings>(token, 'GET', '/api/settings');
+}
+
+/** `PATCH /api/images/<key>` with a focal point (or null to clear it); the server purges the key's derivatives. */
+export function saveFocalPoint(token: string, key: string, focalPoint: { x: number; y: number } | null) {
+  return apiJson<ImageItem>(token, 'PATCH', `/api/images/${keyPath(key).slice(1)}`, { focalPoint });
+}
+
+/** Files above this go through the staged multipart path (CONTRACT.md §7): one API request takes 6 MB at most deployed. */
+export const STAGED_UPLOAD_THRESHOLD = 5 * 1024 * 1024;
+const PARALLEL_PARTS = 3;
+
+interface StagedUpload {
+  uploadId: string;
+  key: string;
+  partSize: number;
+  parts: Array<{ partNumber: number; url: string }>;
+}
+
+/** PUTs one part to its presigned URL, reporting bytes sent; answers the part's ETag. */
+function putPart(url: string, body: Blob, onSent: (bytes: number) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', url);
+    xhr.upload.onprogress = (event) => onSent(event.loaded);
+    xhr.onload = () => {
+      const etag = xhr.getResponseHeader('ETag');
+      if (xhr.status >= 200 && xhr.status < 300 && etag) {
+        onSent(body.size);
+        resolve(etag);
+      } else reject(errorFromBody(xhr.status, xhr.statusText, xhr.responseText));
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'network_error', 'A part upload failed: the connection failed'));
+    xhr.send(body);
+  });
+}
+
+/**
+ * A large file through `POST /api/uploads`: its parts straight to their
+ * presigned URLs (three at a time, each retried once, progress per byte),
+ * then `complete`, which checks and ingests them as `PUT` would. Any failure
+ * aborts the upload, so nothing is left staged.
+ */
+export async function uploadStaged(
+  file: File,
+  token: string,
+  onProgress: (fraction: number) => void,
+): Promise<UploadResult> {
+  const created = await apiJson<StagedUpload>(token, 'POST', '/api/uploads', {
+    bytes: file.size,
+    contentType: file.type || undefined,
+    meta: { filename: encodeURIComponent(file.name.slice(0, 100)) },
+  });
+  const sent = new Map<number, number>();
+  const report = () => onProgress(Math.min(0.99, [...sent.values()].reduce((a, b) => a + b, 0) / file.size));
+  const etags: Array<{ partNumber: number; etag: string }> = [];
+  const queue = [...created.parts];
+  try {
+    await Promise.all(
+      Array.from({ length: PARALLEL_PARTS }, async () => {
+        for (let part = queue.shift(); part; part = queue.shift()) {
+          const start = (part.partNumber - 1) * created.partSize;
+          const body = file.slice(start, Math.min(file.size, start + created.partSize));
+          const onSent = (bytes: number) => {
+            sent.set(part.partNumber, bytes);
+            report();
+          };
+          const etag = await putPart(part.url, body, onSent).catch(() => putPart(part.url, body, onSent));
+          etags.push({ partNumber: part.partNumber, etag });
+        }
+      }),
+    );
+    etags.sort((a, b) => a.partNumber - b.partNumber);
+    const result = await apiJson<UploadResult>(
+      token,
+      'POST',
+      `/api/uploads/${encodeURIComponent(created.uploadId)}/complete`,
+      { parts: etags },
+    );
+    onProgress(1);
+    return result;
+  } catch (error) {
+    await fetch(`/api/uploads/${encodeURIComponent(created.uploadId)}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${token}` },
+    }).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** The file name sent at upload, if any, for display. */

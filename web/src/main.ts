@@ -9,30 +9,49 @@ import {
   displayName,
   errorFromResponse,
   forgetToken,
+  getSettings,
   type ImageItem,
   listImages,
   resolveToken,
+  STAGED_UPLOAD_THRESHOLD,
+  saveFocalPoint,
   storeToken,
   type TokenSource,
   uploadImage,
+  uploadStaged,
 } from './api.js';
 import {
+  baselineParams,
+  bgText,
   cacheStatus,
+  DEFAULT_BG,
   DEFAULT_FORMAT,
   DEFAULT_QUALITY,
+  DEFAULT_STAGE,
   defaultParams,
   expectedSize,
   type Fit,
+  FLIPS,
+  type Flip,
   type Format,
   formatBytes,
   formatLabel,
+  GRAVITIES,
+  type Gravity,
   IMAGE_ACCEPT,
   imgTag,
   MAX_DIMENSION,
+  PRESET_ONLY_PARAMS,
   parseServerTiming,
   parseWidthList,
+  RANGES,
+  type Rect,
+  ROTATIONS,
+  type Rotation,
+  type StageSettings,
   savingPercent,
   srcsetSnippet,
+  ssim,
   type VariantParams,
   variantUrl,
 } from './variant.js';
@@ -87,6 +106,29 @@ const el = {
   srcsetWidths: $<HTMLInputElement>('srcset-widths'),
   srcsetSizes: $<HTMLInputElement>('srcset-sizes'),
   copyStatus: $('copy-status'),
+  preset: $<HTMLSelectElement>('preset'),
+  presetExpansion: $('preset-expansion'),
+  gravity: $<HTMLSelectElement>('gravity'),
+  fx: $<HTMLInputElement>('fx'),
+  fy: $<HTMLInputElement>('fy'),
+  rect: $<HTMLInputElement>('rect'),
+  rotate: $<HTMLSelectElement>('rotate'),
+  flip: $<HTMLSelectElement>('flip'),
+  blur: $<HTMLInputElement>('blur'),
+  sharpen: $<HTMLInputElement>('sharpen'),
+  trim: $<HTMLInputElement>('trim'),
+  bg: $<HTMLInputElement>('bg'),
+  originalStage: $('original-stage'),
+  originalImg: $<HTMLImageElement>('original-img'),
+  focalMarker: $('focal-marker'),
+  rectBox: $('rect-box'),
+  clearFocal: $<HTMLButtonElement>('clear-focal'),
+  clearRect: $<HTMLButtonElement>('clear-rect'),
+  focalStatus: $('focal-status'),
+  formats: $('formats'),
+  compareFormats: $<HTMLButtonElement>('compare-formats'),
+  formatsTable: $<HTMLTableElement>('formats-table'),
+  formatsStatus: $('formats-status'),
 };
 
 const state: {
@@ -96,7 +138,9 @@ const state: {
   listAbort?: AbortController;
   previewAbort?: AbortController;
   previewTimer?: ReturnType<typeof setTimeout>;
-} = { images: new Map() };
+  stage: StageSettings;
+  formatsAbort?: AbortController;
+} = { images: new Map(), stage: DEFAULT_STAGE };
 
 // ---------------------------------------------------------------- alerts
 
@@ -151,6 +195,7 @@ async function initToken(): Promise<void> {
   renderTokenState();
   if (state.token) {
     closeTokenPanel();
+    void loadSettings();
     void refreshList();
   } else {
     el.listStatus.textContent = 'Enter the API token to list and upload images.';
@@ -177,6 +222,7 @@ el.tokenForm.addEventListener('submit', (event) => {
   renderTokenState();
   closeTokenPanel();
   clearError('token');
+  void loadSettings();
   void refreshList();
 });
 
@@ -214,8 +260,8 @@ function renderCard(item: ImageItem): HTMLLIElement {
   if (placeholder) thumb.style.backgroundImage = `url("${placeholder}")`;
   const img = document.createElement('img');
   const thumbParams: VariantParams = { ...defaultParams(), width: 240, height: 180 };
-  img.src = variantUrl(item.key, thumbParams);
-  img.srcset = `${img.src} 1x, ${variantUrl(item.key, { ...thumbParams, dpr: 2 })} 2x`;
+  img.src = imageUrl(item.key, thumbParams);
+  img.srcset = `${img.src} 1x, ${imageUrl(item.key, { ...thumbParams, dpr: 2 })} 2x`;
   img.alt = '';
   img.loading = 'lazy';
   img.decoding = 'async';
@@ -312,7 +358,9 @@ async function uploadFiles(files: readonly File[]): Promise<void> {
     li.append(name, progress, status);
     el.uploads.append(li);
     try {
-      const result = await uploadImage(file, state.token.token, (fraction) => {
+      const upload = file.size > STAGED_UPLOAD_THRESHOLD ? uploadStaged : uploadImage;
+      li.dataset.path = file.size > STAGED_UPLOAD_THRESHOLD ? 'staged' : 'single';
+      const result = await upload(file, state.token.token, (fraction) => {
         progress.value = fraction;
         status.textContent = `${Math.round(fraction * 100)}%`;
       });
@@ -398,6 +446,8 @@ function select(item: ImageItem, options: { reveal?: boolean } = {}): void {
     if (number.value && Number(number.value) > max) number.value = String(max);
   }
   syncRanges();
+  showOriginal(item);
+  staleFormats();
   schedulePreview(0);
 }
 
@@ -407,7 +457,22 @@ function numberValue(input: HTMLInputElement): number | undefined {
   return Number.isFinite(n) ? Math.round(n) : undefined;
 }
 
+function decimalValue(input: HTMLInputElement): number | undefined {
+  if (input.value.trim() === '') return undefined;
+  const n = Number(input.value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** `x,y,w,h` → a rect, or undefined for anything else (the server would refuse it anyway). */
+function parseRect(text: string): Rect | undefined {
+  const parts = text.split(',').map((part) => part.trim());
+  if (parts.length !== 4 || !parts.every((part) => /^\d+$/.test(part))) return undefined;
+  const [x, y, width, height] = parts.map(Number) as [number, number, number, number];
+  return width > 0 && height > 0 ? { x, y, width, height } : undefined;
+}
+
 function paramsA(): VariantParams {
+  const bg = `${el.bg.value.replace('#', '').toLowerCase()}ff`;
   return {
     width: numberValue(el.widthNumber),
     height: numberValue(el.heightNumber),
@@ -415,8 +480,122 @@ function paramsA(): VariantParams {
     format: el.format.value as Format,
     quality: Number(el.quality.value) || DEFAULT_QUALITY,
     dpr: Number(el.dpr.value) || 1,
+    preset: el.preset.value || undefined,
+    gravity: (el.gravity.value as Gravity) || undefined,
+    fx: decimalValue(el.fx),
+    fy: decimalValue(el.fy),
+    rect: parseRect(el.rect.value),
+    rotate: Number(el.rotate.value) as Rotation,
+    flip: (el.flip.value as Flip) || undefined,
+    blur: decimalValue(el.blur),
+    sharpen: decimalValue(el.sharpen),
+    trim: numberValue(el.trim),
+    bg: bg.length === 8 ? bg : DEFAULT_BG,
   };
 }
+
+const imageUrl = (key: string, params: VariantParams) => variantUrl(key, params, state.stage);
+
+// ---------------------------------------------------------------- crop and effect controls
+
+function fillSelect(select: HTMLSelectElement, values: readonly (string | number)[], label = (v: string) => v): void {
+  for (const value of values) {
+    const option = document.createElement('option');
+    option.value = String(value);
+    option.textContent = label(String(value));
+    select.append(option);
+  }
+}
+
+// Open on a wide screen; on a phone the preview comes first and the effects fold away.
+$<HTMLDetailsElement>('effects').open = window.matchMedia('(min-width: 900px)').matches;
+fillSelect(el.gravity, GRAVITIES);
+el.gravity.value = DEFAULT_STAGE.defaultGravity;
+fillSelect(el.rotate, ROTATIONS, (v) => `${v}°`);
+fillSelect(el.flip, FLIPS, (v) => ({ h: 'h (mirror)', v: 'v (upside down)', hv: 'hv (both)' })[v] ?? v);
+for (const [input, range, step] of [
+  [el.fx, RANGES.focal, '0.001'],
+  [el.fy, RANGES.focal, '0.001'],
+  [el.blur, RANGES.blur, '0.1'],
+  [el.sharpen, RANGES.sharpen, '0.1'],
+  [el.trim, RANGES.trim, '1'],
+] as const) {
+  input.min = String(range.min);
+  input.max = String(range.max);
+  input.step = step;
+}
+
+/** Sets every control to `params` (a preset's expansion over the defaults, for instance). */
+function applyControls(params: VariantParams): void {
+  el.widthNumber.value = params.width === undefined ? '' : String(params.width);
+  el.heightNumber.value = params.height === undefined ? '' : String(params.height);
+  el.fit.value = params.fit;
+  el.format.value = params.format;
+  el.quality.value = String(params.quality);
+  el.dpr.value = String(params.dpr);
+  el.gravity.value = params.gravity ?? state.stage.defaultGravity;
+  el.fx.value = params.fx === undefined ? '' : String(params.fx);
+  el.fy.value = params.fy === undefined ? '' : String(params.fy);
+  el.rect.value = params.rect ? `${params.rect.x},${params.rect.y},${params.rect.width},${params.rect.height}` : '';
+  el.rotate.value = String(params.rotate ?? 0);
+  el.flip.value = params.flip ?? '';
+  el.blur.value = params.blur === undefined ? '' : String(params.blur);
+  el.sharpen.value = params.sharpen === undefined ? '' : String(params.sharpen);
+  el.trim.value = params.trim === undefined ? '' : String(params.trim);
+  el.bg.value = `#${bgText(params.bg ?? DEFAULT_BG).slice(0, 6)}`;
+  syncRanges();
+  renderRectBox();
+}
+
+function renderPresetExpansion(): void {
+  const name = el.preset.value;
+  const names = Object.keys(state.stage.presets);
+  if (!names.length) el.presetExpansion.textContent = 'This stage defines no presets.';
+  else if (!name) el.presetExpansion.textContent = `${names.length} preset(s): pick one to see what it expands to.`;
+  else el.presetExpansion.textContent = `${name} = ${state.stage.presets[name]}`;
+  el.presetExpansion.dataset.expansion = name ? (state.stage.presets[name] ?? '') : '';
+}
+
+el.preset.addEventListener('change', () => {
+  applyControls(baselineParams(el.preset.value || undefined, state.stage));
+  renderPresetExpansion();
+});
+
+/** Under `presetPolicy: only` the server refuses every parameter but preset, format and dpr. */
+function applyPresetPolicy(): void {
+  const only = state.stage.presetPolicy === 'only';
+  const allowed = new Set<string>(PRESET_ONLY_PARAMS);
+  for (const control of el.controls.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select')) {
+    const name = control.name || control.id;
+    if (['preset', 'format', 'dpr', 'compare', 'format-b', 'quality-b'].includes(name)) continue;
+    control.disabled = only && !allowed.has(name);
+  }
+}
+
+async function loadSettings(): Promise<void> {
+  if (!state.token) return;
+  try {
+    state.stage = await getSettings(state.token.token);
+  } catch (error) {
+    showError(isAuthError(error) ? 'token' : 'settings', 'Could not read the stage settings', error);
+    return;
+  }
+  const current = el.preset.value;
+  el.preset.replaceChildren();
+  fillSelect(el.preset, ['', ...Object.keys(state.stage.presets)], (v) => v || 'none');
+  el.preset.value = current in state.stage.presets ? current : '';
+  if (!el.gravity.dataset.touched) el.gravity.value = state.stage.defaultGravity;
+  for (const option of el.gravity.options) {
+    option.textContent = option.value === state.stage.defaultGravity ? `${option.value} (default)` : option.value;
+  }
+  el.quality.max = String(RANGES.quality.max);
+  renderPresetExpansion();
+  applyPresetPolicy();
+  schedulePreview(0);
+}
+el.gravity.addEventListener('change', () => {
+  el.gravity.dataset.touched = 'true';
+});
 
 function paramsB(): VariantParams {
   return {
@@ -509,6 +688,7 @@ interface VariantResult {
 
 function schedulePreview(delay = PREVIEW_DEBOUNCE_MS): void {
   clearTimeout(state.previewTimer);
+  staleFormats();
   renderSnippets();
   state.previewTimer = setTimeout(() => void updatePreviews(), delay);
 }
@@ -572,7 +752,7 @@ async function loadVariant(
   params: VariantParams,
   signal: AbortSignal,
 ): Promise<VariantResult | undefined> {
-  const url = variantUrl(item.key, params);
+  const url = imageUrl(item.key, params);
   const expected = expectedSize(item, params);
   const placeholder = placeholderUrl(item);
   view.figure.setAttribute('aria-busy', 'true');
@@ -675,6 +855,253 @@ function renderTiming(cell: HTMLElement, header: string | null, elapsedMs: numbe
   cell.append(list);
 }
 
+// ---------------------------------------------------------------- original: focal point and rect
+
+/** The whole original, small: the frame the focal point and `rect` are given in (displayed pixels). */
+function showOriginal(item: ImageItem): void {
+  const width = Math.min(item.width, 960);
+  el.originalImg.src = variantUrl(item.key, { ...defaultParams(), width: width < item.width ? width : undefined });
+  el.originalImg.dataset.key = item.key;
+  el.focalStatus.textContent = item.focalPoint
+    ? `Stored focal point: ${item.focalPoint.x}, ${item.focalPoint.y}`
+    : 'No focal point stored: gravity=focal crops around the centre.';
+  renderFocalMarker();
+  renderRectBox();
+}
+
+function renderFocalMarker(): void {
+  const point = state.selected?.focalPoint;
+  el.focalMarker.hidden = !point;
+  if (point) {
+    el.focalMarker.style.left = `${point.x * 100}%`;
+    el.focalMarker.style.top = `${point.y * 100}%`;
+  }
+}
+
+function renderRectBox(box?: { left: number; top: number; width: number; height: number }): void {
+  const item = state.selected;
+  const rect = parseRect(el.rect.value);
+  const shown =
+    box ??
+    (item && rect
+      ? {
+          left: rect.x / item.width,
+          top: rect.y / item.height,
+          width: rect.width / item.width,
+          height: rect.height / item.height,
+        }
+      : undefined);
+  el.rectBox.hidden = !shown;
+  if (shown) {
+    el.rectBox.style.left = `${shown.left * 100}%`;
+    el.rectBox.style.top = `${shown.top * 100}%`;
+    el.rectBox.style.width = `${shown.width * 100}%`;
+    el.rectBox.style.height = `${shown.height * 100}%`;
+  }
+}
+
+const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
+/** Where a pointer is, as fractions of the displayed original. */
+function fractionAt(event: PointerEvent): { x: number; y: number } {
+  const box = el.originalImg.getBoundingClientRect();
+  return { x: clamp01((event.clientX - box.left) / box.width), y: clamp01((event.clientY - box.top) / box.height) };
+}
+
+let drag: { start: { x: number; y: number }; startPx: { x: number; y: number }; moved: boolean } | undefined;
+
+el.originalStage.addEventListener('pointerdown', (event) => {
+  if (!state.selected || !el.originalImg.naturalWidth) return;
+  event.preventDefault();
+  el.originalStage.setPointerCapture(event.pointerId);
+  drag = { start: fractionAt(event), startPx: { x: event.clientX, y: event.clientY }, moved: false };
+});
+el.originalStage.addEventListener('pointermove', (event) => {
+  if (!drag) return;
+  if (Math.hypot(event.clientX - drag.startPx.x, event.clientY - drag.startPx.y) > 4) drag.moved = true;
+  if (!drag.moved) return;
+  const end = fractionAt(event);
+  renderRectBox({
+    left: Math.min(drag.start.x, end.x),
+    top: Math.min(drag.start.y, end.y),
+    width: Math.abs(end.x - drag.start.x),
+    height: Math.abs(end.y - drag.start.y),
+  });
+});
+el.originalStage.addEventListener('pointerup', (event) => {
+  const item = state.selected;
+  const done = drag;
+  drag = undefined;
+  if (!item || !done) return;
+  const end = fractionAt(event);
+  if (!done.moved) {
+    void setFocal(item, { x: Math.round(end.x * 1000) / 1000, y: Math.round(end.y * 1000) / 1000 });
+    return;
+  }
+  // In the displayed original's pixels, inside the image, at least 1×1.
+  const x = Math.min(item.width - 1, Math.round(Math.min(done.start.x, end.x) * item.width));
+  const y = Math.min(item.height - 1, Math.round(Math.min(done.start.y, end.y) * item.height));
+  const w = Math.max(1, Math.min(item.width - x, Math.round(Math.abs(end.x - done.start.x) * item.width)));
+  const h = Math.max(1, Math.min(item.height - y, Math.round(Math.abs(end.y - done.start.y) * item.height)));
+  el.rect.value = `${x},${y},${w},${h}`;
+  renderRectBox();
+  schedulePreview(0);
+});
+el.originalStage.addEventListener('pointercancel', () => {
+  drag = undefined;
+  renderRectBox();
+});
+el.rect.addEventListener('input', () => renderRectBox());
+el.clearRect.addEventListener('click', () => {
+  el.rect.value = '';
+  renderRectBox();
+  schedulePreview(0);
+});
+el.clearFocal.addEventListener('click', () => {
+  if (state.selected) void setFocal(state.selected, null);
+});
+
+/** Stores the focal point with PATCH (which purges the key's derivatives), then re-renders the crops. */
+async function setFocal(item: ImageItem, point: { x: number; y: number } | null): Promise<void> {
+  if (!state.token) {
+    showError('token', 'Cannot save the focal point', new Error('enter the API token first'));
+    return;
+  }
+  el.focalStatus.textContent = point ? `Saving focal point ${point.x}, ${point.y}…` : 'Clearing the focal point…';
+  try {
+    const saved = await saveFocalPoint(state.token.token, item.key, point);
+    item.focalPoint = saved.focalPoint ?? null;
+    state.images.set(item.key, item);
+    clearError('focal');
+  } catch (error) {
+    el.focalStatus.textContent = 'The focal point was not saved.';
+    showError(isAuthError(error) ? 'token' : 'focal', 'Could not save the focal point', error);
+    return;
+  }
+  if (state.selected !== item) return;
+  // The stored point decides only with gravity=focal and no fx/fy in the URL.
+  el.fx.value = '';
+  el.fy.value = '';
+  el.gravity.value = 'focal';
+  el.focalStatus.textContent = item.focalPoint
+    ? `Focal point saved: ${item.focalPoint.x}, ${item.focalPoint.y} (gravity=focal; the crops re-render)`
+    : 'Focal point cleared: gravity=focal crops around the centre.';
+  el.focalStatus.dataset.focal = item.focalPoint ? `${item.focalPoint.x},${item.focalPoint.y}` : '';
+  renderFocalMarker();
+  schedulePreview(0);
+}
+
+// ---------------------------------------------------------------- format comparison
+
+const COMPARED_FORMATS: readonly Format[] = ['avif', 'webp', 'jpeg', 'auto'];
+/** Scored at most this many pixels on the longest side, so a large variant stays quick to score. */
+const SCORE_MAX_SIDE = 1024;
+
+async function pixelsOf(blob: Blob, width: number, height: number): Promise<Uint8ClampedArray> {
+  const bitmap = await createImageBitmap(blob);
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D;
+  context.drawImage(bitmap, 0, 0, width, height);
+  bitmap.close();
+  return context.getImageData(0, 0, width, height).data;
+}
+
+async function fetchVariant(path: string, signal: AbortSignal) {
+  const response = await fetch(path, { headers: { Accept: IMAGE_ACCEPT }, cache: 'no-store', signal });
+  if (!response.ok) throw await errorFromResponse(response);
+  const blob = await response.blob();
+  return { blob, contentType: response.headers.get('content-type'), bytes: blob.size };
+}
+
+/** On demand (the button): each format of the current variant, its bytes and SSIM against a lossless PNG. */
+async function compareFormats(): Promise<void> {
+  const item = state.selected;
+  if (!item) return;
+  state.formatsAbort?.abort();
+  const abort = new AbortController();
+  state.formatsAbort = abort;
+  const base = paramsA();
+  const body = el.formatsTable.tBodies[0] as HTMLTableSectionElement;
+  body.replaceChildren();
+  el.formatsTable.hidden = true;
+  el.formats.setAttribute('aria-busy', 'true');
+  el.compareFormats.disabled = true;
+  try {
+    el.formatsStatus.textContent = 'Fetching the lossless reference (PNG)…';
+    const reference = await fetchVariant(imageUrl(item.key, { ...base, format: 'png' }), abort.signal);
+    const refBitmap = await createImageBitmap(reference.blob);
+    const scale = Math.min(1, SCORE_MAX_SIDE / Math.max(refBitmap.width, refBitmap.height));
+    const w = Math.max(1, Math.round(refBitmap.width * scale));
+    const h = Math.max(1, Math.round(refBitmap.height * scale));
+    refBitmap.close();
+    const refPixels = await pixelsOf(reference.blob, w, h);
+    const rows: Array<{ format: Format; contentType: string | null; bytes: number; score: number; path: string }> = [];
+    for (const format of COMPARED_FORMATS) {
+      el.formatsStatus.textContent = `Fetching and scoring ${format}…`;
+      const path = imageUrl(item.key, { ...base, format });
+      const got = await fetchVariant(path, abort.signal);
+      const score = ssim(refPixels, await pixelsOf(got.blob, w, h), w, h);
+      rows.push({ format, contentType: got.contentType, bytes: got.bytes, score, path });
+    }
+    if (abort.signal.aborted) return;
+    const jpeg = rows.find((row) => row.format === 'jpeg');
+    const smallest = Math.min(...rows.map((row) => row.bytes));
+    for (const row of rows) {
+      const tr = document.createElement('tr');
+      tr.dataset.format = row.format;
+      tr.dataset.bytes = String(row.bytes);
+      tr.dataset.score = row.score.toFixed(4);
+      tr.dataset.contentType = row.contentType ?? '';
+      tr.dataset.best = String(row.bytes === smallest);
+      const saving = jpeg ? savingPercent(jpeg.bytes, row.bytes) : 0;
+      const cells = [
+        row.format,
+        formatLabel(row.contentType),
+        formatBytes(row.bytes),
+        row.format === 'jpeg' ? '—' : `${saving >= 0 ? '−' : '+'}${Math.abs(saving).toFixed(0)}%`,
+        row.score.toFixed(4),
+      ];
+      cells.forEach((text, i) => {
+        const td = document.createElement('td');
+        td.textContent = text;
+        if (i >= 2) td.className = 'num';
+        tr.append(td);
+      });
+      body.append(tr);
+    }
+    el.formatsTable.hidden = false;
+    const auto = rows.find((row) => row.format === 'auto');
+    el.formatsStatus.textContent =
+      auto && jpeg
+        ? `auto served ${formatLabel(auto.contentType)}: ${formatBytes(auto.bytes)} against JPEG's ${formatBytes(jpeg.bytes)} (${savingPercent(jpeg.bytes, auto.bytes).toFixed(0)}% fewer bytes), SSIM ${auto.score.toFixed(4)} against ${jpeg.score.toFixed(4)}; scored at ${w}×${h}.`
+        : '';
+    clearError('formats');
+  } catch (error) {
+    if (abort.signal.aborted) return;
+    el.formatsStatus.textContent = 'The comparison failed.';
+    showError('formats', 'Could not compare formats', error);
+  } finally {
+    if (state.formatsAbort === abort) {
+      el.formats.removeAttribute('aria-busy');
+      el.compareFormats.disabled = false;
+    }
+  }
+}
+el.compareFormats.addEventListener('click', () => void compareFormats());
+
+/** A changed variant makes the table stale: cleared, compared again on demand. */
+function staleFormats(): void {
+  if (el.formatsTable.hidden && !state.formatsAbort) return;
+  state.formatsAbort?.abort();
+  state.formatsAbort = undefined;
+  el.formats.removeAttribute('aria-busy');
+  el.compareFormats.disabled = false;
+  el.formatsTable.hidden = true;
+  (el.formatsTable.tBodies[0] as HTMLTableSectionElement).replaceChildren();
+  el.formatsStatus.textContent = 'The variant changed: compare again.';
+}
+
 // ---------------------------------------------------------------- snippets
 
 let lastOutput: { width: number; height: number; dpr: number } | undefined;
@@ -685,7 +1112,7 @@ function renderSnippets(output?: { width: number; height: number; dpr: number })
   if (output) lastOutput = output;
   const params = paramsA();
   const origin = location.origin;
-  const url = origin + variantUrl(item.key, params);
+  const url = origin + imageUrl(item.key, params);
   const measured = lastOutput && lastOutput.dpr === params.dpr ? lastOutput : undefined;
   const size = measured ?? expectedSize(item, params);
   const css = { width: Math.round(size.width / params.dpr), height: Math.round(size.height / params.dpr) };
@@ -694,6 +1121,7 @@ function renderSnippets(output?: { width: number; height: number; dpr: number })
   const snippet = srcsetSnippet(origin, item, params, {
     widths: parseWidthList(el.srcsetWidths.value),
     sizes: el.srcsetSizes.value,
+    stage: state.stage,
   });
   el.snippetSrcset.textContent = snippet.html;
   el.snippetSrcset.dataset.widths = snippet.widths.join(',');

@@ -6,13 +6,25 @@
 
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
 import {
+  decodeQuery,
   FIT_MODES,
   type FitMode,
+  FLIPS,
+  type Flip,
+  GRAVITIES,
+  type Gravity,
   IMAGE_PARAM_NAMES,
+  type ImageParams,
   NEUTRAL,
+  PRESET_ONLY_PARAMS,
+  parseParams,
   RANGES,
   REQUESTED_FORMATS,
+  type Rect,
   type RequestedFormat,
+  ROTATIONS,
+  type Rotation,
+  type RuleConfig,
 } from '../../src/core/param-rules.js';
 
 // Names, values and defaults come from the server's own rules (src/core/param-rules.ts
@@ -21,7 +33,8 @@ export const FITS = FIT_MODES;
 export type Fit = FitMode;
 export const FORMATS = REQUESTED_FORMATS;
 export type Format = RequestedFormat;
-export { IMAGE_PARAM_NAMES, RANGES };
+export type { Flip, Gravity, Rect, Rotation };
+export { FLIPS, GRAVITIES, IMAGE_PARAM_NAMES, PRESET_ONLY_PARAMS, RANGES, ROTATIONS };
 
 /** The server's defaults (CONTRACT.md §3); a URL leaves these out. */
 export const DEFAULT_QUALITY = DEFAULT_CONFIG.defaultQuality;
@@ -29,6 +42,29 @@ export const DEFAULT_FIT: Fit = DEFAULT_CONFIG.defaultFit;
 export const DEFAULT_FORMAT: Format = NEUTRAL.format;
 export const DEFAULT_DPR = NEUTRAL.dpr;
 export const MAX_DIMENSION = DEFAULT_CONFIG.limits.maxDimension;
+export const DEFAULT_GRAVITY: Gravity = DEFAULT_CONFIG.defaultGravity;
+export const DEFAULT_ROTATE: Rotation = NEUTRAL.rotate;
+/** `rrggbbaa`: the padding and flattening colour a URL leaves out. */
+export const DEFAULT_BG = NEUTRAL.background;
+
+/** What `GET /api/settings` answers: the stage settings image URLs depend on. */
+export interface StageSettings {
+  presets: Record<string, string>;
+  presetPolicy: 'open' | 'only';
+  defaultGravity: Gravity;
+  autoAvif: boolean;
+  maxDimension: number;
+  defaultQuality: number;
+}
+
+export const DEFAULT_STAGE: StageSettings = {
+  presets: DEFAULT_CONFIG.presets,
+  presetPolicy: DEFAULT_CONFIG.presetPolicy,
+  defaultGravity: DEFAULT_GRAVITY,
+  autoAvif: DEFAULT_CONFIG.autoAvif,
+  maxDimension: MAX_DIMENSION,
+  defaultQuality: DEFAULT_QUALITY,
+};
 
 /** Widths offered in the responsive snippet, each capped at the original's width. */
 export const DEFAULT_SRCSET_WIDTHS = [320, 640, 960, 1280, 1920] as const;
@@ -44,6 +80,21 @@ export interface VariantParams {
   format: Format;
   quality: number;
   dpr: number;
+  /** Undefined: the stage's default gravity. */
+  gravity?: Gravity;
+  fx?: number;
+  fy?: number;
+  /** In the displayed original's pixels. */
+  rect?: Rect;
+  rotate?: Rotation;
+  flip?: Flip;
+  blur?: number;
+  sharpen?: number;
+  /** `rrggbbaa`, lower case. */
+  bg?: string;
+  trim?: number;
+  /** A preset of the stage: its expansion is the baseline the other parameters are written against. */
+  preset?: string;
 }
 
 export interface ImageInfo {
@@ -64,22 +115,84 @@ export function keyPath(key: string): string {
   return `/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/**
- * The image URL path and query for `params`, defaults left out so the URL a
- * designer copies is as short as the server allows (both forms give the same
- * cache key, CONTRACT.md §3).
- */
-export function variantUrl(key: string, params: VariantParams): string {
-  const query = new URLSearchParams();
-  if (params.width !== undefined) query.set('width', String(params.width));
-  if (params.height !== undefined) query.set('height', String(params.height));
-  if (params.fit !== DEFAULT_FIT && (params.width !== undefined || params.height !== undefined)) {
-    query.set('fit', params.fit);
+/** The parameters a preset expands to, in the playground's terms (validated by the server's own rules). */
+export function presetExpansion(name: string, stage: StageSettings = DEFAULT_STAGE): Partial<VariantParams> {
+  const query = stage.presets[name];
+  if (query === undefined) return {};
+  const rules: RuleConfig = {
+    maxDimension: stage.maxDimension,
+    defaultQuality: stage.defaultQuality,
+    defaultFit: DEFAULT_FIT,
+    defaultGravity: stage.defaultGravity,
+    allowedWidths: [],
+    widthPolicy: 'reject',
+    presets: stage.presets,
+    presetPolicy: 'open',
+  };
+  const parsed: ImageParams = parseParams(decodeQuery(query), rules);
+  const out: Partial<VariantParams> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (value !== undefined && name !== 'preset') (out as Record<string, unknown>)[name] = value;
   }
-  if (params.format !== DEFAULT_FORMAT) query.set('format', params.format);
-  if (params.quality !== DEFAULT_QUALITY) query.set('quality', String(params.quality));
-  if (params.dpr !== DEFAULT_DPR) query.set('dpr', String(params.dpr));
-  const qs = query.toString();
+  return out;
+}
+
+/** The values a URL leaves out: the stage's defaults, overridden by the preset's expansion. */
+export function baselineParams(preset: string | undefined, stage: StageSettings = DEFAULT_STAGE): VariantParams {
+  return {
+    ...defaultParams(),
+    quality: stage.defaultQuality,
+    gravity: stage.defaultGravity,
+    rotate: DEFAULT_ROTATE,
+    bg: DEFAULT_BG,
+    ...(preset === undefined ? {} : presetExpansion(preset, stage)),
+  };
+}
+
+const rectText = (r: Rect) => `${r.x},${r.y},${r.width},${r.height}`;
+
+/** `rrggbbaa` → the shortest URL spelling (`rrggbb` when opaque). */
+export function bgText(bg: string): string {
+  return bg.length === 8 && bg.endsWith('ff') ? bg.slice(0, 6) : bg;
+}
+
+/**
+ * The image URL path and query for `params`, defaults (and a preset's own
+ * values) left out so the URL a designer copies is as short as the server
+ * allows (both forms give the same cache key, CONTRACT.md §3).
+ */
+export function variantUrl(key: string, params: VariantParams, stage: StageSettings = DEFAULT_STAGE): string {
+  const base = baselineParams(params.preset, stage);
+  const query = new URLSearchParams();
+  if (params.preset !== undefined) query.set('preset', params.preset);
+  const differs = <K extends keyof VariantParams>(name: K) => params[name] !== undefined && params[name] !== base[name];
+  if (differs('width')) query.set('width', String(params.width));
+  if (differs('height')) query.set('height', String(params.height));
+  const width = params.width ?? base.width;
+  const height = params.height ?? base.height;
+  if (differs('fit') && (width !== undefined || height !== undefined)) query.set('fit', params.fit);
+  if (differs('format')) query.set('format', params.format);
+  if (differs('quality')) query.set('quality', String(params.quality));
+  if (differs('dpr')) query.set('dpr', String(params.dpr));
+  // fx/fy imply gravity=focal; gravity only matters where a crop or padding happens.
+  const focal = params.fx !== undefined || params.fy !== undefined;
+  if (focal) {
+    if (params.fx !== undefined) query.set('fx', String(params.fx));
+    if (params.fy !== undefined) query.set('fy', String(params.fy));
+  } else if (differs('gravity')) {
+    query.set('gravity', params.gravity as string);
+  }
+  if (params.rect && (!base.rect || rectText(params.rect) !== rectText(base.rect))) {
+    query.set('rect', rectText(params.rect));
+  }
+  if (differs('rotate')) query.set('rotate', String(params.rotate));
+  if (differs('flip')) query.set('flip', params.flip as string);
+  if (differs('blur')) query.set('blur', String(params.blur));
+  if (differs('sharpen')) query.set('sharpen', String(params.sharpen));
+  if (differs('bg')) query.set('bg', bgText(params.bg as string));
+  if (differs('trim')) query.set('trim', String(params.trim));
+  // `rect=1,2,3,4` reads better than `rect=1%2C2%2C3%2C4`; commas are safe in a query.
+  const qs = query.toString().replace(/%2C/g, ',');
   return qs ? `${keyPath(key)}?${qs}` : keyPath(key);
 }
 
@@ -89,8 +202,12 @@ export function variantUrl(key: string, params: VariantParams): string {
  * `<img>` snippet before the real image has loaded; the real size wins after.
  */
 export function expectedSize(image: ImageInfo, params: VariantParams): { width: number; height: number } {
-  const w0 = image.width;
-  const h0 = image.height;
+  // rect cuts first; a quarter turn swaps the sides (trim is unknown until the server looks).
+  const cutW = params.rect ? Math.min(params.rect.width, image.width) : image.width;
+  const cutH = params.rect ? Math.min(params.rect.height, image.height) : image.height;
+  const turned = params.rotate === 90 || params.rotate === 270;
+  const w0 = turned ? cutH : cutW;
+  const h0 = turned ? cutW : cutH;
   const dpr = params.dpr;
   const W = params.width === undefined ? undefined : Math.round(params.width * dpr);
   const H = params.height === undefined ? undefined : Math.round(params.height * dpr);
@@ -148,18 +265,24 @@ export function srcsetSnippet(
   origin: string,
   image: ImageInfo,
   params: VariantParams,
-  options: { widths?: readonly number[]; sizes?: string; alt?: string } = {},
+  options: { widths?: readonly number[]; sizes?: string; alt?: string; stage?: StageSettings } = {},
 ): SrcsetSnippet {
-  const widths = srcsetWidths(image.width, options.widths?.length ? options.widths : DEFAULT_SRCSET_WIDTHS);
+  // Capped at what the source gives: the rect's (turned) width, not the whole original's.
+  const source = expectedSize(image, { ...params, width: undefined, height: undefined, dpr: 1 });
+  const widths = srcsetWidths(source.width, options.widths?.length ? options.widths : DEFAULT_SRCSET_WIDTHS);
   const ratio = params.width !== undefined && params.height !== undefined ? params.height / params.width : undefined;
   const urlFor = (w: number) =>
     origin +
-    variantUrl(image.key, {
-      ...params,
-      width: w,
-      height: ratio === undefined ? undefined : Math.max(1, Math.round(w * ratio)),
-      dpr: 1,
-    });
+    variantUrl(
+      image.key,
+      {
+        ...params,
+        width: w,
+        height: ratio === undefined ? undefined : Math.max(1, Math.round(w * ratio)),
+        dpr: 1,
+      },
+      options.stage,
+    );
   const srcset = widths.map((w) => `${urlFor(w)} ${w}w`).join(', ');
   // The fallback src: the widest at or under 960 px, a common content width.
   const fallback = [...widths].reverse().find((w) => w <= 960) ?? (widths[0] as number);
@@ -246,4 +369,57 @@ export function formatLabel(contentType: string | null): string {
     tiff: 'TIFF',
   };
   return names[subtype] ?? (subtype || 'unknown');
+}
+
+/**
+ * SSIM (Wang et al. 2004) of two RGBA pixel arrays of the same size, on luma
+ * (BT.601), over 8×8 windows every 4 pixels, averaged: 1 is identical. The
+ * playground scores each format against a lossless PNG of the same variant.
+ */
+export function ssim(a: Uint8ClampedArray, b: Uint8ClampedArray, width: number, height: number): number {
+  if (a.length !== width * height * 4 || b.length !== a.length) throw new Error('ssim: arrays of different sizes');
+  const luma = (px: Uint8ClampedArray) => {
+    const out = new Float64Array(width * height);
+    for (let i = 0; i < out.length; i++) {
+      out[i] = 0.299 * (px[i * 4] as number) + 0.587 * (px[i * 4 + 1] as number) + 0.114 * (px[i * 4 + 2] as number);
+    }
+    return out;
+  };
+  const x = luma(a);
+  const y = luma(b);
+  const C1 = (0.01 * 255) ** 2;
+  const C2 = (0.03 * 255) ** 2;
+  const win = Math.max(1, Math.min(8, width, height));
+  const step = Math.max(1, win >> 1);
+  let total = 0;
+  let count = 0;
+  for (let top = 0; top + win <= height; top += step) {
+    for (let left = 0; left + win <= width; left += step) {
+      let sx = 0;
+      let sy = 0;
+      let sxx = 0;
+      let syy = 0;
+      let sxy = 0;
+      for (let r = top; r < top + win; r++) {
+        for (let c = left; c < left + win; c++) {
+          const p = x[r * width + c] as number;
+          const q = y[r * width + c] as number;
+          sx += p;
+          sy += q;
+          sxx += p * p;
+          syy += q * q;
+          sxy += p * q;
+        }
+      }
+      const n = win * win;
+      const mx = sx / n;
+      const my = sy / n;
+      const vx = sxx / n - mx * mx;
+      const vy = syy / n - my * my;
+      const cov = sxy / n - mx * my;
+      total += ((2 * mx * my + C1) * (2 * cov + C2)) / ((mx * mx + my * my + C1) * (vx + vy + C2));
+      count += 1;
+    }
+  }
+  return count ? total / count : 1;
 }
