@@ -84,8 +84,6 @@ export function createEdgeCache(maxBytes = DEFAULT_CACHE_BYTES, now: () => numbe
       }
       return dropped;
     },
-
-    stats: () => ({ entries: entries.size, bytes: totalBytes, maxBytes }),
   };
 }
 
