@@ -79,8 +79,23 @@ export function serverTiming(header: string | string[] | undefined): Record<stri
   return timings;
 }
 
+/**
+ * fetch, tried once more on a network error: after an idle spell (row 6 scores
+ * images for seconds between requests) the server may have closed the kept-alive
+ * socket that undici reuses, which fails the request with "fetch failed".
+ * Every call here is idempotent (PUT of the same bytes, GET, DELETE).
+ */
+async function fetchAgain(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return fetch(url, init);
+  }
+}
+
 export async function putImage(base: string, token: string, key: string, body: Buffer): Promise<void> {
-  const response = await fetch(`${base}/api/images/${key}`, {
+  const response = await fetchAgain(`${base}/api/images/${key}`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
     body: new Uint8Array(body),
@@ -92,7 +107,7 @@ export async function putImage(base: string, token: string, key: string, body: B
 }
 
 export async function getJson<T>(url: string, token: string): Promise<T> {
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  const response = await fetchAgain(url, { headers: { authorization: `Bearer ${token}` } });
   if (!response.ok) throw new Error(`GET ${url} failed: ${response.status}`);
   return (await response.json()) as T;
 }
@@ -115,7 +130,7 @@ export async function eachLimit<T>(
 
 /** `DELETE /api/derivatives/<key>` (what `edge-resizer purge` calls): the stored derivatives and the edge cache's. */
 export async function purgeDerivatives(base: string, token: string, key: string): Promise<void> {
-  const response = await fetch(`${base}/api/derivatives/${key}`, {
+  const response = await fetchAgain(`${base}/api/derivatives/${key}`, {
     method: 'DELETE',
     headers: { authorization: `Bearer ${token}` },
   });
