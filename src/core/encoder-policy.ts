@@ -201,12 +201,13 @@ export function webpSettings(pixels: number): WebpEncoderSettings {
  * already been encoded (`format=auto`'s never-heavier choice, transform.ts), never for an explicit
  * `format=webp`, which keeps the one scale.
  *
- * Fit 2026-12-01 on the 40 downscaled cases of the never-heavier table (19 photographs at 400/800/1600
+ * Fit 2026-12-01 on the 38 cases below 2/3 scale of the never-heavier table (19 photographs at 400/800/1600
  * px, butteraugli 3-norm, WebP effort 6, mozjpeg q80): the WebP quality at the JPEG's score is
- * 89.8 − 8.57 × JPEG bpp (correlation −0.78; residual SD 3.6 quality steps, against 5.5 for the table's
+ * 89.8 − 8.57 × JPEG bpp (correlation −0.75; residual SD 3.6 quality steps, against 5.5 for the table's
  * single quality); smooth photographs (0.2–0.5 bpp) need WebP q86–88, detailed ones (1.5–2.4 bpp)
- * q70–77. Other candidates scored worse or cost more: log bpp (−0.72), the original's own bpp (−0.68),
- * libvips `stats()` sharpness (−0.77, but ~90 ms a pass), entropy (−0.13). Measured at q80 only; at
+ * q70–77. Other candidates (correlations over all 52) scored worse or cost more: log bpp (−0.72 against bpp's
+ * −0.78), the original's own bpp (−0.68), libvips `stats()` sharpness (−0.77, but ~90 ms a pass),
+ * entropy (−0.13). Measured at q80 only; at
  * other qualities the same offset is an extrapolation, bounded by the clamp, and the choice between
  * the two encodes still never serves more bytes than the JPEG.
  */
