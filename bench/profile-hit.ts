@@ -1,9 +1,11 @@
 /**
- * CPU profile of the hit path: `node --openssl-legacy-provider --import tsx bench/profile-hit.ts [seconds]`.
+ * CPU profile of the hit path:
+ * `node --openssl-legacy-provider --import tsx bench/profile-hit.ts [seconds] [closed|paced] [rate]`.
  * Starts the local CDN in this process (its s3rver and dynalite in a child,
  * bench/storage-child.ts), makes one derivative (400 px WebP), then profiles
- * this process with the inspector while autocannon, in its own process,
- * sends hits for that URL (10 connections). Prints the server's CPU per hit
+ * this process with the inspector while the hit row's load generator,
+ * in its own process, sends hits for that URL (10 connections, a closed loop
+ * or paced at `rate`, default the row's). Prints the server's CPU per hit
  * (all of this process's threads, from `process.cpuUsage`) and where the main
  * thread's time goes, by module and by function. The full profile is written
  * to bench/.profile/hit.cpuprofile.
@@ -11,7 +13,6 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -20,6 +21,9 @@ import { startLocalServer } from '../src/local/server.js';
 import { forkChild } from './lib/child.js';
 import { PHOTO_2560 } from './lib/fixtures.js';
 import { putImage, timedGet } from './lib/http.js';
+import type { LoadOptions, LoadResult } from './lib/loadgen.js';
+import { percentile } from './lib/stats.js';
+import { PACED_RATE } from './rows/hit.js';
 import type { StorageInfo } from './storage-child.js';
 
 interface ProfileNode {
@@ -36,6 +40,8 @@ interface Profile {
 }
 
 const seconds = Number(process.argv[2] ?? 4);
+const mode = process.argv[3] === 'paced' ? 'paced' : 'closed';
+const rate = Number(process.argv[4] ?? PACED_RATE);
 const profiling = process.env.HIT_PROFILE !== '0';
 const dataDir = await mkdtemp(join(tmpdir(), 'edge-resizer-profile-hit-'));
 const storage = forkChild(new URL('./storage-child.ts', import.meta.url));
@@ -54,7 +60,7 @@ try {
   await timedGet(url);
   const first = await timedGet(url);
   if (!String(first.headers['x-cache']).startsWith('Hit')) throw new Error(`expected a hit for ${url}`);
-  await autocannon(url, 1);
+  await load(url, 1000);
 
   const session = new Session();
   if (profiling) {
@@ -73,17 +79,19 @@ try {
   const threadsBefore = await threadTimes();
   const cpu = process.cpuUsage();
   const started = performance.now();
-  const result = await autocannon(url, seconds);
+  const result = await load(url, seconds * 1000);
   const wall = performance.now() - started;
   const used = process.cpuUsage(cpu);
   const threadsAfter = await threadTimes();
   await perf?.stop();
   observer.disconnect();
-  const hits = result.requests.total;
+  const hits = result.responses;
   const cpuUs = used.user + used.system;
   process.stdout.write(
-    `${hits} hits in ${(wall / 1000).toFixed(1)} s (${Math.round(hits / seconds)} req/s; autocannon p50 ${result.latency.p50} ms, ` +
-      `p99 ${result.latency.p99} ms, ${result.non2xx} not 2xx, ${result.errors} errors)${profiling ? ', profiled' : ''}\n` +
+    `${hits} hits in ${(wall / 1000).toFixed(1)} s, ${mode}${mode === 'paced' ? ` at ${rate} req/s` : ''} ` +
+      `(${Math.round(hits / (result.wallMs / 1000))} req/s; p50 ${percentile(result.latencies, 50).toFixed(2)} ms, ` +
+      `p99 ${percentile(result.latencies, 99).toFixed(2)} ms, ${result.non200} not 200, ${result.errors} errors)` +
+      `${profiling ? ', profiled' : ''}\n` +
       `server CPU per hit: ${(cpuUs / hits).toFixed(1)} µs (user ${(used.user / hits).toFixed(1)}, system ` +
       `${(used.system / hits).toFixed(1)}); ${(cpuUs / 1000 / wall).toFixed(2)} cores; GC ${gc.length} pauses, ` +
       `${gc.reduce((a, b) => a + b, 0).toFixed(1)} ms\n` +
@@ -126,7 +134,7 @@ async function startPerf(): Promise<{ stop(): Promise<void> }> {
 }
 
 /**
- * This process's samples in the perf record (autocannon, its child, is left out), each put in the step of
+ * This process's samples in the perf record (the load generator, its child, is left out), each put in the step of
  * the hit path of its innermost frame that names one: what native work (JSON, HTTP parsing, syscalls) serves.
  */
 async function perfSummary(hits: number): Promise<string> {
@@ -233,30 +241,20 @@ function threadDelta(before: Map<string, number>, after: Map<string, number>, hi
     .join(', ');
 }
 
-interface AutocannonResult {
-  requests: { total: number };
-  latency: { p50: number; p99: number };
-  errors: number;
-  non2xx: number;
-}
-
-/** autocannon in its own process, so its work is not this process's. */
-function autocannon(url: string, duration: number): Promise<AutocannonResult> {
-  const bin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, '-c', '10', '-d', String(duration), '--json', url], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited ${code}`));
-      resolve(JSON.parse(out) as AutocannonResult);
-    });
-  });
+/** The row's load generator (bench/lib/loadgen.ts) in its own process, so its work is not this process's. */
+async function load(url: string, durationMs: number): Promise<LoadResult> {
+  const child = forkChild(new URL('./loadgen-child.ts', import.meta.url));
+  try {
+    return await child.call<LoadResult>('run', {
+      url,
+      connections: 10,
+      durationMs,
+      mode,
+      rate: mode === 'paced' ? rate : undefined,
+    } satisfies LoadOptions);
+  } finally {
+    await child.close();
+  }
 }
 
 /** Self time per module and per function, in µs per hit, and inclusive time of the hit path's steps. */
