@@ -111,6 +111,12 @@ async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): 
         peerValue: clientCores,
         noRatio: true,
       }),
+      figure(
+        'time the server waited for a CPU, paced: server / load generator',
+        (100 * paced.server.runQueueMs) / paced.server.wallMs,
+        (v) => `${v.toFixed(1)}%`,
+        { peerName: 'client', peerValue: (100 * paced.load.runQueueMs) / paced.load.wallMs, noRatio: true },
+      ),
       figure('GC pauses in the server, paced: total / longest', paced.server.gcTotalMs, ms, {
         peerName: 'longest',
         peerValue: paced.server.gcMaxMs,
