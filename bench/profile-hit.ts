@@ -22,6 +22,7 @@ import { forkChild } from './lib/child.js';
 import { PHOTO_2560 } from './lib/fixtures.js';
 import { putImage, timedGet } from './lib/http.js';
 import type { LoadOptions, LoadResult } from './lib/loadgen.js';
+import { runQueueMs } from './lib/schedstat.js';
 import { percentile } from './lib/stats.js';
 import { PACED_RATE } from './rows/hit.js';
 import type { StorageInfo } from './storage-child.js';
@@ -77,11 +78,13 @@ try {
   // HIT_PERF=1: `perf record` of this process too (run node with --perf-basic-prof for JS names).
   const perf = process.env.HIT_PERF === '1' ? await startPerf() : undefined;
   const threadsBefore = await threadTimes();
+  const runQueue = runQueueMs();
   const cpu = process.cpuUsage();
   const started = performance.now();
   const result = await load(url, seconds * 1000);
   const wall = performance.now() - started;
   const used = process.cpuUsage(cpu);
+  const waited = runQueueMs() - runQueue;
   const threadsAfter = await threadTimes();
   await perf?.stop();
   observer.disconnect();
@@ -94,9 +97,12 @@ try {
       `${profiling ? ', profiled' : ''}\n` +
       `server CPU per hit: ${(cpuUs / hits).toFixed(1)} µs (user ${(used.user / hits).toFixed(1)}, system ` +
       `${(used.system / hits).toFixed(1)}); ${(cpuUs / 1000 / wall).toFixed(2)} cores; GC ${gc.length} pauses, ` +
-      `${gc.reduce((a, b) => a + b, 0).toFixed(1)} ms\n` +
+      `${gc.reduce((a, b) => a + b, 0).toFixed(1)} ms, longest ${Math.max(0, ...gc).toFixed(1)} ms\n` +
+      `waited for a CPU (run queue): server main thread ${waited.toFixed(1)} ms, load generator ` +
+      `${result.runQueueMs.toFixed(1)} ms, of ${result.wallMs.toFixed(0)} ms\n` +
       `by thread (µs/hit, from /proc): ${threadDelta(threadsBefore, threadsAfter, hits)}\n\n`,
   );
+  if (mode === 'paced') process.stdout.write(`${slowSpells(result.latencies, rate)}\n`);
   if (profiling) {
     const { profile } = (await session.post('Profiler.stop')) as { profile: Profile };
     session.disconnect();
@@ -239,6 +245,31 @@ function threadDelta(before: Map<string, number>, after: Map<string, number>, hi
     .sort((a, b) => b[1] - a[1])
     .map(([name, us]) => `${name} ${us.toFixed(1)}`)
     .join(', ');
+}
+
+/**
+ * When the responses over 5 ms came, in the completion order (which at a paced
+ * rate is time): spells of them, by their approximate time into the run.
+ */
+function slowSpells(latencies: number[], perSecond: number): string {
+  const spells: Array<{ from: number; to: number; count: number; worst: number }> = [];
+  latencies.forEach((latency, index) => {
+    if (latency <= 5) return;
+    const at = (index / perSecond) * 1000;
+    const last = spells.at(-1);
+    if (last && at - last.to < 20) {
+      last.to = at;
+      last.count += 1;
+      last.worst = Math.max(last.worst, latency);
+    } else spells.push({ from: at, to: at, count: 1, worst: latency });
+  });
+  const slow = spells.reduce((total, spell) => total + spell.count, 0);
+  return (
+    `${slow} responses over 5 ms in ${spells.length} spells: ` +
+    spells
+      .map((spell) => `${Math.round(spell.from)} ms (${spell.count}, worst ${spell.worst.toFixed(1)} ms)`)
+      .join(', ')
+  );
 }
 
 /** The row's load generator (bench/lib/loadgen.ts) in its own process, so its work is not this process's. */
