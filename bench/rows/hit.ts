@@ -134,10 +134,10 @@ async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): 
         `p50 ${ms(closedP50)}, p99 ${ms(closedP99)} (= ${CONNECTIONS} ÷ throughput plus queueing, no target). Server CPU per ` +
         `hit ${Math.round(cpuPerHit(closed))} µs (paced ${Math.round(cpuPerHit(paced))} µs: fewer requests per event-loop turn), ` +
         `load generator ${Math.round(clientPerHit(closed))} µs per response, in its own process.`,
-      `While paced, the server's main thread waited ${ms(paced.server.runQueueMs)} for a CPU (run queue, ` +
-        `${ms(paced.server.runQueueMs / Math.max(1, paced.load.responses / 1000))} per 1,000 hits) and the load generator ` +
-        `${ms(paced.load.runQueueMs)}, of ${ms(paced.load.wallMs)}: on a shared 2-core machine that wait, not the ` +
-        `${Math.round(cpuPerHit(paced))} µs of work, is what a tail over a millisecond is made of.`,
+      `While paced, the server's main thread waited ${ms(paced.server.runQueueMs)} for a CPU (runnable, on the run ` +
+        `queue) and the load generator's ${ms(paced.load.runQueueMs)}, of ${ms(paced.load.wallMs)}; a hit that arrives ` +
+        `then waits with it. On a shared 2-core machine that wait, not the ${Math.round(cpuPerHit(paced))} µs of work ` +
+        'per hit, is what a tail of milliseconds is made of.',
       `${closed.load.responses + paced.load.responses} responses of ${first.bytes} B, ${errors} errors or not 200; server, ` +
         `load generator and the bench are separate processes on ${machineCores} cores, which they share with the rest of the ` +
         `machine (load average ${loadBefore.toFixed(2)} before). Server GC while paced: ${paced.server.gcCount} pauses.`,
