@@ -4,7 +4,7 @@
  * one `Range`. The sealed token authorizes without a lookup; one metadata read
  * then finds the version's object and its content type.
  */
-import { Transform, type TransformCallback } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { createDecryptStream, plaintextLength, planRangeDecrypt } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
 import { contentRange, resolveRange } from '../core/range.js';
@@ -99,7 +99,8 @@ export async function serveOriginal(
     throw error;
   }
   const size = plaintextLength(stored.metadata, stored.totalLength);
-  await reply.stream(200, { ...headers, 'Content-Length': String(size) }, stored.stream, decrypt, holdBackLastChunk());
+  // The decrypt stream withholds its last plaintext until the tag verifies: a tampered object is cut short.
+  await reply.stream(200, { ...headers, 'Content-Length': String(size) }, stored.stream, decrypt);
 }
 
 function baseHeaders(item: ImageVersion): Record<string, string> {
@@ -112,26 +113,6 @@ function baseHeaders(item: ImageVersion): Record<string, string> {
     // Keys are [A-Za-z0-9._-/] only: the name needs no quoting beyond the quotes.
     'Content-Disposition': `inline; filename="${filename}"`,
   };
-}
-
-/**
- * The decipher emits every plaintext byte before it checks the tag at the end,
- * so a tampered object would reach the client complete, Content-Length and all,
- * before the error. Holding the last chunk until the decipher has ended means a
- * failed tag cuts the response short, and the client sees it incomplete.
- */
-function holdBackLastChunk(): Transform {
-  let held: Buffer | undefined;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      const previous = held;
-      held = chunk;
-      callback(null, previous);
-    },
-    flush(callback: TransformCallback) {
-      callback(null, held);
-    },
-  });
 }
 
 function notFound(): HttpError {

@@ -152,40 +152,115 @@ export function plaintextLength(metadata: EnvelopeMetadata, storedBytes?: number
 
 /**
  * Decrypts a whole stored object (`ciphertext || tag`) as a stream. Bytes flow
- * out before the tag is checked (that is what streaming means); the stream
- * errors with `decrypt_failed` at the end if the tag does not verify, which
- * aborts the response instead of completing it.
+ * out before the tag is checked (that is what streaming means), except the
+ * last piece of plaintext, which is withheld until the tag verifies: a
+ * tampered object errors with `decrypt_failed` before its end is sent, so a
+ * response is cut short instead of completing.
+ *
+ * When the metadata declares the plaintext length (every object this project
+ * stores does), the tag's place is known and each chunk is deciphered as it
+ * is, in one `update`; otherwise the last TAG_BYTES seen are held back.
  */
 export function createDecryptStream(metadata: EnvelopeMetadata, masterKey: Buffer): Transform {
   const { dataKey, iv } = unwrapDataKey(metadata, masterKey);
   const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
-  // The last TAG_BYTES of the object are the tag: always hold them back. A
-  // chunk that arrives proves the bytes held before it were ciphertext.
+  const declared = Number(metadata[META.plaintextLength]);
+  const known = Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined;
+  /** Plaintext not yet sent: the latest piece, released by the next one or by a verified tag. */
+  let last: Buffer | undefined;
+  const emit = (stream: Transform, piece: Buffer | undefined) => {
+    if (piece === undefined || piece.length === 0) return;
+    if (last !== undefined) stream.push(last);
+    last = piece;
+  };
+  const finish = (tag: Buffer, callback: TransformCallback) => {
+    try {
+      decipher.setAuthTag(tag);
+      decipher.final();
+    } catch (error) {
+      return callback(decryptFailed('the body fails authentication', error));
+    }
+    callback(null, last);
+  };
+
+  if (known !== undefined) {
+    const cut = new CiphertextCut(known);
+    return new Transform({
+      transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+        let ciphertext: Uint8Array | undefined;
+        try {
+          ciphertext = cut.take(chunk);
+        } catch (error) {
+          return callback(error as Error);
+        }
+        emit(this, ciphertext && decipher.update(ciphertext));
+        callback();
+      },
+      flush(callback: TransformCallback) {
+        const tag = cut.tag();
+        if (tag instanceof HttpError) return callback(tag);
+        finish(tag, callback);
+      },
+    });
+  }
+
+  // The length is not declared: the last TAG_BYTES seen may be the tag, so they are held back.
   let held: Buffer = Buffer.alloc(0);
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       if (chunk.length >= TAG_BYTES) {
-        // The common case: no copy of the chunk, only of its last 16 bytes.
-        if (held.length > 0) this.push(decipher.update(held));
-        const body = chunk.subarray(0, chunk.length - TAG_BYTES);
+        // No copy of the chunk, only of its last 16 bytes. A chunk that arrives proves the bytes held before it
+        // were ciphertext.
+        if (held.length > 0) emit(this, decipher.update(held));
+        emit(this, decipher.update(chunk.subarray(0, chunk.length - TAG_BYTES)));
         held = Buffer.from(chunk.subarray(chunk.length - TAG_BYTES));
-        return callback(null, body.length > 0 ? decipher.update(body) : undefined);
+        return callback();
       }
       const joined = Buffer.concat([held, chunk]);
-      const cut = Math.max(0, joined.length - TAG_BYTES);
-      held = joined.subarray(cut);
-      callback(null, cut > 0 ? decipher.update(joined.subarray(0, cut)) : undefined);
+      const split = Math.max(0, joined.length - TAG_BYTES);
+      held = joined.subarray(split);
+      emit(this, split > 0 ? decipher.update(joined.subarray(0, split)) : undefined);
+      callback();
     },
     flush(callback: TransformCallback) {
-      try {
-        if (held.length !== TAG_BYTES) throw decryptFailed('the body is shorter than its tag');
-        decipher.setAuthTag(held);
-        callback(null, decipher.final());
-      } catch (error) {
-        callback(error instanceof HttpError ? error : decryptFailed('the body fails authentication', error));
-      }
+      if (held.length !== TAG_BYTES) return callback(decryptFailed('the body is shorter than its tag'));
+      finish(held, callback);
     },
   });
+}
+
+/**
+ * Splits a stored body of `ciphertextBytes` bytes of ciphertext and then the
+ * tag into the two, chunk by chunk, without copying the ciphertext: the tag's
+ * place is known, so no byte is held back.
+ */
+class CiphertextCut {
+  private seen = 0;
+  private readonly tagBytes = Buffer.alloc(TAG_BYTES);
+  private tagFilled = 0;
+
+  constructor(private readonly ciphertextBytes: number) {}
+
+  /** The ciphertext in `chunk` (a view of it), or undefined when it holds only tag bytes. */
+  take(chunk: Uint8Array): Uint8Array | undefined {
+    const body = Math.min(chunk.length, this.ciphertextBytes - this.seen);
+    this.seen += body;
+    const rest = chunk.length - body;
+    if (rest > 0) {
+      if (this.tagFilled + rest > TAG_BYTES) throw decryptFailed('the body is longer than announced');
+      this.tagBytes.set(chunk.subarray(body), this.tagFilled);
+      this.tagFilled += rest;
+    }
+    if (body === 0) return undefined;
+    return body === chunk.length ? chunk : chunk.subarray(0, body);
+  }
+
+  /** The tag once the whole body has arrived, or the error saying what is missing. */
+  tag(): Buffer | HttpError {
+    if (this.seen < this.ciphertextBytes) return decryptFailed('the body is shorter than announced');
+    if (this.tagFilled !== TAG_BYTES) return decryptFailed('the body is shorter than its tag');
+    return this.tagBytes;
+  }
 }
 
 /**
@@ -242,35 +317,24 @@ export async function decryptInto(
 ): Promise<number> {
   const { dataKey, iv } = unwrapDataKey(metadata, masterKey);
   const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
-  let held: Buffer = Buffer.alloc(0);
+  // `plaintext` says where the ciphertext ends: each chunk is deciphered as it is, nothing held back.
+  const cut = new CiphertextCut(plaintext.length);
   let filled = 0;
   let spent = 0;
-  const put = (bytes: Uint8Array) => {
-    if (bytes.length === 0) return;
-    if (filled + bytes.length > plaintext.length) throw decryptFailed('the body is longer than announced');
-    plaintext.set(decipher.update(bytes), filled);
-    filled += bytes.length;
-  };
   for await (const chunk of source) {
     const start = performance.now();
-    // As in createDecryptStream: the last TAG_BYTES seen may be the tag, so they are held back.
-    if (chunk.length >= TAG_BYTES) {
-      put(held);
-      put(chunk.subarray(0, chunk.length - TAG_BYTES));
-      held = Buffer.from(chunk.subarray(chunk.length - TAG_BYTES));
-    } else {
-      const joined = Buffer.concat([held, chunk]);
-      const cut = Math.max(0, joined.length - TAG_BYTES);
-      put(joined.subarray(0, cut));
-      held = joined.subarray(cut);
+    const ciphertext = cut.take(chunk);
+    if (ciphertext !== undefined) {
+      plaintext.set(decipher.update(ciphertext), filled);
+      filled += ciphertext.length;
     }
     spent += performance.now() - start;
   }
   const start = performance.now();
-  if (held.length !== TAG_BYTES) throw decryptFailed('the body is shorter than its tag');
-  if (filled !== plaintext.length) throw decryptFailed('the body is shorter than announced');
+  const tag = cut.tag();
+  if (tag instanceof HttpError) throw tag;
   try {
-    decipher.setAuthTag(held);
+    decipher.setAuthTag(tag);
     decipher.final();
   } catch (error) {
     throw decryptFailed('the body fails authentication', error);

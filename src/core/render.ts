@@ -19,6 +19,7 @@ import { HttpError } from './errors.js';
 import { originalTooLarge } from './limits.js';
 import { describeError, type Logger } from './log.js';
 import type { FocalPoint, Variant } from './params.js';
+import { createPlaintextPool, type PlaintextPool } from './plaintext-pool.js';
 import { inspectImage, type TransformOptions, type TransformResult, transformImage } from './transform.js';
 
 /** Derivatives never change under one key: a new version of an original purges them. */
@@ -35,6 +36,25 @@ export const FOCAL_POINT_META = 'focal-point';
 
 /** Seconds a client is asked to wait after a 503 `busy`. */
 export const BUSY_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * Plaintext buffers reused across misses: one pool per admission gate, with
+ * one idle buffer per slot; misses without a gate (Lambda@Edge, one at a time)
+ * share one buffer.
+ */
+const plaintextPools = new WeakMap<AdmissionGate, PlaintextPool>();
+const ungatedPool = createPlaintextPool({ maxIdle: 1 });
+
+/** The pool the misses behind `gate` (or without one) decrypt into; exported for tests. */
+export function plaintextPoolFor(gate?: AdmissionGate): PlaintextPool {
+  if (!gate) return ungatedPool;
+  let pool = plaintextPools.get(gate);
+  if (!pool) {
+    pool = createPlaintextPool({ maxIdle: gate.limits.slots });
+    plaintextPools.set(gate, pool);
+  }
+  return pool;
+}
 
 /** How often one miss renders again because the original changed under it, before it gives up with `busy`. */
 const MAX_RENDER_ROUNDS = 3;
@@ -346,24 +366,31 @@ export async function renderDerivative(deps: RenderDeps, request: RenderRequest)
     // The master key is read alongside the original, not after it.
     const [original, masterKey] = await Promise.all([storage.getOriginal(request.key, { signal }), deps.masterKey()]);
     if (!original) throw new HttpError('not_found', 'No such image');
-    const plaintext = await readAndDecrypt(original, masterKey, config, signal, timings);
+    const pool = plaintextPoolFor(gate);
+    const plaintext = await readAndDecrypt(original, masterKey, config, signal, timings, pool);
     timings.fetch = performance.now() - start;
 
-    const transformStart = performance.now();
-    const info = await inspectImage(plaintext, config);
-    const options: TransformOptions = {
-      storedFocalPoint: parseStoredFocalPoint(original.metadata[FOCAL_POINT_META]),
-      timeoutMs: Math.max(1, deadline - performance.now()),
-    };
-    const rendered = await transformImage(plaintext, request.variant, config, info, options);
-    timings.transform = performance.now() - transformStart;
-    return { rendered, revision: originalRevision(original.metadata) };
+    try {
+      const transformStart = performance.now();
+      const info = await inspectImage(plaintext, config);
+      const options: TransformOptions = {
+        storedFocalPoint: parseStoredFocalPoint(original.metadata[FOCAL_POINT_META]),
+        timeoutMs: Math.max(1, deadline - performance.now()),
+      };
+      const rendered = await transformImage(plaintext, request.variant, config, info, options);
+      timings.transform = performance.now() - transformStart;
+      return { rendered, revision: originalRevision(original.metadata) };
+    } finally {
+      // Every sharp pipeline reading `plaintext` has settled (a budget cut answers without waiting, but this
+      // attempt still runs to its end), and the rendered bytes are sharp's own: the buffer may serve the next miss.
+      pool.release(plaintext);
+    }
   }
 }
 
 /**
  * Downloads and decrypts the stored body in one pass, into one buffer of the
- * plaintext's size, after the size limit has been checked from the announced
+ * plaintext's size taken from `pool` (the caller releases it), after the size limit has been checked from the announced
  * length: an original over the limit is refused without downloading it.
  * `timings.decrypt` is the time spent decrypting, overlapped with `fetch`.
  */
@@ -373,6 +400,7 @@ async function readAndDecrypt(
   config: EdgeResizerConfig,
   signal: AbortSignal,
   timings: MissTimings,
+  pool: PlaintextPool,
 ): Promise<Buffer> {
   const { body, length } = original;
   if (length > config.limits.maxOriginalBytes + TAG_BYTES) {
@@ -383,9 +411,13 @@ async function readAndDecrypt(
     body.destroy();
     throw new HttpError('decrypt_failed', 'The original could not be decrypted: the body is shorter than its tag');
   }
-  const plaintext = Buffer.allocUnsafe(length - TAG_BYTES);
+  const plaintext = pool.acquire(length - TAG_BYTES);
   try {
     timings.decrypt = await decryptInto(abortable(body, signal), original.metadata, masterKey, plaintext);
+  } catch (error) {
+    // Nothing else saw the buffer: unauthenticated bytes in it are overwritten before any next use.
+    pool.release(plaintext);
+    throw error;
   } finally {
     body.destroy();
   }

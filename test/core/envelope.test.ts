@@ -96,6 +96,72 @@ describe('core/envelope', () => {
     expect((caught as HttpError).code).to.equal('decrypt_failed');
   });
 
+  describe('the decrypt stream', () => {
+    const { body, metadata } = encryptBuffer(plaintext, masterKey);
+    const undeclared = { ...metadata };
+    delete undeclared[META.plaintextLength];
+    /** `stored` in `size`-byte chunks through a decrypt stream: what came out, and the error if any. */
+    async function run(stored: Buffer, meta: Record<string, string>, size: number) {
+      const pieces: Buffer[] = [];
+      const chunks = Array.from({ length: Math.ceil(stored.length / size) }, (_, i) =>
+        stored.subarray(i * size, (i + 1) * size),
+      );
+      let error: unknown;
+      try {
+        await pipeline(
+          Readable.from(chunks),
+          createDecryptStream(meta, masterKey),
+          new Writable({
+            write(chunk: Buffer, _encoding, done) {
+              pieces.push(chunk);
+              done();
+            },
+          }),
+        );
+      } catch (caught) {
+        error = caught;
+      }
+      return { out: Buffer.concat(pieces), error };
+    }
+
+    it('gives the plaintext whatever the chunking, with the length declared or not', async () => {
+      for (const meta of [metadata, undeclared]) {
+        for (const size of [1, 15, 16, 17, 4096, 65_536, body.length]) {
+          const { out, error } = await run(body, meta, size);
+          expect(error, `chunks of ${size}`).to.equal(undefined);
+          expect(out.equals(plaintext), `chunks of ${size}`).to.equal(true);
+        }
+      }
+    });
+
+    it('withholds the end of the plaintext until the tag verifies: a tampered body never comes out whole', async () => {
+      for (const at of [100, plaintext.length - 1, body.length - 1]) {
+        const tampered = Buffer.from(body);
+        tampered[at] = (tampered[at] as number) ^ 0x01;
+        for (const meta of [metadata, undeclared]) {
+          for (const size of [16, 4096, 65_536, body.length]) {
+            const { out, error } = await run(tampered, meta, size);
+            expect((error as HttpError)?.code, `byte ${at}, chunks of ${size}`).to.equal('decrypt_failed');
+            expect(out.length, `byte ${at}, chunks of ${size}`).to.be.lessThan(plaintext.length);
+          }
+        }
+      }
+    });
+
+    it('fails with decrypt_failed when the body is shorter or longer than its metadata declares', async () => {
+      const cases: [string, Buffer][] = [
+        ['truncated', body.subarray(0, body.length - 1)],
+        ['without its tag', body.subarray(0, body.length - TAG_BYTES)],
+        ['one byte more', Buffer.concat([body, Buffer.from([0])])],
+      ];
+      for (const [name, stored] of cases) {
+        const { out, error } = await run(stored, metadata, 4096);
+        expect((error as HttpError)?.code, name).to.equal('decrypt_failed');
+        expect(out.length, name).to.be.lessThan(plaintext.length);
+      }
+    });
+  });
+
   it('decrypts any byte range without reading from the start (GCM is CTR underneath)', async () => {
     const { body, metadata } = encryptBuffer(plaintext, masterKey);
     const ranges: [number, number][] = [
