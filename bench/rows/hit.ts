@@ -23,7 +23,7 @@ const CONNECTIONS = 10;
 /**
  * The paced load: what the row's earlier, autocannon-driven closed loop
  * reached (3,450–3,900 req/s), so the target is not held at a lighter load
- * than before; a fifth to a half of what the saturated loop now reaches on the
+ * than before; a sixth to a half of what the saturated loop now reaches on the
  * 2-core machine of docs/bench.md, so the latency is the hit's own plus what a
  * busy machine adds, not a queue the load built.
  */

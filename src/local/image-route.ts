@@ -22,11 +22,20 @@ export interface ImageRouteOptions {
   edge: (request: ViewerRequest) => Promise<EdgeResponse>;
 }
 
-/** The `X-Cache` each image response was given, for the request log (it is written with the head, not set before). */
-const xCacheOf = new WeakMap<ServerResponse, string>();
+/**
+ * The `X-Cache` each image response was given, for the request log (it is
+ * written with the head, not set before): a property of the response rather
+ * than a WeakMap entry, which costs every minor GC an ephemeron to trace.
+ */
+const X_CACHE = Symbol('x-cache');
+type Tagged = ServerResponse & { [X_CACHE]?: string };
 
 export function cacheStatusOf(res: ServerResponse): string | undefined {
-  return xCacheOf.get(res);
+  return (res as Tagged)[X_CACHE];
+}
+
+function tag(res: ServerResponse, xCache: string): void {
+  (res as Tagged)[X_CACHE] = xCache;
 }
 
 export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOptions) {
@@ -68,7 +77,7 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
       viewerEvent(req.method ?? 'GET', uri, rawQuery, req.headers, req.socket.remoteAddress ?? '127.0.0.1'),
     );
     if (isViewerResponse(result)) {
-      xCacheOf.set(res, 'FunctionGeneratedResponse from cloudfront');
+      tag(res, 'FunctionGeneratedResponse from cloudfront');
       return sendViewerResponse(res, result);
     }
 
@@ -90,7 +99,7 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
           });
         });
     const head = headOf(response, hit);
-    xCacheOf.set(res, head['x-cache'] as string);
+    tag(res, head['x-cache'] as string);
     const etag = response.headers.etag;
     if (response.status === 200 && etag && matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
       const notModified: Record<string, string> = { 'x-cache': head['x-cache'] as string, etag };
