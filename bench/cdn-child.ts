@@ -23,6 +23,7 @@ import { createS3Client, LOCAL_CREDENTIALS } from '../src/storage/clients.js';
 import { createS3Store, type S3Store } from '../src/storage/s3-store.js';
 import { serveChild } from './lib/child.js';
 import { raw404, rawDecrypt, rawGet, rawList, rawPut, rawS3Client } from './lib/raw.js';
+import { runQueueMs } from './lib/schedstat.js';
 
 export interface CdnInfo {
   url: string;
@@ -59,6 +60,8 @@ export interface LoadReport {
   gcCount: number;
   gcTotalMs: number;
   gcMaxMs: number;
+  /** How long the main thread waited for a CPU while runnable (bench/lib/schedstat.ts); NaN off Linux. */
+  runQueueMs: number;
 }
 
 export interface RssReport {
@@ -79,7 +82,9 @@ const plaintexts = new Map<string, Buffer>();
 let raw: S3Client | undefined;
 let s3Endpoint = '';
 let limitCount = 0;
-let load: { cpu: NodeJS.CpuUsage; start: number; gc: number[]; observer: PerformanceObserver } | undefined;
+let load:
+  | { cpu: NodeJS.CpuUsage; start: number; gc: number[]; observer: PerformanceObserver; runQueue: number }
+  | undefined;
 let sampler:
   | { timer: NodeJS.Timeout; baseline: number; max: number; external: number; externalMax: number; samples: number }
   | undefined;
@@ -218,7 +223,7 @@ serveChild({
       for (const entry of list.getEntries()) gc.push(entry.duration);
     });
     observer.observe({ entryTypes: ['gc'] });
-    load = { cpu: process.cpuUsage(), start: performance.now(), gc, observer };
+    load = { cpu: process.cpuUsage(), start: performance.now(), gc, observer, runQueue: runQueueMs() };
   },
 
   loadStop(): LoadReport {
@@ -231,6 +236,7 @@ serveChild({
       gcCount: load.gc.length,
       gcTotalMs: load.gc.reduce((a, b) => a + b, 0),
       gcMaxMs: Math.max(0, ...load.gc),
+      runQueueMs: runQueueMs() - load.runQueue,
     };
     load = undefined;
     return report;

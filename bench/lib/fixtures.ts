@@ -11,10 +11,19 @@ const fixtures = (path: string) => fileURLToPath(new URL(`../../fixtures/${path}
 export const PHOTO_2560 = fixtures('bench/seeding-2560x1600.jpg');
 export const PHOTO_5120 = fixtures('bench/seeding-5120x2880.jpg');
 
-/** The JPEG photographs of fixtures/photos and fixtures/bench, largest last. */
-export async function photographs(): Promise<string[]> {
-  const photos = (await readdir(fixtures('photos'))).filter((name) => name.endsWith('.jpg')).sort();
-  return [...photos.map((name) => fixtures(`photos/${name}`)), PHOTO_2560, PHOTO_5120];
+/**
+ * The JPEG photographs of fixtures/photos, fixtures/calibration and fixtures/bench, largest last.
+ * `articles`: only fixtures/photos and fixtures/bench (the seed articles' photographs, the set of
+ * earlier runs).
+ */
+export async function photographs(which: 'all' | 'articles' = 'all'): Promise<string[]> {
+  const dirs = which === 'all' ? ['photos', 'calibration'] : ['photos'];
+  const photos: string[] = [];
+  for (const dir of dirs) {
+    const names = (await readdir(fixtures(dir))).filter((name) => name.endsWith('.jpg')).sort();
+    photos.push(...names.map((name) => fixtures(`${dir}/${name}`)));
+  }
+  return [...photos, PHOTO_2560, PHOTO_5120];
 }
 
 /** The variant a query names, as the origin-request handler canonicalizes it (WebP accepted). */

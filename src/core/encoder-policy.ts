@@ -31,6 +31,10 @@ import type { OutputFormat } from './params.js';
  * the stricter of the two. Applied back, the median score equals the JPEG's (within 1%), and 6–10
  * of the 34 references score more than 10% worse than the JPEG. Comparison with the research note
  * (JPEG 80 ≈ WebP 83 ≈ AVIF 58 by SSIMULACRA2): docs/quality.md.
+ *
+ * WebP was calibrated at libwebp's default effort 4; WebP is now encoded at effort 6 (WEBP_POLICY),
+ * whose quality at mozjpeg q80's score is 82.8 (median of 40 downscaled cases at 400–1600 px,
+ * scripts/measure-never-heavier.ts), so the table stands.
  */
 export const QUALITY_SCALE: Readonly<Record<'webp' | 'avif', ReadonlyArray<readonly [jpeg: number, own: number]>>> = {
   webp: [
@@ -152,4 +156,68 @@ export function avifThreads(pixels: number): number {
 export function avifQuality(jpegQuality: number, pixels: number): number {
   const q = encoderQuality('avif', jpegQuality);
   return Math.min(100, Math.max(1, q + band(pixels).qualityOffset));
+}
+
+/** WebP encoder settings for an output of a given number of pixels: options for sharp's `webp()`. */
+export interface WebpEncoderSettings {
+  /** sharp's `webp({ effort })`, 0 (fastest) .. 6; libwebp's default is 4. */
+  effort: number;
+}
+
+/**
+ * WebP effort by output size: the first band whose `maxPixels` the output does not exceed.
+ *
+ * Measured 2026-12-01 (sharp 0.35.5, libwebp 1.6.0): bytes at equal butteraugli 3-norm to mozjpeg
+ * q80 on the 52 cases of the never-heavier table (transform.ts), effort 6 against 4: median 0.97×
+ * (0.88–1.05×); median vs the JPEG, downscaled JPEG originals, 0.90× → 0.87×. CPU ms of one encode,
+ * one thread, the 2560×1600 photograph (JPEG q80 for scale):
+ *
+ * | output          | mozjpeg | effort 4 | effort 5 | effort 6 |
+ * |-----------------|--------:|---------:|---------:|---------:|
+ * | 400 w (0.26 Mpx)|      15 |       17 |       19 |       33 |
+ * | 800 w (1.0 Mpx) |      53 |       62 |       59 |      112 |
+ * | 1600 w (4.1 Mpx)|     159 |      216 |      222 |      388 |
+ *
+ * Effort 6 costs about twice effort 4's encode for 3% fewer bytes: worth it up to the size where
+ * `format=auto` stops choosing AVIF (4.1 Mpx, ≤ ~1 s, ~3 s on a slow Lambda); above, effort 4 keeps a
+ * 16.8 Mpx WebP (~5 s at effort 6) well inside the budget.
+ */
+export const WEBP_POLICY: ReadonlyArray<{ maxPixels: number; effort: number }> = [
+  { maxPixels: 4_100_000, effort: 6 },
+  { maxPixels: Number.POSITIVE_INFINITY, effort: 4 },
+];
+
+/** sharp `webp()` options for an output of `pixels` pixels (width × height). */
+export function webpSettings(pixels: number): WebpEncoderSettings {
+  const n = pixels >= 1 ? pixels : 1;
+  const band = WEBP_POLICY.find((b) => n <= b.maxPixels) ?? (WEBP_POLICY[WEBP_POLICY.length - 1] as { effort: number });
+  return { effort: band.effort };
+}
+
+/**
+ * The WebP quality that looks like a given JPEG of this image, from the JPEG's own bits per pixel:
+ * the table's quality (`encoderQuality('webp', q)`, a median over photographs) plus an offset that
+ * falls as the JPEG's bits per pixel rise, clamped to `WEBP_MATCH.offset`. Used where the JPEG has
+ * already been encoded (`format=auto`'s never-heavier choice, transform.ts), never for an explicit
+ * `format=webp`, which keeps the one scale.
+ *
+ * Fit 2026-12-01 on the 38 cases below 2/3 scale of the never-heavier table (19 photographs at 400/800/1600
+ * px, butteraugli 3-norm, WebP effort 6, mozjpeg q80): the WebP quality at the JPEG's score is
+ * 89.8 − 8.57 × JPEG bpp (correlation −0.75; residual SD 3.6 quality steps, against 5.5 for the table's
+ * single quality); smooth photographs (0.2–0.5 bpp) need WebP q86–88, detailed ones (1.5–2.4 bpp)
+ * q70–77. Other candidates (correlations over all 52) scored worse or cost more: log bpp (−0.72 against bpp's
+ * −0.78), the original's own bpp (−0.68), libvips `stats()` sharpness (−0.77, but ~90 ms a pass),
+ * entropy (−0.13). Measured at q80 only; at
+ * other qualities the same offset is an extrapolation, bounded by the clamp, and the choice between
+ * the two encodes still never serves more bytes than the JPEG.
+ */
+export const WEBP_MATCH = { perBitPerPixel: -8.57, pivotBitsPerPixel: 0.91, offset: { min: -10, max: 6 } } as const;
+
+/** See WEBP_MATCH: WebP quality (1..100) looking like the JPEG at `jpegQuality` that spent `jpegBitsPerPixel`. */
+export function webpQualityMatchingJpeg(jpegQuality: number, jpegBitsPerPixel: number): number {
+  const bpp =
+    Number.isFinite(jpegBitsPerPixel) && jpegBitsPerPixel > 0 ? jpegBitsPerPixel : WEBP_MATCH.pivotBitsPerPixel;
+  const raw = WEBP_MATCH.perBitPerPixel * (bpp - WEBP_MATCH.pivotBitsPerPixel);
+  const offset = Math.min(WEBP_MATCH.offset.max, Math.max(WEBP_MATCH.offset.min, raw));
+  return Math.min(100, Math.max(1, Math.round(encoderQuality('webp', jpegQuality) + offset)));
 }

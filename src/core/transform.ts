@@ -5,7 +5,7 @@
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { EdgeResizerConfig } from './config.js';
-import { avifQuality, avifSettings, encoderQuality } from './encoder-policy.js';
+import { avifQuality, avifSettings, encoderQuality, webpQualityMatchingJpeg, webpSettings } from './encoder-policy.js';
 import { HttpError } from './errors.js';
 import { checkInputPixels, checkOriginalBytes, tooManyPixels } from './limits.js';
 import type { FocalPoint, Gravity, OutputFormat, Rect, Rotation, Variant } from './params.js';
@@ -234,13 +234,17 @@ export async function transformImage(
 
     const negotiated = variant.format === 'auto-webp' || variant.format === 'auto-avif';
     const fallback = negotiated && !animated ? replacedFormat(inputInfo) : undefined;
-    if (fallback === undefined || (format === 'avif' && fallback === 'jpeg')) {
-      let pipeline = geometry(input, plan, variant, background, format, animated, config, deadline);
-      pipeline = finish(pipeline, inputInfo);
-      pipeline = encode(pipeline, format, variant.quality, plan.output);
-      return await run(pipeline, format);
+    if (fallback === 'png') {
+      return await neverHeavierThanPng(input, inputInfo, plan, variant, background, format, config, deadline);
     }
-    return await neverHeavier(input, inputInfo, plan, variant, background, format, fallback, config, deadline);
+    const encoder = fallback === 'jpeg' && format === 'webp' && keepsJpegScale(inputInfo, plan) ? 'jpeg' : format;
+    if (fallback === 'jpeg' && encoder === 'webp') {
+      return await neverHeavierThanJpeg(input, inputInfo, plan, variant, background, config, deadline);
+    }
+    let pipeline = geometry(input, plan, variant, background, encoder, animated, config, deadline);
+    pipeline = finish(pipeline, inputInfo);
+    pipeline = encode(pipeline, encoder, variant.quality, plan.output);
+    return await run(pipeline, encoder);
   } catch (error) {
     if (error instanceof HttpError) throw error;
     if (error instanceof Error && /timeout/i.test(error.message)) throw busy(error);
@@ -550,71 +554,141 @@ async function smartCropOfFirstFrame(
   return { kind: 'crop', scaled, box: { x, y, width, height } };
 }
 
-/** See `neverHeavier`: above this many bits per pixel of the JPEG, WebP did not win once. */
-const WEBP_MAX_JPEG_BITS_PER_PIXEL = 1.25;
+/**
+ * §3's "never heavier" against a JPEG: `format=auto` answers no more bytes than
+ * the mozjpeg JPEG it replaces at the same perceived quality. Measured by
+ * butteraugli 3-norm (the metric of the quality scale and of bench row 6) on
+ * the 19 photographs of fixtures/photos, fixtures/calibration and
+ * fixtures/bench at 400/800/1600 px (52 cases; mozjpeg q80 against each
+ * encoder's bytes at the JPEG's score, interpolated between q74/82/90), sharp
+ * 0.35.5, 2026-12-01:
+ *
+ * | negotiated vs mozjpeg q80, at equal score     | median | range       | loses (> 1.00×) |
+ * |-----------------------------------------------|--------|-------------|-----------------|
+ * | AVIF (policy efforts), all 52                 | 0.76×  | 0.48–0.94×  | 0 of 52         |
+ * | WebP effort 6, JPEG original downscaled       | 0.87×  | 0.51–1.05×  | 2 of 40         |
+ * | WebP effort 6, JPEG original at its own size  | 1.03×  | 0.78–1.12×  | 8 of 12         |
+ *
+ * And by scale, WebP effort 6 at equal score on the 12 photographs 1600 px wide:
+ *
+ * | output width (scale)  | median | range      | loses    |
+ * |-----------------------|--------|------------|----------|
+ * | 400 (0.25)            | 0.87×  | 0.51–0.97× | 0 of 12  |
+ * | 800 (0.50)            | 0.90×  | 0.57–1.05× | 2 of 12  |
+ * | 1100 (0.69)           | 0.96×  | 0.66–1.04× | 3 of 12  |
+ * | 1300 (0.81)           | 0.96×  | 0.75–1.06× | 3 of 12  |
+ * | 1450 (0.91)           | 1.00×  | 0.79–1.11× | 7 of 12  |
+ * | 1600 (1.00)           | 1.03×  | 0.78–1.12× | 8 of 12  |
+ *
+ * (Each ratio interpolates between two measured qualities: ±0.03–0.07 between runs at other
+ * quality steps.)
+ *
+ * A JPEG re-encoded near its own scale keeps its 8×8 grid and its already
+ * quantized detail, which mozjpeg stores cheaply and WebP does not; a
+ * downscale takes that advantage away. So: AVIF is served as it is (no second
+ * encode, it never lost); a JPEG original kept at 2/3 of its linear size or
+ * more (every loss measured above 0.5 was at 0.69 or more; below 2/3, WebP won
+ * 0.83–0.89× on the three cases at 0.56–0.63) is served as the JPEG without
+ * trying WebP; otherwise `neverHeavierThanJpeg` encodes the JPEG, then WebP
+ * at the quality that matches that JPEG's look, and serves the smaller. Over
+ * the 52 cases (in-sample: the fit below was made on them) this serves WebP on
+ * 37 and a median 0.90× at equal score; the two that lose are storm-road and
+ * raindrops-leaves at 800 px (scale 0.5: 1.05× and 1.004×, WebP smaller at its
+ * matched quality but scoring worse than predicted). Keeping the JPEG from 0.5
+ * up removes them but serves the JPEG on half the cases (median 1.00×). The
+ * rule this replaces compared bytes at the table's quality and tried WebP only
+ * under 1.25 JPEG bits per pixel (chosen by SSIM): it served the JPEG where
+ * butteraugli says WebP is 0.83–0.96× at equal look, and WebP where it is
+ * 1.18× (fig.jpg at 1600 px).
+ */
+const JPEG_KEPT_AT_SCALE = 2 / 3;
+
+/** Whether a JPEG original is re-encoded at ≥ JPEG_KEPT_AT_SCALE of its linear size (see above). */
+function keepsJpegScale(input: ImageInfo, plan: Plan): boolean {
+  return input.format === 'jpeg' && linearScale(plan) >= JPEG_KEPT_AT_SCALE;
+}
+
+/** How much the resize shrinks the (cropped) frame along its sides: 1 when not resized. */
+function linearScale(plan: Plan): number {
+  const { frame, resize } = plan;
+  if (resize.kind === 'crop') return Math.min(1, resize.scaled.width / frame.width);
+  const sx = resize.width / frame.width;
+  const sy = resize.height / frame.height;
+  const covers = resize.fit === 'cover' || resize.fit === 'outside' || resize.fit === 'fill';
+  return Math.min(1, covers ? Math.max(sx, sy) : Math.min(sx, sy));
+}
 
 /**
- * §3's "never heavier": `format=auto` answers no more bytes than the JPEG (or
- * PNG) it replaces at the same perceived quality. Measured on fixtures/photos
- * at 400/800/1600 px, quality 80 mapped per encoder, on the real pipeline
- * (scripts/measure-never-heavier.ts; SSIM against a lossless resize):
- *
- * | negotiated vs replaced | loses (more bytes) | bytes vs replaced     | what we do                          |
- * |------------------------|--------------------|-----------------------|-------------------------------------|
- * | WebP vs mozjpeg        | 11 of 15           | 0.67–1.34× (med 1.16) | JPEG, then WebP where it may win    |
- * | AVIF vs mozjpeg        | 0 of 15            | 0.54–0.78× (med 0.69) | AVIF only (research note: 28 of 28, |
- * |                        |                    |                       | at most 0.88×): no second encode    |
- * | WebP/AVIF vs PNG       | 0 of 3 (photo PNG) | 0.05–0.07×            | fast PNG estimate, real PNG only    |
- * |                        |                    |                       | where the estimate says it may win  |
- *
- * WebP vs JPEG: the JPEG is encoded first (the decode and resize are shared
- * through a raw buffer), and WebP is tried only when the JPEG spends fewer than
- * 1.25 bits per pixel. Measured: WebP won on the five cases under 1.10 bpp
- * (dogs-portrait at all sizes 0.67–0.82×, paintbrushes at 1600 px 0.96×) and
- * lost on all ten at 1.15 bpp or more (fig 1.15–1.27 bpp, paintbrushes
- * 1.29–1.65, mountains 1.34–1.44, forest-stream 2.1–2.4). A wrong guess only costs
- * the saving, never bytes: the JPEG is the bound. So a detailed photo costs
- * what a JPEG miss costs, and a smooth one a JPEG plus a WebP encode.
- * Measured CPU time of an `auto-webp` miss against an explicit `webp` one
- * (one libvips thread, best of two): 0.77–1.32× (median 1.0) on the 9 cases
- * where WebP is not tried, 1.56–2.22× on the 6 where both are encoded (median
- * over all 15: 1.30×); PNG originals 1.38–1.47× (the raw copy and the fast PNG).
- *
- * WebP/AVIF vs PNG: a zlib level 1 PNG is cheap (23 ms vs 729 ms for level 8
- * at 533×800) and 1.4–1.6× the level-8 size on photo PNGs, 4.2–4.8× on flat
- * graphics (solid, stripes, 1 px checks, line art at 512²). A lossy result
- * under 1/16 of it cannot be beaten by the real PNG (photo PNGs: 1/25), so
- * the slow level-8 PNG runs only where it may win: graphics, where it is fast.
+ * WebP or the JPEG, whichever is smaller at the same look (see above). The
+ * decode and resize are shared through a raw buffer; the JPEG is encoded first
+ * and its bits per pixel set the WebP quality that looks like it
+ * (`webpQualityMatchingJpeg`): at the table's single quality, WebP looks
+ * better than the JPEG on detailed photographs (and is heavier) and worse on
+ * smooth ones (and is lighter), so comparing bytes there picks by look, not
+ * by efficiency. The cost is a second encode on WebP-only misses of
+ * downscaled JPEGs (bench row 6 reports it); AVIF misses never pay it.
  */
-async function neverHeavier(
+async function neverHeavierThanJpeg(
+  input: Buffer,
+  inputInfo: ImageInfo,
+  plan: Plan,
+  variant: Variant,
+  background: Rgba,
+  config: EdgeResizerConfig,
+  deadline: number,
+): Promise<TransformResult> {
+  const raw = await rawRender(input, inputInfo, plan, variant, background, 'jpeg', config, deadline);
+  const jpeg = await run(encode(raw(), 'jpeg', variant.quality, plan.output), 'jpeg');
+  const bitsPerPixel = (jpeg.data.length * 8) / (plan.output.width * plan.output.height);
+  const quality = webpQualityMatchingJpeg(variant.quality, bitsPerPixel);
+  const webp = await run(raw().webp({ quality, ...webpSettings(plan.output.width * plan.output.height) }), 'webp');
+  return webp.data.length < jpeg.data.length ? webp : jpeg;
+}
+
+/** The pipeline rendered once to raw pixels, and a factory of pipelines reading them (for encoding twice). */
+async function rawRender(
   input: Buffer,
   inputInfo: ImageInfo,
   plan: Plan,
   variant: Variant,
   background: Rgba,
   format: OutputFormat,
-  fallback: 'jpeg' | 'png',
   config: EdgeResizerConfig,
   deadline: number,
-): Promise<TransformResult> {
+): Promise<() => Sharp> {
   const rendered = await finish(geometry(input, plan, variant, background, format, false, config, deadline), inputInfo)
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   const { width, height, channels } = rendered.info;
-  const raw = () => {
+  return () => {
     const pipeline = sharp(rendered.data, { raw: { width, height, channels } }).timeout({
       seconds: secondsLeft(deadline),
     });
     return inputInfo.untaggedSrgb ? pipeline : pipeline.withIccProfile('srgb');
   };
-  if (fallback === 'jpeg') {
-    const flat = channels === 4 ? raw().flatten({ background: opaque(background) }) : raw();
-    const jpeg = await run(encode(flat, 'jpeg', variant.quality, plan.output), 'jpeg');
-    // A detailed picture (many JPEG bits per pixel) is where WebP loses: keep the JPEG without trying.
-    if ((jpeg.data.length * 8) / (width * height) >= WEBP_MAX_JPEG_BITS_PER_PIXEL) return jpeg;
-    const negotiated = await run(encode(raw(), format, variant.quality, plan.output), format);
-    return jpeg.data.length < negotiated.data.length ? jpeg : negotiated;
-  }
+}
+
+/**
+ * §3's "never heavier" against a PNG original: a zlib level 1 PNG is cheap (23
+ * ms vs 729 ms for level 8 at 533×800) and 1.4–1.6× the level-8 size on photo
+ * PNGs, 4.2–4.8× on flat graphics (solid, stripes, 1 px checks, line art at
+ * 512²). WebP/AVIF of photo PNGs are 0.05–0.07× the PNG (3 of 3), so a lossy
+ * result under 1/16 of the fast PNG cannot be beaten by the real one (photo
+ * PNGs: 1/25); the slow level-8 PNG runs only where it may win: graphics,
+ * where it is fast. PNG originals cost 1.38–1.47× an explicit-format miss (the
+ * raw copy and the fast PNG).
+ */
+async function neverHeavierThanPng(
+  input: Buffer,
+  inputInfo: ImageInfo,
+  plan: Plan,
+  variant: Variant,
+  background: Rgba,
+  format: OutputFormat,
+  config: EdgeResizerConfig,
+  deadline: number,
+): Promise<TransformResult> {
+  const raw = await rawRender(input, inputInfo, plan, variant, background, format, config, deadline);
   const [negotiated, estimate] = await Promise.all([
     run(encode(raw(), format, variant.quality, plan.output), format),
     raw().png({ compressionLevel: 1, adaptiveFiltering: true }).toBuffer(),
@@ -647,7 +721,7 @@ function busy(cause?: unknown): HttpError {
 function encode(pipeline: Sharp, format: OutputFormat, quality: number, output: Size): Sharp {
   switch (format) {
     case 'webp':
-      return pipeline.webp({ quality: encoderQuality('webp', quality) });
+      return pipeline.webp({ quality: encoderQuality('webp', quality), ...webpSettings(output.width * output.height) });
     case 'avif':
       // `threads` of the policy is process-wide (sharp.concurrency), set where the process is sized, not here.
       // The quality follows the effort band, so the faster efforts of large outputs keep the same look.

@@ -49,16 +49,32 @@ export function createEdgeCache(maxBytes = DEFAULT_CACHE_BYTES, now: () => numbe
     }
   }
 
+  /** The fresh entry for `key`, now the most recently used; an expired one is dropped. */
+  function fresh(key: string): EdgeResponse | undefined {
+    const entry = entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= now()) {
+      remove(key);
+      return undefined;
+    }
+    entries.delete(key);
+    entries.set(key, entry);
+    return entry.response;
+  }
+
   return {
+    /**
+     * A hit answered at once, without a promise: the fresh entry for `key`, or
+     * `undefined` when `get` must go to the origin (or join a trip under way).
+     */
+    peek(key: string): EdgeResponse | undefined {
+      return fresh(key);
+    },
+
     /** Answers from the cache, or runs `fetchFromOrigin` once for all concurrent askers of `key`. */
     async get(key: string, fetchFromOrigin: () => Promise<EdgeResponse>): Promise<CacheLookup> {
-      const entry = entries.get(key);
-      if (entry && entry.expiresAt > now()) {
-        entries.delete(key);
-        entries.set(key, entry);
-        return { response: entry.response, hit: true };
-      }
-      if (entry) remove(key);
+      const cached = fresh(key);
+      if (cached) return { response: cached, hit: true };
       const pending = inFlight.get(key);
       if (pending) return { response: await pending, hit: true };
       const trip = fetchFromOrigin().then((response) => {

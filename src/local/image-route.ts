@@ -22,54 +22,84 @@ export interface ImageRouteOptions {
   edge: (request: ViewerRequest) => Promise<EdgeResponse>;
 }
 
+/** The `X-Cache` each image response was given, for the request log (it is written with the head, not set before). */
+const xCacheOf = new WeakMap<ServerResponse, string>();
+
+export function cacheStatusOf(res: ServerResponse): string | undefined {
+  return xCacheOf.get(res);
+}
+
 export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOptions) {
+  /**
+   * The head of each cached response, hit and miss, built once per response:
+   * every hit on an entry is the same object, and its headers do not change.
+   */
+  const heads = new WeakMap<EdgeResponse, { hit?: Record<string, string>; miss?: Record<string, string> }>();
+
+  function headOf(response: EdgeResponse, hit: boolean): Record<string, string> {
+    let entry = heads.get(response);
+    if (!entry) {
+      entry = {};
+      heads.set(response, entry);
+    }
+    const known = hit ? entry.hit : entry.miss;
+    if (known) return known;
+    const outgoing: Record<string, string> = { 'x-cache': `${hit ? 'Hit' : 'Miss'} from cloudfront` };
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (name === 'x-resizer-location') continue;
+      // Server-Timing describes the transform of the miss that made the object: a hit did none (CONTRACT.md §3).
+      if (hit && name === 'server-timing') continue;
+      outgoing[name] = value;
+    }
+    outgoing['content-length'] = String(response.body.length);
+    if (hit) entry.hit = outgoing;
+    else entry.miss = outgoing;
+    return outgoing;
+  }
+
   return async function serveImage(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawUrl = req.url ?? '/';
     const queryStart = rawUrl.indexOf('?');
     const uri = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
     const rawQuery = queryStart === -1 ? '' : rawUrl.slice(queryStart + 1);
-    // Header names are the client's: no prototype for them to reach.
-    const headers: Record<string, string> = Object.create(null);
-    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
 
+    // Header names are the client's: `viewerEvent` keeps them in a map without a prototype.
     const result = await viewerFunction(
-      viewerEvent(req.method ?? 'GET', uri, rawQuery, headers, req.socket.remoteAddress ?? '127.0.0.1'),
+      viewerEvent(req.method ?? 'GET', uri, rawQuery, req.headers, req.socket.remoteAddress ?? '127.0.0.1'),
     );
     if (isViewerResponse(result)) {
-      res.setHeader('x-cache', 'FunctionGeneratedResponse from cloudfront');
+      xCacheOf.set(res, 'FunctionGeneratedResponse from cloudfront');
       return sendViewerResponse(res, result);
     }
 
     const querystring = toQueryString(result.querystring);
     const accept = result.headers.accept?.value ?? '*/*';
-    const location = result.headers['x-resizer-location']?.value;
     // The deployed cache policy's key: path, the image params, the normalized Accept.
     const cacheKey = `${result.uri}?${querystring}|${accept}`;
-    const { response, hit } = await cache.get(cacheKey, () =>
-      edge({
-        // CloudFront fills its cache with GET even when the first viewer asked with HEAD.
-        method: 'GET',
-        uri: result.uri,
-        querystring,
-        headers: { Accept: accept, ...(location ? { 'X-Resizer-Location': location } : {}) },
-      }),
-    );
-    // setHeader, not writeHead's argument, so the request log can read it back.
-    res.setHeader('x-cache', `${hit ? 'Hit' : 'Miss'} from cloudfront`);
-    const outgoing: Record<string, string> = { ...response.headers };
-    delete outgoing['x-resizer-location'];
-    // Server-Timing describes the transform of the miss that made the object: a hit did none (CONTRACT.md §3).
-    if (hit) delete outgoing['server-timing'];
+    const cached = cache.peek(cacheKey);
+    const { response, hit } = cached
+      ? { response: cached, hit: true }
+      : await cache.get(cacheKey, () => {
+          const location = result.headers['x-resizer-location']?.value;
+          return edge({
+            // CloudFront fills its cache with GET even when the first viewer asked with HEAD.
+            method: 'GET',
+            uri: result.uri,
+            querystring,
+            headers: { Accept: accept, ...(location ? { 'X-Resizer-Location': location } : {}) },
+          });
+        });
+    const head = headOf(response, hit);
+    xCacheOf.set(res, head['x-cache'] as string);
     const etag = response.headers.etag;
     if (response.status === 200 && etag && matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
-      const notModified: Record<string, string> = { etag };
-      for (const name of ['cache-control', 'vary']) if (outgoing[name]) notModified[name] = outgoing[name];
+      const notModified: Record<string, string> = { 'x-cache': head['x-cache'] as string, etag };
+      for (const name of ['cache-control', 'vary']) if (head[name]) notModified[name] = head[name];
       res.writeHead(304, notModified);
       res.end();
       return;
     }
-    outgoing['content-length'] = String(response.body.length);
-    res.writeHead(response.status, outgoing);
+    res.writeHead(response.status, head);
     res.end(req.method === 'HEAD' ? undefined : response.body);
   };
 }
@@ -83,7 +113,7 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 }
 
 function sendViewerResponse(res: ServerResponse, response: ViewerResponse): void {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { 'x-cache': 'FunctionGeneratedResponse from cloudfront' };
   for (const [name, { value }] of Object.entries(response.headers ?? {})) headers[name] = value;
   const body =
     typeof response.body === 'string'

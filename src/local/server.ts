@@ -14,14 +14,14 @@ import { createApiHandler } from '../api/app.js';
 import { type AdmissionOptions, createAdmissionGate, defaultAdmissionOptions } from '../core/admission.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
 import { HttpError } from '../core/errors.js';
-import { createLogger, describeError, type LogLevel } from '../core/log.js';
+import { createLogger, describeError, LOG_LEVELS, type LogLevel } from '../core/log.js';
 import { createOriginRequestHandler } from '../edge/origin-request.js';
 import { createOriginResponseHandler, type OriginResponseHandler } from '../edge/origin-response.js';
 import { createLocalStagingStore, createLocalWiring } from '../wiring/local.js';
 import { createEdgeCache, DEFAULT_CACHE_BYTES } from './edge-cache.js';
 import { createEdgePipeline } from './edge-pipeline.js';
 import { startLocalStorage } from './embedded-servers.js';
-import { createImageRoute } from './image-route.js';
+import { cacheStatusOf, createImageRoute } from './image-route.js';
 import { sendLocalToken } from './local-token.js';
 import { createApiRequestListener } from './node-adapter.js';
 import { sendError, sendRawError } from './reply.js';
@@ -126,6 +126,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     // Signing keys rotate without a restart: `signing-keys.json` plays the CloudFront KeyValueStore (CONTRACT.md §5).
     viewerFunction: loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null), {
       signingKeysFile: join(dataDir, 'signing-keys.json'),
+      // The route builds each request's event afresh: nothing to copy.
+      ownEvents: true,
     }),
     cache,
     edge,
@@ -152,20 +154,22 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     );
   }
 
+  // The request log is an `info` line: below that level nothing per request is done for it.
+  const logRequests = LOG_LEVELS.indexOf(options.logLevel ?? 'info') <= LOG_LEVELS.indexOf('info');
   const server = createServer((req, res) => {
-    const started = performance.now();
-    res.on('finish', () => {
-      logger.info('request', {
-        method: req.method,
-        path: (req.url ?? '/').split('?')[0],
-        status: res.statusCode,
-        cache:
-          res.getHeader('x-cache') === undefined
-            ? undefined
-            : String(res.getHeader('x-cache')).split(' ')[0]?.toLowerCase(),
-        ms: Math.round((performance.now() - started) * 10) / 10,
+    if (logRequests) {
+      const started = performance.now();
+      res.on('finish', () => {
+        const xCache = cacheStatusOf(res);
+        logger.info('request', {
+          method: req.method,
+          path: (req.url ?? '/').split('?')[0],
+          status: res.statusCode,
+          cache: xCache === undefined ? undefined : xCache.split(' ')[0]?.toLowerCase(),
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        });
       });
-    });
+    }
     route(req, res).catch((error: unknown) => {
       logger.error('request failed', describeError(error));
       if (!res.headersSent) sendError(res, new HttpError('internal_error', 'Internal error'));

@@ -55,6 +55,13 @@ export interface LoadViewerOptions {
    * function is built with the KeyValueStore and its handler is async.
    */
   signingKeysFile?: string;
+  /**
+   * The caller hands every call an event of its own (as `viewerEvent` builds
+   * one per request), so the function may change it in place without a copy
+   * first. @default false: each call gets a copy, as CloudFront gives each
+   * invocation its own event
+   */
+  ownEvents?: boolean;
 }
 
 /**
@@ -106,7 +113,10 @@ function fileKeyValueStore(path: string) {
  * Loads the function with `config`; fields left out take the default stage's
  * values (`createConfig()`), so a test can name only what it changes.
  */
-export function loadViewerFunction(config: Partial<ViewerConfig>): (event: ViewerEvent) => ViewerResult;
+export function loadViewerFunction(
+  config: Partial<ViewerConfig>,
+  options?: LoadViewerOptions & { signingKeysFile?: undefined },
+): (event: ViewerEvent) => ViewerResult;
 export function loadViewerFunction(
   config: Partial<ViewerConfig>,
   options: LoadViewerOptions,
@@ -130,9 +140,9 @@ export function loadViewerFunction(
   });
   // A script context has no `import`: the runtime's `import x from 'm'` lines become requires of the same modules.
   const script = code.replace(/^import (\w+) from '(\w+)';$/gm, "var $1 = require('$2');");
-  runInContext(script, sandbox, { filename: 'viewer-request.js' });
-  const handler = (sandbox as { handler?: (event: ViewerEvent) => ViewerResult | Promise<ViewerResult> }).handler;
+  const handler = instantiate(script, sandbox);
   if (typeof handler !== 'function') throw new Error('the viewer function defines no handler function');
+  if (options.ownEvents) return handler;
   return (event) => {
     // A copy, as CloudFront hands each invocation its own event; the method survives as in the runtime.
     const copy = JSON.parse(JSON.stringify(event)) as ViewerEvent;
@@ -141,12 +151,49 @@ export function loadViewerFunction(
   };
 }
 
-/** Builds the function's event from a raw query string and headers, names and values as sent. */
+/**
+ * Runs the bundle once in `context` and answers its top-level `handler`. The
+ * code is the deployed code unchanged, run as the body of a function whose
+ * parameters are the context's own built-ins (`encodeURIComponent`, `JSON`,
+ * `Object`…), each bound to itself: a VM context's global object answers
+ * every lookup through Node's interceptor, several µs a request, while a
+ * parameter is a plain variable. The bundle's top-level names become that
+ * function's locals rather than the context's globals; nothing else reads
+ * them.
+ */
+function instantiate(
+  script: string,
+  context: object,
+): ((event: ViewerEvent) => ViewerResult | Promise<ViewerResult>) | undefined {
+  const builtins = (runInContext('Object.getOwnPropertyNames(globalThis)', context) as string[]).filter(
+    (name) => /^[A-Za-z_$][\w$]*$/.test(name) && !RESERVED_GLOBALS.has(name),
+  );
+  const factory = runInContext(
+    `(function (${builtins.join(', ')}) {\n${script}\nreturn typeof handler === 'function' ? handler : undefined;\n})`,
+    context,
+    { filename: 'viewer-request.js' },
+  ) as (...values: unknown[]) => ((event: ViewerEvent) => ViewerResult | Promise<ViewerResult>) | undefined;
+  const values = runInContext(`[${builtins.join(', ')}]`, context) as unknown[];
+  return factory(...values);
+}
+
+/** Global names that cannot be, or must not be, a parameter (strict-mode reserved, or the bundle's own slot). */
+const RESERVED_GLOBALS = new Set(['undefined', 'NaN', 'Infinity', 'eval', 'arguments', 'globalThis', 'require']);
+
+/** Distinct enough for a log line, and cheaper than a random number per request. */
+const REQUEST_ID_PREFIX = Math.random().toString(36).slice(2, 8);
+let requestCount = 0;
+
+/**
+ * Builds the function's event from a raw query string and headers, names and
+ * values as sent (a header whose value is not one string, which Node gives
+ * only for `set-cookie`, is left out).
+ */
 export function viewerEvent(
   method: string,
   uri: string,
   rawQuery: string,
-  headers: Record<string, string>,
+  headers: Record<string, string | string[] | undefined>,
   ip: string,
 ): ViewerEvent {
   // Names are the client's: no prototype, so `__proto__` or `constructor` is just a name (issue 12).
@@ -161,14 +208,17 @@ export function viewerEvent(
     else querystring[name] = { value };
   }
   const viewerHeaders: Record<string, ViewerValue> = Object.create(null);
-  for (const [name, value] of Object.entries(headers)) viewerHeaders[name.toLowerCase()] = { value };
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value === 'string' && Object.hasOwn(headers, name)) viewerHeaders[name.toLowerCase()] = { value };
+  }
   return {
     version: '1.0',
     context: {
       distributionDomainName: 'd111111abcdef8.cloudfront.net',
       distributionId: 'ELOCALEXAMPLE',
       eventType: 'viewer-request',
-      requestId: Math.random().toString(36).slice(2),
+      requestId: REQUEST_ID_PREFIX + (requestCount++).toString(36),
     },
     viewer: { ip },
     request: {
@@ -185,9 +235,12 @@ export function viewerEvent(
 /** The function's query object back into a query string, in the order it left it (values as it wrote them). */
 export function toQueryString(querystring: Record<string, ViewerValue> | string): string {
   if (typeof querystring === 'string') return querystring;
-  return Object.entries(querystring)
-    .map(([name, { value }]) => `${encodeURIComponent(name)}=${value}`)
-    .join('&');
+  let query = '';
+  for (const name in querystring) {
+    if (!Object.hasOwn(querystring, name)) continue;
+    query += `${query === '' ? '' : '&'}${encodeURIComponent(name)}=${(querystring[name] as ViewerValue).value}`;
+  }
+  return query;
 }
 
 export function isViewerResponse(result: ViewerResult): result is ViewerResponse {

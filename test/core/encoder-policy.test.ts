@@ -7,6 +7,10 @@ import {
   avifThreads,
   encoderQuality,
   QUALITY_SCALE,
+  WEBP_MATCH,
+  WEBP_POLICY,
+  webpQualityMatchingJpeg,
+  webpSettings,
 } from '../../src/core/encoder-policy.js';
 
 const QUALITIES = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -136,6 +140,39 @@ describe('encoder-policy', () => {
     it('keeps the stage cap on AVIF output pixels inside a band measured to fit the budget', () => {
       expect(DEFAULT_AVIF_MAX_OUTPUT_PIXELS).to.be.greaterThan(400 * 400);
       expect(DEFAULT_AVIF_MAX_OUTPUT_PIXELS).to.be.at.most(DEFAULT_MAX_DIMENSION * DEFAULT_MAX_DIMENSION);
+    });
+  });
+
+  describe('webpSettings', () => {
+    it('effort 6 up to the AVIF cap, effort 4 above, defined for any pixel count', () => {
+      expect(webpSettings(400 * 300).effort).to.equal(6);
+      expect(webpSettings(DEFAULT_AVIF_MAX_OUTPUT_PIXELS).effort).to.equal(6);
+      expect(webpSettings(DEFAULT_MAX_DIMENSION * DEFAULT_MAX_DIMENSION).effort).to.equal(4);
+      for (const n of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        expect(webpSettings(n).effort).to.be.oneOf(WEBP_POLICY.map((b) => b.effort));
+      }
+    });
+  });
+
+  describe('webpQualityMatchingJpeg', () => {
+    it('is the table at the pivot, higher for smooth pictures, lower for detailed ones', () => {
+      expect(webpQualityMatchingJpeg(80, WEBP_MATCH.pivotBitsPerPixel)).to.equal(encoderQuality('webp', 80));
+      expect(webpQualityMatchingJpeg(80, 0.3)).to.equal(87); // 82 + 8.57 × 0.61
+      expect(webpQualityMatchingJpeg(80, 2)).to.equal(73); // 82 − 8.57 × 1.09
+    });
+
+    it('never moves further than its clamp, stays in 1..100 and never falls as the JPEG quality rises', () => {
+      for (const bpp of [0.01, 0.5, 1, 3, 24, 0, -1, Number.NaN]) {
+        let previous = 0;
+        for (const q of QUALITIES) {
+          const own = webpQualityMatchingJpeg(q, bpp);
+          const table = encoderQuality('webp', q);
+          expect(own, `q${q} at ${bpp} bpp`).to.be.within(1, 100);
+          expect(own - table).to.be.within(WEBP_MATCH.offset.min - 1, WEBP_MATCH.offset.max + 1);
+          expect(own).to.be.at.least(previous);
+          previous = own;
+        }
+      }
     });
   });
 });

@@ -63,16 +63,29 @@ describe('core/transform: encoders and format=auto (CONTRACT.md §3)', () => {
     }
   });
 
-  it('auto-webp answers the JPEG where WebP would be heavier, and says so', async () => {
-    // forest-stream at 400 px: WebP at the mapped quality is 1.34× the JPEG (measured).
-    const input = fixture('photos/forest-stream.jpg');
-    const out = await transformImage(input, variant({ width: 400 }), config);
-    expect(out.format).to.equal('jpeg');
-    expect(out.contentType).to.equal('image/jpeg');
-    expect((await sharp(out.data).metadata()).format).to.equal('jpeg');
-    const webp = await transformImage(input, variant({ width: 400, format: 'webp' }), config);
-    expect(webp.format).to.equal('webp');
-    expect(out.data.length).to.be.below(webp.data.length);
+  it('auto-webp answers the JPEG for a JPEG kept near its own size, and says so', async () => {
+    // fig.jpg is 1600 px wide: re-encoded at 1600 px WebP is 1.12× the JPEG at equal butteraugli (measured).
+    const input = fixture('photos/fig.jpg');
+    for (const width of [1600, 1200]) {
+      const out = await transformImage(input, variant({ width }), config);
+      expect(out.format, `${width} px`).to.equal('jpeg');
+      expect(out.contentType).to.equal('image/jpeg');
+      expect((await sharp(out.data).metadata()).format).to.equal('jpeg');
+    }
+    // Without a width the output is the original's size too; a cover crop at full scale as well.
+    expect((await transformImage(input, variant({}), config)).format).to.equal('jpeg');
+    expect((await transformImage(input, variant({ width: 1500, height: 600 }), config)).format).to.equal('jpeg');
+  });
+
+  it('auto-webp answers WebP for a downscaled JPEG, and for a WebP original at its own size', async () => {
+    const input = fixture('photos/forest-stream.jpg'); // 1280 px wide
+    for (const width of [400, 800]) {
+      const out = await transformImage(input, variant({ width }), config);
+      expect(out.format, `${width} px`).to.equal('webp');
+      expect((await sharp(out.data).metadata()).format).to.equal('webp');
+    }
+    const webpOriginal = await sharp(input).resize({ width: 600 }).webp({ quality: 90 }).toBuffer();
+    expect((await transformImage(webpOriginal, variant({ width: 600 }), config)).format).to.equal('webp');
   });
 
   it('auto for a PNG original of line art keeps the PNG where it is the smaller, and says so', async () => {

@@ -97,6 +97,27 @@ describe('edge/viewer-request (CloudFront Function)', () => {
     }
   });
 
+  it('gives each call a copy of its event unless the caller hands over events of its own', () => {
+    const event = () =>
+      viewerEvent('GET', '/a%2Fb.jpg', 'w=10&format=webp', { accept: '*/*', host: 'cdn.example.com' }, '203.0.113.7');
+    const copying = loadViewerFunction(base);
+    const given = event();
+    const copied = copying(given);
+    if (isViewerResponse(copied)) expect.fail('answered');
+    expect(copied).to.not.equal(given.request);
+    expect(given.request.uri, 'the caller keeps its event as it was').to.equal('/a%2Fb.jpg');
+    expect(Object.keys(given.request.querystring)).to.deep.equal(['w', 'format']);
+    const owning = loadViewerFunction(base, { ownEvents: true });
+    const handed = event();
+    const changed = owning(handed);
+    if (isViewerResponse(changed)) expect.fail('answered');
+    expect(changed).to.equal(handed.request);
+    // The same canonical request either way.
+    expect(changed.uri).to.equal(copied.uri);
+    expect(toQueryString(changed.querystring)).to.equal(toQueryString(copied.querystring));
+    expect(changed.headers.accept).to.deep.equal(copied.headers.accept);
+  });
+
   it('normalizes Accept to one value per negotiated format, from real browsers', () => {
     const cases: [string, string, string][] = [
       ['Chrome 120', 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8', 'image/avif'],

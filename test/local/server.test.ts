@@ -58,6 +58,16 @@ describe('local/server (the local CDN)', () => {
     expect(hit.headers.get('x-cache')).to.equal('Hit from cloudfront');
     expect(hit.headers.get('server-timing'), 'a hit transforms nothing').to.equal(null);
     expect(Buffer.from(await hit.arrayBuffer()).equals(missBody)).to.equal(true);
+    // Every hit on the entry gets the same head (built once per cached response): never the origin's internals.
+    for (let i = 0; i < 3; i++) {
+      const again = await get('/samples/mountains.jpg?width=321', { accept: WEBP_ACCEPT });
+      expect(again.headers.get('x-cache')).to.equal('Hit from cloudfront');
+      expect(again.headers.get('server-timing')).to.equal(null);
+      expect(again.headers.get('x-resizer-location')).to.equal(null);
+      expect(again.headers.get('content-length')).to.equal(String(missBody.length));
+      expect(again.headers.get('etag')).to.equal(miss.headers.get('etag'));
+      expect(Buffer.from(await again.arrayBuffer()).equals(missBody)).to.equal(true);
+    }
     expect(server.transforms() - before).to.equal(1);
   });
 
@@ -98,7 +108,10 @@ describe('local/server (the local CDN)', () => {
     expect(notModified.status).to.equal(304);
     expect(notModified.headers.get('vary')).to.equal('Accept');
     for (const header of [`"nope", ${etag}`, `W/${etag}`, '*']) {
-      expect((await get(path, { accept: WEBP_ACCEPT, 'if-none-match': header })).status, header).to.equal(304);
+      const notModified = await get(path, { accept: WEBP_ACCEPT, 'if-none-match': header });
+      expect(notModified.status, header).to.equal(304);
+      expect(notModified.headers.get('x-cache'), header).to.equal('Hit from cloudfront');
+      expect(notModified.headers.get('etag'), header).to.equal(etag);
     }
     expect((await get(path, { accept: WEBP_ACCEPT, 'if-none-match': '"nope"' })).status).to.equal(200);
     const head = await fetch(`${server.url}${path}`, { method: 'HEAD', headers: { accept: WEBP_ACCEPT } });
@@ -112,6 +125,7 @@ describe('local/server (the local CDN)', () => {
     const bad = await get('/samples/mountains.jpg?width=abc');
     expect(bad.status).to.equal(400);
     expect(bad.headers.get('cache-control')).to.equal('no-store');
+    expect(bad.headers.get('x-cache')).to.equal('FunctionGeneratedResponse from cloudfront');
     expect(await bad.json()).to.include({ code: 'invalid_param' });
     const missing = await get('/samples/nope.jpg?width=10');
     expect(missing.status).to.equal(404);
@@ -166,6 +180,10 @@ describe('local/server (the local CDN)', () => {
     expect(requests.length).to.be.greaterThan(10);
     const hit = requests.find((entry) => entry.cache === 'hit');
     expect(hit).to.include.keys('method', 'path', 'status', 'cache', 'ms', 'time', 'level');
+    expect(requests.some((entry) => entry.cache === 'miss')).to.equal(true);
+    expect(requests.some((entry) => entry.status === 400 && entry.cache === 'functiongeneratedresponse')).to.equal(
+      true,
+    );
   });
 
   it("gives a handler's oversized generated body CloudFront's 502", async () => {
