@@ -637,8 +637,10 @@ async function neverHeavierThanJpeg(
   config: EdgeResizerConfig,
   deadline: number,
 ): Promise<TransformResult> {
-  const raw = await rawRender(input, inputInfo, plan, variant, background, 'jpeg', config, deadline);
-  const jpeg = await run(encode(raw(), 'jpeg', variant.quality, plan.output), 'jpeg');
+  // Rendered as for WebP, which keeps a transparent `bg` padding; the JPEG is flattened onto `bg` (§3).
+  const raw = await rawRender(input, inputInfo, plan, variant, background, 'webp', config, deadline);
+  const flat = raw().flatten({ background: opaque(background) });
+  const jpeg = await run(encode(flat, 'jpeg', variant.quality, plan.output), 'jpeg');
   const bitsPerPixel = (jpeg.data.length * 8) / (plan.output.width * plan.output.height);
   const quality = webpQualityMatchingJpeg(variant.quality, bitsPerPixel);
   const webp = await run(raw().webp({ quality, ...webpSettings(plan.output.width * plan.output.height) }), 'webp');

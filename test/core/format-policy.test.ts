@@ -88,6 +88,21 @@ describe('core/transform: encoders and format=auto (CONTRACT.md §3)', () => {
     expect((await transformImage(webpOriginal, variant({ width: 600 }), config)).format).to.equal('webp');
   });
 
+  it('auto-webp of a JPEG padded with a transparent bg: WebP keeps the padding transparent, the JPEG gets it flattened', async () => {
+    const input = fixture('photos/forest-stream.jpg'); // 1280×852
+    const out = await transformImage(
+      input,
+      variant({ width: 400, height: 400, fit: 'contain', background: 'ff000000' }),
+      config,
+    );
+    expect([out.width, out.height]).to.deep.equal([400, 400]);
+    const { data, info } = await sharp(out.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const corner = [...data.subarray(0, info.channels)];
+    if (out.format === 'webp') expect(corner[3], 'transparent padding').to.equal(0);
+    else expect(corner[3]).to.equal(255);
+    expect(out.format).to.equal('webp'); // a downscale: WebP is tried and wins here
+  });
+
   it('auto for a PNG original of line art keeps the PNG where it is the smaller, and says so', async () => {
     // Thin black lines on white: PNG stores them in ~5 KB, lossy encoders need far more.
     const width = 256;
