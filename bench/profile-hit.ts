@@ -11,21 +11,19 @@
  * to bench/.profile/hit.cpuprofile.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { startLocalServer } from '../src/local/server.js';
 import { forkChild } from './lib/child.js';
 import { PHOTO_2560 } from './lib/fixtures.js';
 import { putImage, timedGet } from './lib/http.js';
 import type { LoadOptions, LoadResult } from './lib/loadgen.js';
+import { startProfiledServer } from './lib/profiled-server.js';
 import { runQueueMs } from './lib/schedstat.js';
 import { percentile } from './lib/stats.js';
 import { PACED_RATE } from './rows/hit.js';
-import type { StorageInfo } from './storage-child.js';
 
 interface ProfileNode {
   id: number;
@@ -44,17 +42,7 @@ const seconds = Number(process.argv[2] ?? 4);
 const mode = process.argv[3] === 'paced' ? 'paced' : 'closed';
 const rate = Number(process.argv[4] ?? PACED_RATE);
 const profiling = process.env.HIT_PROFILE !== '0';
-const dataDir = await mkdtemp(join(tmpdir(), 'edge-resizer-profile-hit-'));
-const storage = forkChild(new URL('./storage-child.ts', import.meta.url));
-const endpoints = await storage.call<StorageInfo>('start', { dataDir: join(dataDir, 'storage') });
-const server = await startLocalServer({
-  dataDir,
-  port: 0,
-  logLevel: 'silent',
-  seedSamples: false,
-  s3Endpoint: endpoints.s3Endpoint,
-  dynamoEndpoint: endpoints.dynamoEndpoint,
-});
+const { server, close } = await startProfiledServer('profile-hit');
 try {
   await putImage(server.url, server.apiToken, 'profile/hit.jpg', await readFile(PHOTO_2560));
   const url = `${server.url}/profile/hit.jpg?width=400&format=webp&quality=80`;
@@ -113,9 +101,7 @@ try {
   }
   if (perf) process.stdout.write(await perfSummary(hits));
 } finally {
-  await server.close();
-  await storage.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await close();
 }
 
 /** `perf record -g` of this process into bench/.profile/hit.perf.data, until `stop`. */

@@ -9,18 +9,15 @@
  * The full profile is written to bench/.profile/miss.cpuprofile (open it in
  * Chrome DevTools or speedscope).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { startLocalServer } from '../src/local/server.js';
-import { forkChild } from './lib/child.js';
 import { PHOTO_2560 } from './lib/fixtures.js';
 import { eachLimit, putImage, serverTiming, timedGet } from './lib/http.js';
+import { startProfiledServer } from './lib/profiled-server.js';
 import { median } from './lib/stats.js';
-import type { StorageInfo } from './storage-child.js';
 
 interface ProfileNode {
   id: number;
@@ -36,17 +33,7 @@ interface Profile {
 }
 
 const misses = Number(process.argv[2] ?? 40);
-const dataDir = await mkdtemp(join(tmpdir(), 'edge-resizer-profile-'));
-const storage = forkChild(new URL('./storage-child.ts', import.meta.url));
-const endpoints = await storage.call<StorageInfo>('start', { dataDir: join(dataDir, 'storage') });
-const server = await startLocalServer({
-  dataDir,
-  port: 0,
-  logLevel: 'silent',
-  seedSamples: false,
-  s3Endpoint: endpoints.s3Endpoint,
-  dynamoEndpoint: endpoints.dynamoEndpoint,
-});
+const { server, storage, close } = await startProfiledServer('profile');
 try {
   const photo = await readFile(PHOTO_2560);
   const keys = Array.from({ length: misses + 3 }, (_, i) => `profile/${i}.jpg`);
@@ -106,9 +93,7 @@ try {
   );
   process.stdout.write(summarize(profile, misses));
 } finally {
-  await server.close();
-  await storage.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await close();
 }
 
 /** Self time per module and per function, in ms per miss. */
