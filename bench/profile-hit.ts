@@ -20,23 +20,10 @@ import { forkChild } from './lib/child.js';
 import { PHOTO_2560 } from './lib/fixtures.js';
 import { putImage, timedGet } from './lib/http.js';
 import type { LoadOptions, LoadResult } from './lib/loadgen.js';
-import { startProfiledServer } from './lib/profiled-server.js';
+import { type Profile, startProfiledServer } from './lib/profiled-server.js';
 import { runQueueMs } from './lib/schedstat.js';
 import { percentile } from './lib/stats.js';
 import { PACED_RATE } from './rows/hit.js';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-}
 
 const seconds = Number(process.argv[2] ?? 4);
 const mode = process.argv[3] === 'paced' ? 'paced' : 'closed';

@@ -16,21 +16,8 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { PHOTO_2560 } from './lib/fixtures.js';
 import { eachLimit, putImage, serverTiming, timedGet } from './lib/http.js';
-import { startProfiledServer } from './lib/profiled-server.js';
+import { type Profile, startProfiledServer } from './lib/profiled-server.js';
 import { median } from './lib/stats.js';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-}
 
 const misses = Number(process.argv[2] ?? 40);
 const { server, storage, close } = await startProfiledServer('profile');

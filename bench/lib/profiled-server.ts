@@ -10,6 +10,20 @@ import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import type { StorageInfo } from '../storage-child.js';
 import { type Child, forkChild } from './child.js';
 
+/** The V8 CPU profile the inspector returns (`Profiler.stop`), the parts the scripts read. */
+export interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+export interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
 export interface ProfiledServer {
   server: LocalServer;
   storage: Child;
