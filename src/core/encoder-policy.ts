@@ -168,8 +168,8 @@ export interface WebpEncoderSettings {
  * WebP effort by output size: the first band whose `maxPixels` the output does not exceed.
  *
  * Measured 2026-12-01 (sharp 0.35.5, libwebp 1.6.0): bytes at equal butteraugli 3-norm to mozjpeg
- * q80 on the 52 cases of the never-heavier table (transform.ts), effort 6 against 4: median 0.97×
- * (0.88–1.05×); median vs the JPEG, downscaled JPEG originals, 0.90× → 0.87×. CPU ms of one encode,
+ * q80 on the 52 cases of the never-heavier table (transform.ts), effort 6 against 4: median 0.95×
+ * (0.82–1.01×); median vs the JPEG, downscaled JPEG originals, 0.90× → 0.87×. CPU ms of one encode,
  * one thread, the 2560×1600 photograph (JPEG q80 for scale):
  *
  * | output          | mozjpeg | effort 4 | effort 5 | effort 6 |
@@ -178,7 +178,7 @@ export interface WebpEncoderSettings {
  * | 800 w (1.0 Mpx) |      53 |       62 |       59 |      112 |
  * | 1600 w (4.1 Mpx)|     159 |      216 |      222 |      388 |
  *
- * Effort 6 costs about twice effort 4's encode for 3% fewer bytes: worth it up to the size where
+ * Effort 6 costs about twice effort 4's encode for 5% fewer bytes: worth it up to the size where
  * `format=auto` stops choosing AVIF (4.1 Mpx, ≤ ~1 s, ~3 s on a slow Lambda); above, effort 4 keeps a
  * 16.8 Mpx WebP (~5 s at effort 6) well inside the budget.
  */
