@@ -1,15 +1,16 @@
 /**
  * AWS SDK clients, created by the adapters' callers and passed in (never at
  * module scope), with the timeouts and retries of `config.storage`. The SDK's
- * standard retry mode already backs off exponentially with full jitter.
+ * standard retry mode already backs off exponentially with full jitter. SSM is
+ * no SDK client: its one call is a signed request of `ssm-parameter.ts`.
  */
 
 import { Agent as HttpAgent } from 'node:http';
 import { Agent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { readSsmParameter, type SsmCredentials } from './ssm-parameter.js';
 
 export interface ClientOptions {
   region: string;
@@ -27,15 +28,23 @@ export interface ClientOptions {
 /** Local servers accept any credentials; the SDK still wants some to sign with. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
+/** Keep-alive: a warm Lambda reuses its TLS connections instead of paying a handshake per call. */
+function keepAliveAgents(): { http: HttpAgent; https: Agent } {
+  return {
+    http: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
+    https: new Agent({ keepAlive: true, maxSockets: 64 }),
+  };
+}
+
 function requestHandler(timeoutMs: number): NodeHttpHandler {
-  // Keep-alive: a warm Lambda reuses its TLS connections instead of paying a handshake per call.
+  const agents = keepAliveAgents();
   return new NodeHttpHandler({
     connectionTimeout: timeoutMs,
     requestTimeout: timeoutMs,
     // Without it the handler only logs a warning when the timeout passes and keeps waiting.
     throwOnRequestTimeout: true,
-    httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
-    httpsAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
+    httpAgent: agents.http,
+    httpsAgent: agents.https,
   });
 }
 
@@ -65,11 +74,20 @@ export function createDynamoClient(options: ClientOptions): DynamoDBClient {
   });
 }
 
-export function createSsmClient(options: Omit<ClientOptions, 'endpoint'>): SSMClient {
-  return new SSMClient({
-    region: options.region,
-    credentials: options.credentials,
-    maxAttempts: options.maxAttempts,
-    requestHandler: requestHandler(options.timeoutMs),
-  });
+/** Reads one SSM SecureString, decrypted; `signal` ends the read and its retries. */
+export type SsmReader = (name: string, signal?: AbortSignal) => Promise<string>;
+
+/**
+ * SSM `GetParameter` through one signed request per attempt (no SDK client), with
+ * `config.storage`'s attempts and its timeout as the bound of the whole read, over
+ * keep-alive agents shared by every read of this reader. The endpoint is
+ * `AWS_ENDPOINT_URL_SSM` when set, as the SDK's was.
+ */
+export function createSsmReader(
+  options: Omit<ClientOptions, 'endpoint' | 'credentials'> & {
+    credentials: SsmCredentials | (() => Promise<SsmCredentials>);
+  },
+): SsmReader {
+  const agents = keepAliveAgents();
+  return (name, signal) => readSsmParameter({ ...options, agents }, name, signal);
 }

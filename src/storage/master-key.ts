@@ -5,7 +5,6 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { cached } from '../core/cached.js';
 import type { MasterKeySource } from '../core/config.js';
 import { parseMasterKey } from '../core/envelope.js';
@@ -13,9 +12,12 @@ import { HttpError } from '../core/errors.js';
 
 export type MasterKeyProvider = () => Promise<Buffer>;
 
-export function createMasterKeyProvider(source: MasterKeySource, ssm?: () => SSMClient): MasterKeyProvider {
+/** Reads one SSM SecureString, decrypted (deployed: `createSsmReader` of clients.ts). */
+export type ParameterRead = (name: string) => Promise<string>;
+
+export function createMasterKeyProvider(source: MasterKeySource, readParameter?: ParameterRead): MasterKeyProvider {
   return cached(() =>
-    load(source, ssm).catch((error: unknown) => {
+    load(source, readParameter).catch((error: unknown) => {
       throw new HttpError('storage_error', 'The master key is unavailable', { cause: error });
     }),
   );
@@ -25,11 +27,10 @@ export function createMasterKeyProvider(source: MasterKeySource, ssm?: () => SSM
  * An SSM parameter's value (a SecureString decrypted), read once per container
  * and cached like the master key. Empty is a failure.
  */
-export function createParameterReader(ssm: () => SSMClient, name: string): () => Promise<string> {
+export function createParameterReader(readParameter: ParameterRead, name: string): () => Promise<string> {
   return cached(async () => {
     try {
-      const response = await ssm().send(new GetParameterCommand({ Name: name, WithDecryption: true }));
-      const value = response.Parameter?.Value?.trim();
+      const value = (await readParameter(name)).trim();
       if (!value) throw new Error(`SSM parameter ${name} is empty`);
       return value;
     } catch (error) {
@@ -38,16 +39,15 @@ export function createParameterReader(ssm: () => SSMClient, name: string): () =>
   });
 }
 
-async function load(source: MasterKeySource, ssm?: () => SSMClient): Promise<Buffer> {
+async function load(source: MasterKeySource, readParameter?: ParameterRead): Promise<Buffer> {
   switch (source.type) {
     case 'inline':
       return parseMasterKey(source.keyHex);
     case 'file':
       return parseMasterKey(await readFile(source.path));
     case 'ssm': {
-      if (!ssm) throw new Error('An SSM client is needed for an SSM master key');
-      const response = await ssm().send(new GetParameterCommand({ Name: source.parameterName, WithDecryption: true }));
-      return parseMasterKey(response.Parameter?.Value ?? '');
+      if (!readParameter) throw new Error('An SSM reader is needed for an SSM master key');
+      return parseMasterKey(await readParameter(source.parameterName));
     }
   }
 }

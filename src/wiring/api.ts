@@ -6,11 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
-import type { SSMClient } from '@aws-sdk/client-ssm';
 import { fromEnv } from '@aws-sdk/credential-provider-env';
 import type { ApiDeps } from '../api/app.js';
 import type { EdgeResizerConfig } from '../core/config.js';
-import { createDynamoClient, createS3Client, createSsmClient } from '../storage/clients.js';
+import { createDynamoClient, createS3Client, createSsmReader } from '../storage/clients.js';
 import { createMasterKeyProvider, createParameterReader } from '../storage/master-key.js';
 import { createMetadataStore } from '../storage/metadata-store.js';
 import { createS3Store } from '../storage/s3-store.js';
@@ -23,9 +22,8 @@ export const distributionIdParameterName = (stage: string) => `/edge-resizer/${s
 export function createDeployedApiDeps(config: EdgeResizerConfig): ApiDeps {
   const credentials = fromEnv();
   const clientOptions = { region: config.region, ...config.storage, credentials };
-  let ssm: SSMClient | undefined;
-  const ssmClient = () => (ssm ??= createSsmClient(clientOptions));
-  const distributionId = createParameterReader(ssmClient, distributionIdParameterName(config.stage));
+  const readParameter = createSsmReader(clientOptions);
+  const distributionId = createParameterReader(readParameter, distributionIdParameterName(config.stage));
   const cloudfront = new CloudFrontClient({
     region: 'us-east-1',
     maxAttempts: config.storage.maxAttempts,
@@ -44,8 +42,8 @@ export function createDeployedApiDeps(config: EdgeResizerConfig): ApiDeps {
       table: config.metadataTable,
       createIfMissing: false,
     }),
-    masterKey: createMasterKeyProvider(config.masterKey, ssmClient),
-    apiToken: createParameterReader(ssmClient, apiTokenParameterName(config.stage)),
+    masterKey: createMasterKeyProvider(config.masterKey, readParameter),
+    apiToken: createParameterReader(readParameter, apiTokenParameterName(config.stage)),
     async invalidate(key) {
       await cloudfront.send(
         new CreateInvalidationCommand({
