@@ -155,7 +155,7 @@ async function coldStartRound(
           NODE_PATH: join(ROOT, 'node_modules'),
           AWS_ENDPOINT_URL_S3: ctx.cdnInfo.s3Endpoint,
           AWS_ENDPOINT_URL_SSM: setup.ssm.endpoint,
-          // Lambda's environment credentials (any value: the loopback servers do not check signatures).
+          // Lambda's environment credentials: the ones s3rver knows; the loopback SSM checks their signature.
           AWS_ACCESS_KEY_ID: 'S3RVER',
           AWS_SECRET_ACCESS_KEY: 'S3RVER',
           AWS_SESSION_TOKEN: 'bench',
@@ -249,8 +249,9 @@ async function coldStartRound(
     ],
     notes: [
       `Bundled with esbuild.config.cjs's options (cjs, node20, minify, sharp external); per round ${perShape} processes of each ` +
-        'shape, alternating, medians. Deployed shape: the master key baked as an SSM parameter name, read through the SDK from ' +
-        "a loopback server speaking SSM's JSON protocol (AWS_ENDPOINT_URL_SSM; one GetParameter per process, checked). " +
+        'shape, alternating, medians. Deployed shape: the master key baked as an SSM parameter name, read with one SigV4-signed ' +
+        "request (no SDK client) from a loopback server speaking SSM's JSON protocol and checking the signature " +
+        '(AWS_ENDPOINT_URL_SSM; one GetParameter per process, checked). ' +
         `Server-Timing of its first miss (ms): ${phaseText(coldPhases)}; of warm misses: ${phaseText(warmPhases)}. ` +
         'Lambda adds its own init, and a real SSM read costs a network round trip that loopback does not.',
     ],

@@ -1,12 +1,11 @@
 /**
  * The bench's own measuring parts, against real servers: the loopback SSM the
- * cold-start row points the bundle at (through the SDK's AWS_ENDPOINT_URL_SSM,
- * as the bundle does), the raw S3 + decrypt calls of row 1's limit (against
+ * cold-start row points the bundle at (through AWS_ENDPOINT_URL_SSM, as the
+ * bundle does), the raw S3 + decrypt calls of row 1's limit (against
  * s3rver and the product's own envelope), how rounds merge into a median and a
  * spread, and the butteraugli output parser.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { expect } from 'chai';
 import { parseButteraugli } from '../../bench/lib/butteraugli.js';
 import { raw404, rawDecrypt, rawGet, rawPut, rawS3Client } from '../../bench/lib/raw.js';
@@ -14,6 +13,7 @@ import { figure, mergeRounds, type RowResult, renderTable } from '../../bench/li
 import { type SsmServer, startSsmServer } from '../../bench/lib/ssm-server.js';
 import { ms } from '../../bench/lib/stats.js';
 import { encryptBuffer } from '../../src/core/envelope.js';
+import { createSsmReader } from '../../src/storage/clients.js';
 import { startTestStorage, type TestStorage } from '../helpers/storage.js';
 
 describe('bench/lib', () => {
@@ -28,28 +28,27 @@ describe('bench/lib', () => {
       await ssm.close();
     });
 
-    it('answers GetParameter to an SDK client that found it through AWS_ENDPOINT_URL_SSM', async () => {
+    it("answers GetParameter to the product's SSM reader that found it through AWS_ENDPOINT_URL_SSM", async () => {
       process.env.AWS_ENDPOINT_URL_SSM = ssm.endpoint;
-      const client = new SSMClient({
+      // The cold-start row's child gets these credentials; the server checks their signature.
+      const read = createSsmReader({
         region: 'us-east-1',
-        credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', sessionToken: 'bench' },
+        timeoutMs: 5000,
+        maxAttempts: 1,
       });
       try {
         const before = ssm.reads();
-        const response = await client.send(
-          new GetParameterCommand({ Name: '/edge-resizer/bench/master-key', WithDecryption: true }),
-        );
-        expect(response.Parameter?.Value).to.equal('ab'.repeat(32));
-        expect(response.Parameter?.Type).to.equal('SecureString');
+        expect(await read('/edge-resizer/bench/master-key')).to.equal('ab'.repeat(32));
         expect(ssm.reads()).to.equal(before + 1);
-        const missing = await client.send(new GetParameterCommand({ Name: '/nope' })).then(
+        const missing = await read('/nope').then(
           () => undefined,
           (error: Error) => error,
         );
         expect(missing?.name).to.equal('ParameterNotFound');
         expect(ssm.reads()).to.equal(before + 1);
+        expect(ssm.calls.map((call) => call.signed)).to.deep.equal([true, true]);
       } finally {
-        client.destroy();
         delete process.env.AWS_ENDPOINT_URL_SSM;
       }
     });

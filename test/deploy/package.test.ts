@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { expect } from 'chai';
 import sharp from 'sharp';
+import { startSsmServer } from '../../bench/lib/ssm-server.js';
 import { createConfig, type EdgeResizerConfigInput } from '../../src/core/config.js';
 import { encryptBuffer, generateMasterKeyHex, parseMasterKey } from '../../src/core/envelope.js';
 import { parseDerivativeKey } from '../../src/core/keys.js';
@@ -23,7 +24,7 @@ import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js'
 import { createS3Store } from '../../src/storage/s3-store.js';
 import { originRequestEvent, originResponseEvent } from '../helpers/events.js';
 import { fixture } from '../helpers/images.js';
-import { startFakeSsm, unpack, withEnv } from './packaged.js';
+import { unpack, withEnv } from './packaged.js';
 import { readZip, type ZipEntry } from './zip.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -616,7 +617,7 @@ describe('deploy/package (sls package, offline)', () => {
       console.log(`      figure: ${sizes.join('; ')}`);
     });
 
-    it('carries only the S3 commands the miss uses, one SSM read, and no default credential chain', () => {
+    it('carries only the S3 commands the miss uses, no SSM client (one signed request), and no default credential chain', () => {
       const code = bundle(packaged.dev.zips.originResponse.entries, 'src/entry/origin-response.js');
       const commands = [...new Set(code.match(/"[A-Z][A-Za-z0-9]+Command"/g) ?? [])].map((c) => c.slice(1, -1)).sort();
       // CreateSession and HeadBucket are the S3 client's own (S3 Express sessions), never called for our buckets.
@@ -624,11 +625,20 @@ describe('deploy/package (sls package, offline)', () => {
         'CreateSessionCommand',
         'DeleteObjectCommand',
         'GetObjectCommand',
-        'GetParameterCommand',
         'HeadBucketCommand',
         'HeadObjectCommand',
         'PutObjectCommand',
       ]);
+      // The master key is read by src/storage/ssm-parameter.ts, not @aws-sdk/client-ssm.
+      expect(code).to.include('AmazonSSM.GetParameter');
+      for (const code of [
+        bundle(packaged.dev.zips.originResponse.entries, 'src/entry/origin-response.js'),
+        bundle(packaged.dev.zips.api.entries, 'src/entry/api.js'),
+      ]) {
+        for (const name of ['SSMClient', 'GetParameterCommand', 'ParameterNotFound', 'client-ssm']) {
+          expect(code, name).not.to.include(name);
+        }
+      }
       for (const code of [
         bundle(packaged.dev.zips.originResponse.entries, 'src/entry/origin-response.js'),
         bundle(packaged.dev.zips.api.entries, 'src/entry/api.js'),
@@ -653,7 +663,8 @@ describe('deploy/package (sls package, offline)', () => {
         buckets: [config.originalsBucket, config.derivativesBucket],
       });
       const keyHex = generateMasterKeyHex();
-      const ssm = await startFakeSsm({ [`/edge-resizer/dev/master-key`]: keyHex });
+      // It checks the signature with the secret below, as SSM would.
+      const ssm = await startSsmServer({ '/edge-resizer/dev/master-key': keyHex }, { credentials: LOCAL_CREDENTIALS });
       const client = createS3Client({
         region: 'us-east-1',
         endpoint: s3.endpoint,
@@ -704,7 +715,15 @@ describe('deploy/package (sls package, offline)', () => {
           expect(notFound.status).to.equal('404');
         });
         expect(ssm.calls).to.deep.equal([
-          { target: 'AmazonSSM.GetParameter', name: '/edge-resizer/dev/master-key', signed: true },
+          {
+            target: 'AmazonSSM.GetParameter',
+            name: '/edge-resizer/dev/master-key',
+            withDecryption: true,
+            signed: true,
+            accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+            sessionToken: 'packaged-test-session',
+            answer: 200,
+          },
         ]);
       } finally {
         client.destroy();
