@@ -25,8 +25,12 @@ export interface SsmServerOptions {
   denied?: string[];
 }
 
-/** An answer given instead of the normal one: an error status and type, no answer at all, or a reset connection. */
-export type SsmFault = { status: number; type?: string; message?: string } | 'hang' | 'reset';
+/**
+ * An answer given instead of the normal one: an error status and type, no answer at all (`hang`),
+ * a 200 whose body stops halfway (`stall`) or is cut off there by a closed connection (`cut`), or a
+ * reset connection.
+ */
+export type SsmFault = { status: number; type?: string; message?: string } | 'hang' | 'stall' | 'cut' | 'reset';
 
 export interface SsmCall {
   target: string;
@@ -37,7 +41,7 @@ export interface SsmCall {
   accessKeyId?: string;
   sessionToken?: string;
   /** What it answered: the status, or the fault. */
-  answer: number | 'hang' | 'reset';
+  answer: number | 'hang' | 'stall' | 'cut' | 'reset';
 }
 
 export interface SsmServer {
@@ -106,6 +110,14 @@ export async function startSsmServer(
       const fault = faults.shift();
       if (fault === 'hang') {
         call.answer = 'hang';
+        return;
+      }
+      if (fault === 'stall' || fault === 'cut') {
+        call.answer = fault;
+        res.writeHead(200, { 'content-type': JSON_11, 'content-length': 1000 });
+        res.write('{"Parameter":{"Name":', () => {
+          if (fault === 'cut') req.socket.destroy();
+        });
         return;
       }
       if (fault === 'reset') {

@@ -149,7 +149,7 @@ function abortReason(signal: AbortSignal, attempt: number): unknown {
 }
 
 /** SHA-256 and HMAC-SHA256 over node:crypto, in the shape the signer wants (`Checksum`). */
-class Sha256 {
+export class Sha256 {
   private hash: Hash | Hmac;
   constructor(private readonly secret?: string | ArrayBuffer | ArrayBufferView) {
     this.hash = this.create();
@@ -230,6 +230,10 @@ function send(
           chunks.push(chunk);
         });
         res.on('error', reject);
+        // Node reports a connection closed mid-answer as an error; this makes sure it never just ends quietly.
+        res.on('close', () => {
+          if (!res.complete) reject(new Error('the connection closed before the answer ended'));
+        });
         res.on('end', () =>
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
         );

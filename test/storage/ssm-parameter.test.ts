@@ -3,10 +3,18 @@
  * real HTTP: it recomputes every Signature V4 with node:crypto from the secret
  * it knows and answers with SSM's own error shapes.
  */
+import { request } from 'node:http';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { expect } from 'chai';
 import { type SsmServer, startSsmServer } from '../../bench/lib/ssm-server.js';
 import { createSsmReader } from '../../src/storage/clients.js';
-import { readSsmParameter, SsmError, type SsmParameterOptions, ssmEndpoint } from '../../src/storage/ssm-parameter.js';
+import {
+  readSsmParameter,
+  Sha256,
+  SsmError,
+  type SsmParameterOptions,
+  ssmEndpoint,
+} from '../../src/storage/ssm-parameter.js';
 
 const NAME = '/edge-resizer/test/master-key';
 const VALUE = 'cd'.repeat(32);
@@ -79,6 +87,12 @@ describe('storage/ssm-parameter', () => {
     expect(ssm.calls.map((call) => call.answer)).to.deep.equal([400, 'reset', 200]);
   });
 
+  it('retries an answer cut off halfway by a closed connection', async () => {
+    ssm.fail('cut');
+    expect(await readSsmParameter(options, NAME)).to.equal(VALUE);
+    expect(ssm.calls.map((call) => call.answer)).to.deep.equal(['cut', 200]);
+  });
+
   it('gives up after maxAttempts with the last error', async () => {
     ssm.fail(...Array.from({ length: 5 }, () => ({ status: 503, type: 'ServiceUnavailable', message: 'down' })));
     const error = await failure(readSsmParameter(options, NAME));
@@ -95,6 +109,42 @@ describe('storage/ssm-parameter', () => {
     expect(ssm.calls[0]?.signed).to.equal(false);
   });
 
+  it('is refused when the body is not the one that was signed (the fake hashes what it received)', async () => {
+    const url = new URL(ssm.endpoint);
+    const signed = await new SignatureV4({
+      service: 'ssm',
+      region: 'us-east-1',
+      credentials: SECRET,
+      sha256: Sha256,
+    }).sign({
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      query: {},
+      headers: {
+        host: url.host,
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'AmazonSSM.GetParameter',
+      },
+      body: JSON.stringify({ Name: '/other', WithDecryption: true }),
+    });
+    const tampered = JSON.stringify({ Name: NAME, WithDecryption: true });
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: signed.headers }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end(tampered);
+    });
+    expect(answer.status).to.equal(400);
+    expect(JSON.parse(answer.body).__type).to.equal('InvalidSignatureException');
+    expect(answer.body).not.to.include(VALUE);
+  });
+
   it('is refused when the signature is scoped to another region', async () => {
     const error = await failure(readSsmParameter({ ...options, region: 'eu-west-1' }, NAME));
     expect(error.type).to.equal('InvalidSignatureException');
@@ -107,6 +157,14 @@ describe('storage/ssm-parameter', () => {
     const error = await failure(readSsmParameter({ ...options, timeoutMs: 300 }, NAME));
     expect(error.type).to.equal('TimeoutError');
     expect(ssm.calls).to.have.length(1);
+  });
+
+  it('ends with a TimeoutError when the answer stops halfway through its body', async function () {
+    this.timeout(10_000);
+    ssm.fail('stall');
+    const error = await failure(readSsmParameter({ ...options, timeoutMs: 300 }, NAME));
+    expect(error.type).to.equal('TimeoutError');
+    expect(ssm.calls.map((call) => call.answer)).to.deep.equal(['stall']);
   });
 
   it("ends with the caller's reason when its signal aborts, and sends nothing for an aborted signal", async () => {
