@@ -111,8 +111,10 @@ export async function readSsmParameter(
   try {
     for (let attempt = 1; ; attempt += 1) {
       let failure: SsmError;
+      // Outside the try: credentials that cannot be had (no AWS_ACCESS_KEY_ID) are not a network error to retry.
+      const headers = await sign(options, url, body);
       try {
-        const answer = await send(url, await sign(options, url, body), body, options.agents, both);
+        const answer = await send(url, headers, body, options.agents, both);
         if (answer.status === 200) return parameterValue(answer.body, attempt);
         failure = errorOf(answer, attempt);
       } catch (error) {

@@ -62,6 +62,18 @@ describe('storage/ssm-parameter', () => {
     expect(ssm.calls[0]).to.include({ signed: true, sessionToken: 'lambda-session-token' });
   });
 
+  it('sends nothing, and does not retry, when the credentials provider fails', async () => {
+    let asked = 0;
+    const credentials = async (): Promise<typeof SECRET> => {
+      asked += 1;
+      throw new Error('Unable to find environment variable credentials.');
+    };
+    const error = await readSsmParameter({ ...options, credentials }, NAME).catch((e: unknown) => e);
+    expect((error as Error).message).to.include('environment variable credentials');
+    expect(asked).to.equal(1);
+    expect(ssm.calls).to.have.length(0);
+  });
+
   it('does not retry ParameterNotFound, and says so with SSM’s type', async () => {
     const error = await failure(readSsmParameter(options, '/missing'));
     expect(error).to.include({ type: 'ParameterNotFound', name: 'ParameterNotFound', status: 400, attempts: 1 });
