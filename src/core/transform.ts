@@ -6,7 +6,7 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { EdgeResizerConfig } from './config.js';
 import { avifQuality, avifSettings, encoderQuality, webpQualityMatchingJpeg, webpSettings } from './encoder-policy.js';
-import { HttpError } from './errors.js';
+import { busyError, HttpError } from './errors.js';
 import { checkInputPixels, checkOriginalBytes, tooManyPixels } from './limits.js';
 import type { FocalPoint, Gravity, OutputFormat, Rect, Rotation, Variant } from './params.js';
 
@@ -254,9 +254,7 @@ export async function transformImage(
     pipeline = encode(pipeline, encoder, variant.quality, plan.output);
     return await run(pipeline, encoder);
   } catch (error) {
-    if (error instanceof HttpError) throw error;
-    if (error instanceof Error && /timeout/i.test(error.message)) throw busy(error);
-    throw decodeError(error);
+    throw sharpFailure(error);
   }
 }
 
@@ -696,15 +694,12 @@ async function neverHeavierThanPng(render: Render, format: OutputFormat): Promis
  */
 function secondsLeft(deadline: number): number {
   const ms = deadline - Date.now();
-  if (ms <= 0) throw busy();
+  if (ms <= 0) throw tookTooLong();
   return Math.max(1, Math.ceil(ms / 1000));
 }
 
-function busy(cause?: unknown): HttpError {
-  return new HttpError('busy', 'The image took too long to transform; try again', {
-    cause,
-    headers: { 'Retry-After': '1' },
-  });
+function tookTooLong(cause?: unknown): HttpError {
+  return busyError('The image took too long to transform; try again', { cause });
 }
 
 /** The encoder at `quality` on JPEG's scale, mapped to its own (§3); AVIF effort by output size. */
@@ -732,6 +727,17 @@ function unsupported(format: string): HttpError {
     'unsupported_format',
     `Unsupported image format '${format}': expected JPEG, PNG, WebP, AVIF, GIF or TIFF`,
   );
+}
+
+/**
+ * What a sharp pipeline threw → the contract's error: its own `timeout` (the
+ * budget ran out) is `busy`, anything else a decode failure. Errors already
+ * the contract's pass through.
+ */
+export function sharpFailure(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof Error && /timeout/i.test(error.message)) return tookTooLong(error);
+  return decodeError(error);
 }
 
 /** sharp's errors → contract errors; its text never reaches the user. */
