@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
@@ -62,6 +62,9 @@ export interface LoadReport {
   gcMaxMs: number;
   /** How long the main thread waited for a CPU while runnable (bench/lib/schedstat.ts); NaN off Linux. */
   runQueueMs: number;
+  /** The event loop's lateness (perf_hooks, 1 ms resolution): p99 and max, ms. A stall delays every hit it overlaps. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 export interface RssReport {
@@ -83,7 +86,14 @@ let raw: S3Client | undefined;
 let s3Endpoint = '';
 let limitCount = 0;
 let load:
-  | { cpu: NodeJS.CpuUsage; start: number; gc: number[]; observer: PerformanceObserver; runQueue: number }
+  | {
+      cpu: NodeJS.CpuUsage;
+      start: number;
+      gc: number[];
+      observer: PerformanceObserver;
+      loopDelay: IntervalHistogram;
+      runQueue: number;
+    }
   | undefined;
 let sampler:
   | { timer: NodeJS.Timeout; baseline: number; max: number; external: number; externalMax: number; samples: number }
@@ -223,13 +233,16 @@ serveChild({
       for (const entry of list.getEntries()) gc.push(entry.duration);
     });
     observer.observe({ entryTypes: ['gc'] });
-    load = { cpu: process.cpuUsage(), start: performance.now(), gc, observer, runQueue: runQueueMs() };
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
+    load = { cpu: process.cpuUsage(), start: performance.now(), gc, observer, loopDelay, runQueue: runQueueMs() };
   },
 
   loadStop(): LoadReport {
     if (!load) throw new Error('loadStart first');
     const cpu = process.cpuUsage(load.cpu);
     load.observer.disconnect();
+    load.loopDelay.disable();
     const report = {
       cpuMs: (cpu.user + cpu.system) / 1000,
       wallMs: performance.now() - load.start,
@@ -237,6 +250,8 @@ serveChild({
       gcTotalMs: load.gc.reduce((a, b) => a + b, 0),
       gcMaxMs: Math.max(0, ...load.gc),
       runQueueMs: runQueueMs() - load.runQueue,
+      loopDelayP99Ms: load.loopDelay.percentile(99) / 1e6,
+      loopDelayMaxMs: load.loopDelay.max / 1e6,
     };
     load = undefined;
     return report;

@@ -18,6 +18,7 @@
  *     request it held up (no coordinated omission).
  */
 import { connect, type Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { runQueueMs } from './schedstat.js';
 
 export interface LoadOptions {
@@ -44,6 +45,8 @@ export interface LoadResult {
   cpuMs: number;
   /** How long this process's main thread waited for a CPU during the run, ms (bench/lib/schedstat.ts). */
   runQueueMs: number;
+  /** This process's event-loop lateness during the run (1 ms resolution), ms: a stall here delays the responses it reads. */
+  loopDelay: { p99: number; max: number };
   /** `paced`: how late the timer sent requests that were due on a free connection, ms (p50, p99, max). */
   lag?: { p50: number; p99: number; max: number };
   /** `paced`: requests that had to wait for their connection, which was still busy when they were due. */
@@ -174,6 +177,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const connections = await Promise.all(Array.from({ length: options.connections }, open));
   const cpu = process.cpuUsage();
   const runQueue = runQueueMs();
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const start = performance.now();
   let timer: NodeJS.Timeout | undefined;
   let due = 0;
@@ -217,6 +222,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   await done;
   const wallMs = performance.now() - start;
   const used = process.cpuUsage(cpu);
+  loopDelay.disable();
   for (const connection of connections) connection.socket.destroy();
 
   const sortedLags = lags.sort((a, b) => a - b);
@@ -232,6 +238,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     wallMs,
     cpuMs: (used.user + used.system) / 1000,
     runQueueMs: runQueueMs() - runQueue,
+    loopDelay: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
     ...(paced
       ? {
           lag: { p50: at(50), p99: at(99), max: sortedLags.at(-1) ?? 0 },

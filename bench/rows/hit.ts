@@ -124,6 +124,11 @@ async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): 
         peerValue: paced.server.gcMaxMs,
         noRatio: true,
       }),
+      figure('longest event-loop stall, paced: server / load generator', paced.server.loopDelayMaxMs, ms, {
+        peerName: 'client',
+        peerValue: paced.load.loopDelay.max,
+        noRatio: true,
+      }),
     ],
     notes: [
       `Paced (the target's load): an open loop, ${paced.load.offered?.requests ?? 0} requests due at ${PACED_RATE} req/s over ` +
@@ -166,6 +171,10 @@ async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): 
           count: paced.server.gcCount,
           totalMs: round(paced.server.gcTotalMs),
           maxMs: round(paced.server.gcMaxMs),
+        },
+        loopDelayMs: {
+          server: { p99: round(paced.server.loopDelayP99Ms, 2), max: round(paced.server.loopDelayMaxMs, 2) },
+          client: { p99: round(paced.load.loopDelay.p99, 2), max: round(paced.load.loopDelay.max, 2) },
         },
       },
       closed: {

@@ -17,7 +17,7 @@
  *   GET    /originals/<token>             the decrypted original, `Range` supported (also HEAD)
  */
 import type { EdgeResizerConfig } from '../core/config.js';
-import { HttpError, invalidParam, toHttpError } from '../core/errors.js';
+import { busyError, HttpError, invalidParam, toHttpError } from '../core/errors.js';
 import { focalPointFromJson, parseFocalPoint } from '../core/focal-point.js';
 import { parseImageKey, validateImageKey } from '../core/keys.js';
 import { checkOriginalBytes, jsonTooLarge, MAX_JSON_BYTES, originalTooLarge } from '../core/limits.js';
@@ -28,7 +28,7 @@ import type { MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
 import type { StagingStore } from '../storage/staging-store.js';
 import { checkBearer } from './auth.js';
-import { busy, createKeyLock } from './key-lock.js';
+import { createKeyLock } from './key-lock.js';
 import type { FunctionUrlEvent, StreamingHandler } from './lambda-stream.js';
 import { parseListingQuery, streamListing } from './listing.js';
 import { ORIGINALS_PATH, originalUrl, serveOriginal } from './originals.js';
@@ -176,7 +176,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
         saved = await saveVersion(uploads, newKey, prepared, { onlyIfNew: true });
       }
     }
-    if (!saved) throw busy('Could not find a free key; try again');
+    if (!saved) throw busyError('Could not find a free key; try again');
     await reply.json(saved.created ? 201 : 200, describeVersion(saved.item), {
       Location: `${IMAGES_PATH}/${saved.item.key}`,
     });

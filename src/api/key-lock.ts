@@ -7,7 +7,7 @@
  * racing on `<key>` at all, which s3rver, writing files, does not survive
  * (concurrent CopyObject to one key fails with InternalError).
  */
-import { HttpError } from '../core/errors.js';
+import { busyError } from '../core/errors.js';
 
 export interface KeyLock {
   /**
@@ -15,13 +15,6 @@ export interface KeyLock {
    * waited `maxWaitMs` without its turn gets 503 `busy` with `Retry-After`.
    */
   run<T>(key: string, work: () => Promise<T>): Promise<T>;
-}
-
-/** Seconds a client refused as busy is told to wait. */
-export const BUSY_RETRY_AFTER_SECONDS = 1;
-
-export function busy(message: string): HttpError {
-  return new HttpError('busy', message, { headers: { 'Retry-After': String(BUSY_RETRY_AFTER_SECONDS) } });
 }
 
 export function createKeyLock(maxWaitMs: number): KeyLock {
@@ -46,7 +39,7 @@ export function createKeyLock(maxWaitMs: number): KeyLock {
           }),
         ]);
         clearTimeout(timer);
-        if (!turn) throw busy('Other writes of this image are in progress; try again');
+        if (!turn) throw busyError('Other writes of this image are in progress; try again');
         return await work();
       } finally {
         done();

@@ -60,7 +60,7 @@ import { createReadStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EdgeResizerConfig } from '../core/config.js';
 import { createEncryptStream, encryptBuffer, TAG_BYTES } from '../core/envelope.js';
-import { HttpError } from '../core/errors.js';
+import { busyError, HttpError } from '../core/errors.js';
 import { FOCAL_POINT_META, formatFocalPoint } from '../core/focal-point.js';
 import { describeError, type Logger } from '../core/log.js';
 import type { FocalPoint } from '../core/params.js';
@@ -69,7 +69,7 @@ import { type ImageInfo, inspectImage } from '../core/transform.js';
 import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { ImageVersion, MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
-import { busy, type KeyLock } from './key-lock.js';
+import type { KeyLock } from './key-lock.js';
 
 /** Where every version's immutable object lives. */
 export const VERSIONS_PREFIX = '_versions/';
@@ -267,7 +267,7 @@ async function commitVersion(
   if (!item) {
     await undo(`delete ${objectKey}`, () => store.deleteOriginal(objectKey), logger);
     if (options.onlyIfNew) return undefined;
-    throw busy('Other uploads are replacing this image right now; try again');
+    throw busyError('Other uploads are replacing this image right now; try again');
   }
 
   try {

@@ -74,6 +74,15 @@ export function errorCacheControl(error: HttpError, isImageUrl: boolean): string
   return isImageUrl && error.status === 404 ? 'public, max-age=60' : 'no-store';
 }
 
+/** Seconds a `busy` answer asks the client to wait unless the caller says otherwise. */
+export const BUSY_RETRY_AFTER_SECONDS = 1;
+
+/** A 503 `busy`: every one tells the client when to come back (`Retry-After`, seconds). */
+export function busyError(message: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}): HttpError {
+  const seconds = options.retryAfterSeconds ?? BUSY_RETRY_AFTER_SECONDS;
+  return new HttpError('busy', message, { cause: options.cause, headers: { 'Retry-After': String(seconds) } });
+}
+
 /** sharp-style message: "Expected integer between 1 and 4096 for width but received 'abc'". */
 export function invalidParam(name: string, expected: string, received: unknown): HttpError {
   return new HttpError('invalid_param', `Expected ${expected} for ${name} but received ${describeValue(received)}`);

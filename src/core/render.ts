@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import type { AdmissionGate } from './admission.js';
 import { type EdgeResizerConfig, GENERATED_RESPONSE_LIMIT_BYTES } from './config.js';
 import { decryptInto, TAG_BYTES } from './envelope.js';
-import { HttpError } from './errors.js';
+import { busyError, HttpError } from './errors.js';
 import { originalTooLarge } from './limits.js';
 import { describeError, type Logger } from './log.js';
 import type { FocalPoint, Variant } from './params.js';
@@ -34,8 +34,8 @@ export const SOURCE_REVISION_META = 'resizer-source';
 /** Object metadata of an original holding its focal point as `x,y` fractions (CONTRACT.md §6). */
 export const FOCAL_POINT_META = 'focal-point';
 
-/** Seconds a client is asked to wait after a 503 `busy`. */
-export const BUSY_RETRY_AFTER_SECONDS = 2;
+/** Seconds a client is asked to wait after a miss answered 503 `busy` (a slot or the budget ran out). */
+export const MISS_RETRY_AFTER_SECONDS = 2;
 
 /**
  * Plaintext buffers reused across misses: one pool per admission gate, with
@@ -124,9 +124,9 @@ export type RenderResult =
   /** Stored, too large to generate (CONTRACT.md §3): answer 302 to the request's own URL, `no-store`. */
   | { kind: 'stored-too-large'; timings: MissTimings };
 
-/** A 503 `busy` with the `Retry-After` every busy answer carries. */
-export function busyError(message: string, cause?: unknown): HttpError {
-  return new HttpError('busy', message, { cause, headers: { 'Retry-After': String(BUSY_RETRY_AFTER_SECONDS) } });
+/** A miss's 503 `busy`. */
+function missBusy(message: string, cause?: unknown): HttpError {
+  return busyError(message, { cause, retryAfterSeconds: MISS_RETRY_AFTER_SECONDS });
 }
 
 /**
@@ -217,7 +217,7 @@ export async function renderDerivative(deps: RenderDeps, request: RenderRequest)
   const budgetMs = config.limits.transformTimeoutMs;
   const deadline = startedAt + budgetMs;
   const controller = new AbortController();
-  const outOfTime = busyError('The image took too long to prepare; try again');
+  const outOfTime = missBusy('The image took too long to prepare; try again');
   const timer = setTimeout(() => controller.abort(outOfTime), Math.max(0, deadline - performance.now()));
   const { signal } = controller;
   const timings: MissTimings = {};
@@ -259,7 +259,7 @@ export async function renderDerivative(deps: RenderDeps, request: RenderRequest)
   } catch (error) {
     // Every `busy` tells the client when to come back, whichever step ran out of time.
     if (error instanceof HttpError && error.code === 'busy' && error.headers['Retry-After'] === undefined) {
-      throw busyError(error.message, error);
+      throw missBusy(error.message, error);
     }
     throw error;
   } finally {
@@ -343,7 +343,7 @@ export async function renderDerivative(deps: RenderDeps, request: RenderRequest)
       }
       return { kind: 'stored-too-large', timings };
     }
-    throw busyError('The image keeps changing; try again');
+    throw missBusy('The image keeps changing; try again');
   }
 
   /** R3. A failed HEAD counts as unchanged: the edge's own check still refuses a stale derivative. */

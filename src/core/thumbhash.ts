@@ -8,7 +8,7 @@ import sharp, { type OutputInfo } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import type { EdgeResizerConfig } from './config.js';
 import { HttpError } from './errors.js';
-import { tooManyPixels } from './limits.js';
+import { sharpFailure } from './transform.js';
 
 /** ThumbHash encodes at most 100×100 pixels. */
 const THUMB_SIZE = 100;
@@ -35,8 +35,8 @@ export async function computeThumbHash(input: Buffer | string, config: EdgeResiz
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
-    if (error instanceof Error && /pixel limit/i.test(error.message)) throw tooManyPixels(error);
-    throw new HttpError('corrupt_image', 'The image could not be decoded', { cause: error });
+    // Too many pixels is 413, the budget running out 503 `busy` (a valid image, not a corrupt one), else 422.
+    throw sharpFailure(error);
   }
   const { data, info } = rendered;
   if (info.channels !== 4) throw new HttpError('corrupt_image', 'The image could not be decoded');

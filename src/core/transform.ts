@@ -6,7 +6,7 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { EdgeResizerConfig } from './config.js';
 import { avifQuality, avifSettings, encoderQuality, webpQualityMatchingJpeg, webpSettings } from './encoder-policy.js';
-import { HttpError } from './errors.js';
+import { busyError, HttpError } from './errors.js';
 import { checkInputPixels, checkOriginalBytes, tooManyPixels } from './limits.js';
 import type { FocalPoint, Gravity, OutputFormat, Rect, Rotation, Variant } from './params.js';
 
@@ -230,25 +230,31 @@ export async function transformImage(
       // libvips' smart crop takes one frame: choose the box on the first, cut it from all.
       plan.resize = await smartCropOfFirstFrame(input, plan, config, deadline);
     }
-    const background = parseBackground(variant.background);
+    const render: Render = {
+      input,
+      info: inputInfo,
+      plan,
+      variant,
+      background: parseBackground(variant.background),
+      config,
+      deadline,
+    };
 
     const negotiated = variant.format === 'auto-webp' || variant.format === 'auto-avif';
     const fallback = negotiated && !animated ? replacedFormat(inputInfo) : undefined;
     if (fallback === 'png') {
-      return await neverHeavierThanPng(input, inputInfo, plan, variant, background, format, config, deadline);
+      return await neverHeavierThanPng(render, format);
     }
     const encoder = fallback === 'jpeg' && format === 'webp' && keepsJpegScale(inputInfo, plan) ? 'jpeg' : format;
     if (fallback === 'jpeg' && encoder === 'webp') {
-      return await neverHeavierThanJpeg(input, inputInfo, plan, variant, background, config, deadline);
+      return await neverHeavierThanJpeg(render);
     }
-    let pipeline = geometry(input, plan, variant, background, encoder, animated, config, deadline);
+    let pipeline = geometry(render, encoder, animated);
     pipeline = finish(pipeline, inputInfo);
     pipeline = encode(pipeline, encoder, variant.quality, plan.output);
     return await run(pipeline, encoder);
   } catch (error) {
-    if (error instanceof HttpError) throw error;
-    if (error instanceof Error && /timeout/i.test(error.message)) throw busy(error);
-    throw decodeError(error);
+    throw sharpFailure(error);
   }
 }
 
@@ -410,16 +416,19 @@ function clamp(value: number, min: number, max: number): number {
 }
 
 /** The pipeline up to the effects: decode, orient, rotate/flip, extract, resize, blur, sharpen, flatten. */
-function geometry(
-  input: Buffer,
-  plan: Plan,
-  variant: Variant,
-  background: Rgba,
-  format: OutputFormat,
-  animated: boolean,
-  config: EdgeResizerConfig,
-  deadline: number,
-): Sharp {
+/** One render: the original and what is known of it, the plan and the request, and when it must end. */
+interface Render {
+  input: Buffer;
+  info: ImageInfo;
+  plan: Plan;
+  variant: Variant;
+  background: Rgba;
+  config: EdgeResizerConfig;
+  deadline: number;
+}
+
+function geometry(render: Render, format: OutputFormat, animated: boolean): Sharp {
+  const { input, plan, variant, background, config, deadline } = render;
   let pipeline: Sharp = sharp(input, {
     animated,
     limitInputPixels: config.limits.maxInputPixels,
@@ -628,18 +637,11 @@ function linearScale(plan: Plan): number {
  * by efficiency. The cost is a second encode on WebP-only misses of
  * downscaled JPEGs (bench row 6 reports it); AVIF misses never pay it.
  */
-async function neverHeavierThanJpeg(
-  input: Buffer,
-  inputInfo: ImageInfo,
-  plan: Plan,
-  variant: Variant,
-  background: Rgba,
-  config: EdgeResizerConfig,
-  deadline: number,
-): Promise<TransformResult> {
+async function neverHeavierThanJpeg(render: Render): Promise<TransformResult> {
+  const { plan, variant } = render;
   // Rendered as for WebP, which keeps a transparent `bg` padding; the JPEG is flattened onto `bg` (§3).
-  const raw = await rawRender(input, inputInfo, plan, variant, background, 'webp', config, deadline);
-  const flat = raw().flatten({ background: opaque(background) });
+  const raw = await rawRender(render, 'webp');
+  const flat = raw().flatten({ background: opaque(render.background) });
   const jpeg = await run(encode(flat, 'jpeg', variant.quality, plan.output), 'jpeg');
   const bitsPerPixel = (jpeg.data.length * 8) / (plan.output.width * plan.output.height);
   const quality = webpQualityMatchingJpeg(variant.quality, bitsPerPixel);
@@ -648,17 +650,9 @@ async function neverHeavierThanJpeg(
 }
 
 /** The pipeline rendered once to raw pixels, and a factory of pipelines reading them (for encoding twice). */
-async function rawRender(
-  input: Buffer,
-  inputInfo: ImageInfo,
-  plan: Plan,
-  variant: Variant,
-  background: Rgba,
-  format: OutputFormat,
-  config: EdgeResizerConfig,
-  deadline: number,
-): Promise<() => Sharp> {
-  const rendered = await finish(geometry(input, plan, variant, background, format, false, config, deadline), inputInfo)
+async function rawRender(render: Render, format: OutputFormat): Promise<() => Sharp> {
+  const { info: inputInfo, deadline } = render;
+  const rendered = await finish(geometry(render, format, false), inputInfo)
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   const { width, height, channels } = rendered.info;
@@ -680,17 +674,9 @@ async function rawRender(
  * where it is fast. PNG originals cost 1.38–1.47× an explicit-format miss (the
  * raw copy and the fast PNG).
  */
-async function neverHeavierThanPng(
-  input: Buffer,
-  inputInfo: ImageInfo,
-  plan: Plan,
-  variant: Variant,
-  background: Rgba,
-  format: OutputFormat,
-  config: EdgeResizerConfig,
-  deadline: number,
-): Promise<TransformResult> {
-  const raw = await rawRender(input, inputInfo, plan, variant, background, format, config, deadline);
+async function neverHeavierThanPng(render: Render, format: OutputFormat): Promise<TransformResult> {
+  const { plan, variant } = render;
+  const raw = await rawRender(render, format);
   const [negotiated, estimate] = await Promise.all([
     run(encode(raw(), format, variant.quality, plan.output), format),
     raw().png({ compressionLevel: 1, adaptiveFiltering: true }).toBuffer(),
@@ -708,15 +694,12 @@ async function neverHeavierThanPng(
  */
 function secondsLeft(deadline: number): number {
   const ms = deadline - Date.now();
-  if (ms <= 0) throw busy();
+  if (ms <= 0) throw tookTooLong();
   return Math.max(1, Math.ceil(ms / 1000));
 }
 
-function busy(cause?: unknown): HttpError {
-  return new HttpError('busy', 'The image took too long to transform; try again', {
-    cause,
-    headers: { 'Retry-After': '1' },
-  });
+function tookTooLong(cause?: unknown): HttpError {
+  return busyError('The image took too long to transform; try again', { cause });
 }
 
 /** The encoder at `quality` on JPEG's scale, mapped to its own (§3); AVIF effort by output size. */
@@ -744,6 +727,17 @@ function unsupported(format: string): HttpError {
     'unsupported_format',
     `Unsupported image format '${format}': expected JPEG, PNG, WebP, AVIF, GIF or TIFF`,
   );
+}
+
+/**
+ * What a sharp pipeline threw → the contract's error: its own `timeout` (the
+ * budget ran out) is `busy`, anything else a decode failure. Errors already
+ * the contract's pass through.
+ */
+export function sharpFailure(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof Error && /timeout/i.test(error.message)) return tookTooLong(error);
+  return decodeError(error);
 }
 
 /** sharp's errors → contract errors; its text never reaches the user. */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createApiHandler } from '../api/app.js';
 import { type AdmissionOptions, createAdmissionGate, defaultAdmissionOptions } from '../core/admission.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
-import { HttpError } from '../core/errors.js';
+import { busyError, HttpError } from '../core/errors.js';
 import { createLogger, describeError, LOG_LEVELS, type LogLevel } from '../core/log.js';
 import { createOriginRequestHandler } from '../edge/origin-request.js';
 import { createOriginResponseHandler, type OriginResponseHandler } from '../edge/origin-response.js';
@@ -191,8 +191,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const rawUrl = req.url ?? '/';
     const path = rawUrl.split('?')[0] ?? '/';
     if (path.startsWith('/api/') || path === '/api' || path.startsWith('/originals/')) {
-      if (!api)
-        return sendError(res, new HttpError('busy', 'Starting; try again', { headers: { 'Retry-After': '1' } }));
+      if (!api) return sendError(res, busyError('Starting; try again'));
       return api(req, res);
     }
     if (path.startsWith(`${S3_PART_PREFIX}/`)) return proxyPart(req, res);

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { createConfig } from '../../src/core/config.js';
 import { HttpError } from '../../src/core/errors.js';
 import type { Variant } from '../../src/core/params.js';
-import { inspectImage, transformImage } from '../../src/core/transform.js';
+import { inspectImage, sharpFailure, transformImage } from '../../src/core/transform.js';
 import { fixture, referenceResize, similarity } from '../helpers/images.js';
 
 const config = createConfig();
@@ -152,6 +152,23 @@ describe('core/transform', () => {
   });
 
   describe('time budget', () => {
+    it("sharp's own timeout error is 503 busy with Retry-After, not a corrupt image (thumbhash and transform share the mapping)", async () => {
+      // A real libvips timeout: the 5120×2880 → 4096 px PNG below takes seconds, sharp stops it at 1 s.
+      const raw = await sharp(fixture('bench/seeding-5120x2880.jpg'))
+        .timeout({ seconds: 1 })
+        .resize({ width: 4096 })
+        .png({ compressionLevel: 9 })
+        .toBuffer()
+        .catch((error: unknown) => error);
+      expect(String(raw)).to.match(/timeout/i);
+      const mapped = sharpFailure(raw);
+      expect(mapped.code).to.equal('busy');
+      expect(mapped.headers['Retry-After']).to.equal('1');
+      expect(sharpFailure(new Error('VipsJpeg: premature end of input file')).code).to.equal('corrupt_image');
+      const contractError = new HttpError('too_large', 'x');
+      expect(sharpFailure(contractError)).to.equal(contractError);
+    });
+
     it('a pipeline on a large input stops when its budget ends: 503 busy, and libvips goes idle', async () => {
       // 5120×2880 → a 4096×2304 PNG takes seconds; the budget is 50 ms, so sharp's
       // timeout (whole seconds, at least 1) must stop it rather than let it finish.

@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import sharp from 'sharp';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { type ServeProcess, startServe } from '../helpers/cli.js';
+import { rssOf, serverPid } from '../helpers/proc.js';
 
 const MB = 1024 * 1024;
 const STAGING_BUCKET = 'edge-resizer-staging';
@@ -205,19 +206,6 @@ describe('staged multipart uploads through the local CDN', function () {
     }
   });
 });
-
-async function rssOf(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
-  return kb ? Number(kb) * 1024 : 0;
-}
-
-/** The server's pid: the bin runs itself again with Node's legacy OpenSSL provider where needed. */
-async function serverPid(launcher: number): Promise<number> {
-  const children = await readFile(`/proc/${launcher}/task/${launcher}/children`, 'utf8').catch(() => '');
-  const child = Number(children.trim().split(/\s+/)[0]);
-  return Number.isInteger(child) && child > 0 ? child : launcher;
-}
 
 describe('a 45 MB staged upload, server in its own process', function () {
   this.timeout(300_000);

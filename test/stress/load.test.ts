@@ -7,13 +7,14 @@
  * do not count (issue 13).
  */
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { type ServeProcess, startServe } from '../helpers/cli.js';
+import { rssOf, serverPid } from '../helpers/proc.js';
 
 // The parts of autocannon used here; it ships no types.
 interface AutocannonRequest {
@@ -71,18 +72,6 @@ const SAMPLES = [
 ];
 const DURATION_S = 20;
 const CONNECTIONS = 100;
-
-async function rssOf(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
-/** The server's pid: the bin runs itself again with Node's legacy OpenSSL provider where needed. */
-async function serverPid(launcher: number): Promise<number> {
-  const children = await readFile(`/proc/${launcher}/task/${launcher}/children`, 'utf8').catch(() => '');
-  const child = Number(children.trim().split(/\s+/)[0]);
-  return Number.isInteger(child) && child > 0 ? child : launcher;
-}
 
 describe('load (100 connections, 20 s)', function () {
   this.timeout((DURATION_S + 60) * 1000);
