@@ -8,6 +8,10 @@
  * the JPEG's bits per pixel, over the downscaled cases below JPEG_KEPT_AT_SCALE.
  *
  *   npx tsx scripts/measure-never-heavier.ts [--quality 80] [--jobs 2] [--only fig,mountains] [--no-scales]
+ *   npx tsx scripts/measure-never-heavier.ts --avif-efforts 0,1,2,3 [--only …]
+ *
+ * `--avif-efforts` measures AVIF alone, once per listed effort, on the 400/800/1600 px cases (the
+ * evidence of AVIF_POLICY in src/core/encoder-policy.ts), and writes docs/avif-efforts.json instead.
  *
  * Needs `butteraugli_main` (Debian libjxl-devtools). ~12 min on two cores. Writes the raw figures to
  * docs/never-heavier.json. Encodes run on the raw resize (one lanczos3 downscale, as the pipeline
@@ -31,7 +35,8 @@ const option = (name: string) => {
 const QUALITY = Number(option('--quality') ?? 80);
 const JOBS = Number(option('--jobs') ?? 2);
 const ONLY = option('--only')?.split(',');
-const SCALE_WIDTHS = process.argv.includes('--no-scales') ? [] : [1100, 1300, 1450];
+const AVIF_EFFORTS = option('--avif-efforts')?.split(',').map(Number);
+const SCALE_WIDTHS = process.argv.includes('--no-scales') || AVIF_EFFORTS ? [] : [1100, 1300, 1450];
 /** The rule's threshold (transform.ts); the fit uses the cases below it. */
 const JPEG_KEPT_AT_SCALE = 2 / 3;
 
@@ -47,8 +52,10 @@ interface Case {
   jpegBytes: number;
   jpegScore: number;
   jpegBitsPerPixel: number;
-  webp: { points: Point[]; ratio: number; qualityAtJpegScore: number };
+  webp?: { points: Point[]; ratio: number; qualityAtJpegScore: number };
   avif?: { points: Point[]; ratio: number };
+  /** `--avif-efforts`: AVIF at each effort, bytes against the JPEG's and the quality at its score. */
+  avifByEffort?: Record<number, { ratio: number; qualityAtJpegScore: number; points: Point[] }>;
 }
 
 async function photographs(): Promise<string[]> {
@@ -100,9 +107,6 @@ async function measure(work: string, photo: string, width: number, sourceWidth: 
   };
   const jpeg = await image().jpeg({ quality: QUALITY, mozjpeg: true }).toBuffer();
   const jpegScore = await score(jpeg);
-  const wq = encoderQuality('webp', QUALITY);
-  const webpPoints = await curve([wq - 8, wq, wq + 8], (s, q) => s.webp({ quality: q, ...webpSettings(pixels) }));
-  const webpMatch = atScore(webpPoints, jpegScore);
   const out: Case = {
     photo: basename(photo),
     width,
@@ -110,8 +114,23 @@ async function measure(work: string, photo: string, width: number, sourceWidth: 
     jpegBytes: jpeg.length,
     jpegScore,
     jpegBitsPerPixel: (jpeg.length * 8) / pixels,
-    webp: { points: webpPoints, ratio: webpMatch.bytes / jpeg.length, qualityAtJpegScore: webpMatch.q },
   };
+  if (AVIF_EFFORTS) {
+    // Centred on the policy's quality for this size: the match is interpolated, so the centre only brackets it.
+    const aq = avifQuality(QUALITY, pixels);
+    out.avifByEffort = {};
+    for (const effort of AVIF_EFFORTS) {
+      const points = await curve([aq - 6, aq, aq + 6], (s, q) => s.avif({ quality: q, effort }));
+      const match = atScore(points, jpegScore);
+      out.avifByEffort[effort] = { ratio: match.bytes / jpeg.length, qualityAtJpegScore: match.q, points };
+    }
+    await rm(reference);
+    return out;
+  }
+  const wq = encoderQuality('webp', QUALITY);
+  const webpPoints = await curve([wq - 8, wq, wq + 8], (s, q) => s.webp({ quality: q, ...webpSettings(pixels) }));
+  const webpMatch = atScore(webpPoints, jpegScore);
+  out.webp = { points: webpPoints, ratio: webpMatch.bytes / jpeg.length, qualityAtJpegScore: webpMatch.q };
   if (width <= 1600) {
     const aq = avifQuality(QUALITY, pixels);
     const avifPoints = await curve([aq - 6, aq, aq + 6], (s, q) => s.avif({ quality: q, ...avifSettings(pixels) }));
@@ -144,16 +163,40 @@ const cases: Case[] = [];
 await eachLimit(jobs, JOBS, async (job) => {
   const c = await measure(work, job.photo, job.width, job.sourceWidth);
   cases.push(c);
+  const efforts = Object.entries(c.avifByEffort ?? {}).map(
+    ([effort, m]) => `  AVIF e${effort} ${m.ratio.toFixed(3)}× (q${m.qualityAtJpegScore.toFixed(1)})`,
+  );
   console.log(
     `${c.photo.padEnd(26)} ${String(c.width).padStart(4)} px  scale ${c.scale.toFixed(2)}  JPEG ${c.jpegBitsPerPixel.toFixed(2)} bpp` +
-      `  WebP ${c.webp.ratio.toFixed(3)}× (q${c.webp.qualityAtJpegScore.toFixed(1)})` +
-      (c.avif ? `  AVIF ${c.avif.ratio.toFixed(3)}×` : ''),
+      (c.webp ? `  WebP ${c.webp.ratio.toFixed(3)}× (q${c.webp.qualityAtJpegScore.toFixed(1)})` : '') +
+      (c.avif ? `  AVIF ${c.avif.ratio.toFixed(3)}×` : '') +
+      efforts.join(''),
   );
 });
 await rm(work, { recursive: true, force: true });
 cases.sort((a, b) => a.photo.localeCompare(b.photo) || a.width - b.width);
 
-const main = cases.filter((c) => [400, 800, 1600].includes(c.width));
+if (AVIF_EFFORTS) {
+  console.log(`\nAVIF at mozjpeg q${QUALITY}'s butteraugli score, by output width and effort (bytes vs the JPEG):`);
+  for (const width of [400, 800, 1600, 0]) {
+    const row = cases.filter((c) => width === 0 || c.width === width);
+    const cells = AVIF_EFFORTS.map((effort) => {
+      const matched = row.flatMap((c) => c.avifByEffort?.[effort] ?? []);
+      const q = median(matched.map((m) => m.qualityAtJpegScore));
+      return `e${effort} ${median(matched.map((m) => m.ratio)).toFixed(3)}× (q${q.toFixed(1)})`;
+    });
+    console.log(`  ${width === 0 ? 'all ' : `${width}`.padStart(4)} (${row.length} cases): ${cells.join('  ')}`);
+  }
+  await writeFile(
+    join(REPO, 'docs/avif-efforts.json'),
+    `${JSON.stringify({ quality: QUALITY, date: new Date().toISOString().slice(0, 10), sharp: sharp.versions, cases }, null, 1)}\n`,
+  );
+  process.exit(0);
+}
+
+type WebpCase = Case & { webp: NonNullable<Case['webp']> };
+const measured = cases.filter((c): c is WebpCase => c.webp !== undefined);
+const main = measured.filter((c) => [400, 800, 1600].includes(c.width));
 const downscaled = main.filter((c) => c.scale < 0.99);
 const ownSize = main.filter((c) => c.scale >= 0.99);
 console.log(`\nAt mozjpeg q${QUALITY}'s butteraugli score (${main.length} cases at 400/800/1600 px):`);
@@ -162,7 +205,7 @@ console.log(`  WebP, JPEG original downscaled:   ${summary(downscaled.map((c) =>
 console.log(`  WebP, JPEG original at own size:  ${summary(ownSize.map((c) => c.webp.ratio))}`);
 console.log('By scale (1600 px wide photographs), WebP:');
 for (const width of [400, 800, ...SCALE_WIDTHS, 1600]) {
-  const row = cases.filter((c) => c.width === width && Math.abs(c.scale - width / 1600) < 0.01);
+  const row = measured.filter((c) => c.width === width && Math.abs(c.scale - width / 1600) < 0.01);
   if (row.length)
     console.log(
       `  ${width} px: ${row.map((c) => `${c.photo.replace('.jpg', '')} ${c.webp.ratio.toFixed(2)}`).join(', ')}`,

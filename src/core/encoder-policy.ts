@@ -93,44 +93,56 @@ export interface AvifBand {
    * vCPU (Lambda: above ~1,769 MB). A second thread costs no extra CPU time (measured: median 1.01×, 0.77–1.37×).
    */
   threads: number;
-  /** Added to `encoderQuality('avif', q)`: efforts 0 and 1 need a slightly higher q for the same butteraugli score. */
+  /**
+   * Added to `encoderQuality('avif', q)` (calibrated at effort 2): the difference between this effort's
+   * quality at mozjpeg's score and effort 2's (table below): efforts 0 and 1 need a slightly higher q,
+   * effort 3 the same (−0.3 to −1.3, rounded to 0 so that it never looks worse).
+   */
   qualityOffset: number;
 }
 
 /**
  * AVIF effort by output size: the first band whose `maxPixels` the output does not exceed.
  *
- * Measured 2026-12-01 by `scripts/calibrate-quality.ts --efforts` (sharp 0.35.5, aom 3.15.1) on
- * fig and aitzgorri-hills (fixtures) at 400–1600 px wide and the 5120 px benchmark photograph scaled
- * to 2560/4096, AVIF q60. Times are the process's CPU time of a one-thread encode, which on this
- * shared machine (2 cores, load average 15–19) is close to an idle core's wall clock (effort 2 at
- * 400 px: 91 ms, the research note's quiet machine 89 ms); wall clock here was 3–6× longer.
- * Bytes are at equal butteraugli 3-norm to mozjpeg q80 (2–3 photographs per size), against effort 2.
+ * Bytes: `npx tsx scripts/measure-never-heavier.ts --avif-efforts 0,1,2,3` (docs/avif-efforts.json),
+ * 2026-12-01, sharp 0.35.5 / aom 3.15.1: the 19 fixture photographs at 400/800/1600 px (52 cases),
+ * AVIF bytes at the butteraugli 3-norm score of mozjpeg q80, against that JPEG's bytes (median), and
+ * the AVIF quality at that score (median):
  *
- * | output (Mpx)  | JPEG q80 | e0 ms | e1 ms | e2 ms | e3 ms | bytes e0 / e1 / e3 vs e2 |
- * |---------------|---------:|------:|------:|------:|------:|--------------------------|
- * | 400 w (0.11)  |   17–30  |    17 |    40 |    91 |   165 | 1.07–1.40 / 1.05–1.09 / 0.91–0.98 |
- * | 800 w (0.43)  |   57–60  |    64 |   155 |   300 |   573 | 1.06–1.20 / 1.04–1.09 / 0.96–0.99 |
- * | 1200 w (0.96) |  130–189 |   128 |   277 |   748 |  1108 | 1.04–1.07 / 1.03–1.04 / 0.98 |
- * | 1600 w (1.7)  |  242–253 |   250 |   478 |  1185 |  1542 | 1.03–1.04 / 1.02–1.03 / 0.96–0.98 |
- * | 2560 w (3.7)  |      406 |   354 |   782 |  1824 |  1953 | (not scored) |
- * | 4096 w (9.4)  |      897 |  1045 |  1753 |  4128 |  4501 | (not scored) |
+ * | output         | cases | effort 0      | effort 1      | effort 2      | effort 3      |
+ * |----------------|------:|---------------|---------------|---------------|---------------|
+ * | 400 px wide    |    19 | 0.829× (q62.6)| 0.755× (q63.0)| 0.729× (q61.6)| 0.661× (q60.3)|
+ * | 800 px         |    19 | 0.785× (q62.5)| 0.748× (q62.4)| 0.737× (q61.3)| 0.672× (q61.0)|
+ * | 1600 px        |    14 | 0.814× (q64.8)| 0.791× (q65.0)| 0.748× (q63.5)| 0.641× (q62.9)|
+ * | all            |    52 | 0.799×        | 0.763×        | 0.740×        | 0.666×        |
+ *
+ * Effort 3 (aom cpu-used 6) is where aom's intra tools step up: 9–14% fewer bytes than effort 2 at every
+ * size. (An earlier table here, from two photographs at q60, put it at 1–4%, and effort 0 within 3–7% of
+ * effort 2 above 1 Mpx; over 52 cases effort 0 is 9% heavier at 1600 px, and that earlier policy's
+ * median was 0.757×.)
+ *
+ * Time: CPU ms of one encode, one thread (`scripts/calibrate-quality.ts --efforts --timing-photos`,
+ * docs/avif-timing.json; and the 5120 px photograph resized, 2 runs, best): effort 1 / 2 / 3 at 400 px
+ * 40 / 91 / 165; at 800 px 155 / 300 / 573 (the 5120 photo: e2 253, e3 327); at 1600 px (1.44–1.7 Mpx)
+ * 478 / 1185 / 1542 (e2 1067, e3 1113; e0 113); at 2560 px (3.7 Mpx) 782 / 1824 / 1953 (e2 2008,
+ * e3 2437; two threads: 1,521 ms wall). Peak RSS of that process 502 MB after the 3.7 Mpx encodes.
  *
  * Choice, assuming a slow Lambda is 3× slower than these figures (1,024 MB is ~0.58 vCPU; 1,536 MB
  * ~0.87; plus a slower core):
  * - ≤ 0.2 Mpx (400–550 px): effort 1. Effort 2 makes a 400 px AVIF miss ~2.5× a JPEG miss
- *   (decode+resize ~28 ms + 91 ms vs + 20 ms); effort 1 is ~1.4× for 5–9% more bytes.
- * - ≤ 1.2 Mpx (to ~1340×900): effort 2, ≤ ~0.95 s, ≤ ~2.8 s on a slow Lambda. Effort 3 saves 1–4%
- *   for twice the time; effort 0 costs 6–20% here.
- * - above: effort 0, which costs only 3–7% over effort 2 from 1 Mpx up, at a fifth of its time, and
- *   runs as fast as WebP (4096 px: 1,045 ms vs WebP 1,248 ms). A 4096×4096 output (16.8 Mpx,
- *   `format=avif` asked for explicitly) is ~1.9 s, ~5.6 s on a slow Lambda: inside the 20 s budget.
- * `format=auto` stops choosing AVIF above `DEFAULT_AVIF_MAX_OUTPUT_PIXELS` (4.1 Mpx, 2560×1600): the
- * encode stays under ~0.6 s (1.8 s slow) and the process's peak RSS under ~460 MB (740 MB at 9.4 Mpx).
+ *   (decode+resize ~28 ms + 91 ms vs + 20 ms), effort 3 ~4×; effort 1 is ~1.4–1.75× (bench row 6).
+ * - ≤ 4.1 Mpx (`DEFAULT_AVIF_MAX_OUTPUT_PIXELS`, 2560×1600): effort 3, ≤ ~2.4 s here (~1.5 s on two
+ *   threads), ≤ ~7.5 s on a slow Lambda: inside the 20 s budget with the original's fetch and decode.
+ *   Effort 3 costs 1.05–1.9× effort 2's time for 9–14% fewer bytes: the bytes are paid on every view
+ *   of a cached derivative, the encode once per miss.
+ * - above (only an explicit `format=avif`; `format=auto` stops choosing AVIF at the stage cap): effort
+ *   0, which runs as fast as WebP (4096 px: 1,045 ms vs WebP 1,248 ms); a 4096×4096 output (16.8 Mpx) is
+ *   ~1.9 s, ~5.6 s on a slow Lambda.
+ * With this policy the 52 cases' median is 0.678× (0.337–0.932×), against 0.757× before.
  */
 export const AVIF_POLICY: ReadonlyArray<AvifBand> = [
   { maxPixels: 200_000, effort: 1, threads: 2, qualityOffset: 1 },
-  { maxPixels: 1_200_000, effort: 2, threads: 2, qualityOffset: 0 },
+  { maxPixels: 4_096_000, effort: 3, threads: 2, qualityOffset: 0 },
   { maxPixels: Number.POSITIVE_INFINITY, effort: 0, threads: 2, qualityOffset: 2 },
 ];
 
@@ -151,7 +163,7 @@ export function avifThreads(pixels: number): number {
 
 /**
  * AVIF quality for `jpegQuality` at an output of `pixels` pixels: `encoderQuality('avif', q)` (calibrated
- * at effort 2) plus the band's offset for its effort, so effort 0 and 1 bands keep the same look.
+ * at effort 2) plus the band's offset for its effort, so every band keeps the same look.
  */
 export function avifQuality(jpegQuality: number, pixels: number): number {
   const q = encoderQuality('avif', jpegQuality);

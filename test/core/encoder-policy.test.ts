@@ -92,8 +92,11 @@ describe('encoder-policy', () => {
       for (const pixels of pixelCounts) expect(Object.keys(avifSettings(pixels))).to.deep.equal(['effort']);
     });
 
-    it('never uses an effort slower than 2, and the fastest one above the stage cap', () => {
-      for (const pixels of pixelCounts) expect(avifSettings(pixels).effort).to.be.at.most(2);
+    it('never uses an effort slower than 3, the fast effort 1 at 400 px, and the fastest one above the stage cap', () => {
+      for (const pixels of pixelCounts) expect(avifSettings(pixels).effort).to.be.at.most(3);
+      // Bench row 6's 400 px miss (2560×1600 → 400×250) must stay within 2.5× a JPEG miss.
+      expect(avifSettings(400 * 250).effort).to.equal(1);
+      expect(avifSettings(DEFAULT_AVIF_MAX_OUTPUT_PIXELS).effort).to.equal(3);
       expect(avifSettings(DEFAULT_AVIF_MAX_OUTPUT_PIXELS + 1).effort).to.equal(0);
       expect(avifSettings(DEFAULT_MAX_DIMENSION * DEFAULT_MAX_DIMENSION).effort).to.equal(0);
     });
