@@ -574,7 +574,7 @@ async function smartCropOfFirstFrame(
  *
  * | negotiated vs mozjpeg q80, at equal score     | median | range       | loses (> 1.00×) |
  * |-----------------------------------------------|--------|-------------|-----------------|
- * | AVIF (policy efforts), all 52                 | 0.76×  | 0.48–0.94×  | 0 of 52         |
+ * | AVIF (efforts 1/2/0 then; 3 now: 0.678×)      | 0.76×  | 0.48–0.94×  | 0 of 52         |
  * | WebP effort 6, JPEG original downscaled       | 0.87×  | 0.51–1.05×  | 2 of 40         |
  * | WebP effort 6, JPEG original at its own size  | 1.03×  | 0.78–1.12×  | 8 of 12         |
  *
