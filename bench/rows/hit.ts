@@ -31,14 +31,17 @@ export const PACED_RATE = 4000;
 
 export function hitRow(ctx: BenchContext): BenchRow {
   let loadgen: Child | undefined;
+  let plain: Child | undefined;
   return {
     ids: [3],
     run: (roundIndex) => {
       loadgen ??= forkChild(new URL('../loadgen-child.ts', import.meta.url));
-      return hitRound(ctx, loadgen, roundIndex);
+      plain ??= forkChild(new URL('../plain-http-child.ts', import.meta.url));
+      return hitRound(ctx, loadgen, plain, roundIndex);
     },
     close: async () => {
       await loadgen?.close();
+      await plain?.close();
     },
   };
 }
@@ -55,7 +58,7 @@ async function measure(ctx: BenchContext, loadgen: Child, options: LoadOptions):
   return { load, server };
 }
 
-async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): Promise<RowResult> {
+async function hitRound(ctx: BenchContext, loadgen: Child, plain: Child, roundIndex: number): Promise<RowResult> {
   const seconds = ctx.quick ? 3 : 6;
   const url = `${ctx.cdnInfo.url}/${ctx.inputs.photo2560.key}?${MISS_QUERY}`;
   await timedGet(url);
@@ -75,6 +78,17 @@ async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): 
     mode: 'paced',
     rate: PACED_RATE,
   });
+  // The floor: the same paced load against a plain node:http server sending the same bytes and headers.
+  const plainUrl = await plain.call<string>('start', { bytes: first.bytes, headers: plainHeaders(first.headers) });
+  const floor = await loadgen.call<LoadResult>('run', {
+    url: plainUrl,
+    connections: CONNECTIONS,
+    durationMs: seconds * 1000,
+    mode: 'paced',
+    rate: PACED_RATE,
+  } satisfies LoadOptions);
+  await plain.call('close');
+  const floorP99 = percentile(floor.latencies, 99);
   const closed = await measure(ctx, loadgen, {
     url,
     connections: CONNECTIONS,
@@ -102,6 +116,15 @@ async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): 
     lines: [
       figure(`p50 at ${PACED_RATE.toLocaleString('en-US')} req/s`, p50, ms),
       figure(`p99 at ${PACED_RATE.toLocaleString('en-US')} req/s`, p99, ms, { target: '≤ 5 ms', check: (v) => v <= 5 }),
+      figure(
+        `p99 at ${PACED_RATE.toLocaleString('en-US')} req/s vs a plain node:http server sending the same bytes`,
+        p99,
+        ms,
+        {
+          peerName: 'plain',
+          peerValue: floorP99,
+        },
+      ),
       figure('throughput, saturated (closed loop)', rps, (v) => `${Math.round(v).toLocaleString('en-US')} req/s`),
       figure('server CPU per hit: paced / saturated', cpuPerHit(paced), (v) => `${Math.round(v)} µs`, {
         peerName: 'saturated',
@@ -135,6 +158,9 @@ async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): 
         `${CONNECTIONS} connections, ${Math.round(achieved)} req/s answered; a request sent on time is timed from its send ` +
         `(the client's timer sent them ${ms(lag.p50)} late at the median, ${ms(lag.p99)} at p99), one that found its ` +
         `connection busy (${paced.load.queued ?? 0} of them) from when it was due, so a stall counts for all it held up.`,
+      `Floor: the same paced load, right after, against a plain node:http server in its own process answering every ` +
+        `request with the same ${first.bytes} bytes and headers (no viewer function, cache or routing): p50 ` +
+        `${ms(percentile(floor.latencies, 50))}, p99 ${ms(floorP99)}. What that server's p99 is, this machine allows any Node server now.`,
       `Saturated: closed loop, each connection sends when its last answer is complete: ${Math.round(rps)} req/s, ` +
         `p50 ${ms(closedP50)}, p99 ${ms(closedP99)} (= ${CONNECTIONS} ÷ throughput plus queueing, no target). Server CPU per ` +
         `hit ${Math.round(cpuPerHit(closed))} µs (paced ${Math.round(cpuPerHit(paced))} µs: fewer requests per event-loop turn), ` +
@@ -172,6 +198,9 @@ async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): 
           totalMs: round(paced.server.gcTotalMs),
           maxMs: round(paced.server.gcMaxMs),
         },
+        plainHttpP99Ms: round(floorP99, 3),
+        plainHttpP50Ms: round(percentile(floor.latencies, 50), 3),
+        plainHttpRunLoadgenStallMaxMs: round(floor.loopDelay.max, 2),
         loopDelayMs: {
           server: { p99: round(paced.server.loopDelayP99Ms, 2), max: round(paced.server.loopDelayMaxMs, 2) },
           client: { p99: round(paced.load.loopDelay.p99, 2), max: round(paced.load.loopDelay.max, 2) },
@@ -198,4 +227,14 @@ async function hitRound(ctx: BenchContext, loadgen: Child, roundIndex: number): 
       loadAverageBefore: round(loadBefore),
     },
   };
+}
+
+/** What a hit answers with, minus what node:http writes itself (Date, Connection, Keep-Alive, Content-Length). */
+function plainHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (/^(date|connection|keep-alive|content-length|transfer-encoding)$/i.test(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return out;
 }
