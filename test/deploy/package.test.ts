@@ -1,21 +1,14 @@
 /**
- * `sls package` for dev and prod, offline (dummy credentials; only the npm
- * registry is used, to install linux-x64 sharp into the origin-response zip),
- * then assertions on the CloudFormation template and the zips it points at.
- * Each stage is packaged from its own copy of the service so the two runs can
- * go in parallel without sharing `.serverless/`.
+ * The packaged stacks (test/deploy/stages.ts packages dev and prod once per
+ * run): assertions on the CloudFormation template and the zips it points at.
  */
-import { spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { startSsmServer } from '../../bench/lib/ssm-server.js';
-import { createConfig, type EdgeResizerConfigInput } from '../../src/core/config.js';
+import { createConfig } from '../../src/core/config.js';
 import { encryptBuffer, generateMasterKeyHex, parseMasterKey } from '../../src/core/envelope.js';
 import { parseDerivativeKey } from '../../src/core/keys.js';
 import type { CloudFrontRequest, CloudFrontResultResponse } from '../../src/edge/cloudfront.js';
@@ -24,101 +17,30 @@ import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js'
 import { createS3Store } from '../../src/storage/s3-store.js';
 import { originRequestEvent, originResponseEvent } from '../helpers/events.js';
 import { fixture } from '../helpers/images.js';
-import { unpack, withEnv } from './packaged.js';
-import { readZip, type ZipEntry } from './zip.js';
+import { withEnv } from './packaged.js';
+import {
+  bundle,
+  type Cfn,
+  deployWorkDir,
+  edgeConfigFrom,
+  type Packaged,
+  PROD_SIGNING_SECRET,
+  packagedStages,
+  STAGES,
+  type Stage,
+  unpackedFunction,
+} from './stages.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(import.meta.url);
-const { edgeConfigFrom } = require('../../esbuild.config.cjs') as {
-  edgeConfigFrom: (input: unknown) => EdgeResizerConfigInput;
-};
-
-/** What `sls package` needs from the repository. */
-const SERVICE_FILES = [
-  'serverless.yml',
-  'esbuild.config.cjs',
-  'package.json',
-  'package-lock.json',
-  'tsconfig.json',
-  'resources',
-  'scripts',
-  'src',
-];
-const STAGES = ['dev', 'prod'] as const;
-type Stage = (typeof STAGES)[number];
-const PROD_SIGNING_SECRET = 'deploy-test-signing-secret';
-const LAMBDA_ZIP_LIMIT = 50 * 1024 * 1024;
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
 const ALL_METHODS = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'];
-/** Environment variables of the local server and CLI (CONTRACT.md §2): none may reach a bundle. */
+const LAMBDA_ZIP_LIMIT = 50 * 1024 * 1024;
 /** How the template names this stack's distribution inside an `Fn::Sub` ARN. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not a JS template
 const DISTRIBUTION_IN_SUB = 'distribution/${ImageDistribution}';
+/** Environment variables of the local server and CLI: none may reach a bundle. */
 const LOCAL_ONLY_ENV = ['SIGNING_SECRET', 'API_TOKEN', 'DATA_DIR', 'S3_ENDPOINT', 'DYNAMODB_ENDPOINT', 'LOG_LEVEL'];
-
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, asserted on field by field
-type Cfn = any;
-
-interface Packaged {
-  stage: Stage;
-  dir: string;
-  seconds: number;
-  template: Cfn;
-  state: Cfn;
-  zips: Record<'originRequest' | 'originResponse' | 'api', { bytes: number; entries: ZipEntry[] }>;
-}
-
-function run(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(new Error(`sls ${args.slice(1).join(' ')} exited ${code}:\n${output.slice(-4000)}`)),
-    );
-  });
-}
-
-async function packageStage(workDir: string, stage: Stage): Promise<Packaged> {
-  const serviceDir = join(workDir, `${stage}-service`);
-  await mkdir(serviceDir);
-  for (const name of SERVICE_FILES) await cp(join(ROOT, name), join(serviceDir, name), { recursive: true });
-  await symlink(join(ROOT, 'node_modules'), join(serviceDir, 'node_modules'), 'dir');
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_') && name !== 'SIGNING_SECRET') env[name] = value;
-  }
-  Object.assign(env, {
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-    AWS_ACCESS_KEY_ID: 'AKIDOFFLINEPACKAGE',
-    AWS_SECRET_ACCESS_KEY: 'offline-package-no-aws-call',
-    ...(stage === 'prod' ? { SIGNING_SECRET: PROD_SIGNING_SECRET } : {}),
-  });
-  const dir = join(workDir, stage);
-  const started = performance.now();
-  const sls = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
-  await run([sls, 'package', '--stage', stage, '--package', dir], serviceDir, env);
-  const seconds = (performance.now() - started) / 1000;
-  const zips = {} as Packaged['zips'];
-  for (const name of ['originRequest', 'originResponse', 'api'] as const) {
-    const zip = await readFile(join(dir, `${name}.zip`));
-    zips[name] = { bytes: (await stat(join(dir, `${name}.zip`))).size, entries: readZip(zip) };
-  }
-  return {
-    stage,
-    dir,
-    seconds,
-    template: JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')),
-    state: JSON.parse(await readFile(join(dir, 'serverless-state.json'), 'utf8')),
-    zips,
-  };
-}
 
 function resourcesOfType(template: Cfn, type: string): [string, Cfn][] {
   return Object.entries(template.Resources as Record<string, Cfn>).filter(([, resource]) => resource.Type === type);
@@ -151,28 +73,14 @@ function actionsOf(template: Cfn, roleId: string): string[] {
     .sort();
 }
 
-function bundle(entries: ZipEntry[], path: string): string {
-  const entry = entries.find((e) => e.name === path);
-  if (!entry)
-    throw new Error(
-      `Expected ${path} in the zip, found ${entries
-        .map((e) => e.name)
-        .slice(0, 5)
-        .join(', ')}…`,
-    );
-  return entry.read().toString('utf8');
-}
-
 describe('deploy/package (sls package, offline)', () => {
-  const packaged = {} as Record<Stage, Packaged>;
+  let packaged: Record<Stage, Packaged>;
   let workDir: string;
 
   before(async function () {
-    // Cold, both stages take ~10 s together; a cold npm cache adds the sharp download.
     this.timeout(300_000);
-    workDir = await mkdtemp(join(tmpdir(), 'edge-resizer-package-'));
-    const results = await Promise.all(STAGES.map((stage) => packageStage(workDir, stage)));
-    for (const result of results) packaged[result.stage] = result;
+    packaged = await packagedStages();
+    workDir = deployWorkDir();
   });
 
   after(async () => {
@@ -186,7 +94,6 @@ describe('deploy/package (sls package, offline)', () => {
       );
       console.log(`      sls package --stage ${stage}: ${p.seconds.toFixed(1)} s; ${sizes.join(', ')}`);
     }
-    if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
   for (const stage of STAGES) {
@@ -593,10 +500,10 @@ describe('deploy/package (sls package, offline)', () => {
   }
 
   describe('the packaged edge handlers, called with the event fixtures (dev)', () => {
-    const bundleDir = () => join(workDir, 'unpacked');
-    const loadHandler = (name: string, file: string) => {
+    const dirs = {} as Record<'originRequest' | 'originResponse', string>;
+    const loadHandler = (name: 'originRequest' | 'originResponse', file: string) => {
       const started = performance.now();
-      const module = require(join(bundleDir(), name, file)) as { handler: (event: unknown) => Promise<unknown> };
+      const module = require(join(dirs[name], file)) as { handler: (event: unknown) => Promise<unknown> };
       loadMs[name] = performance.now() - started;
       return module.handler;
     };
@@ -604,9 +511,7 @@ describe('deploy/package (sls package, offline)', () => {
 
     before(async function () {
       this.timeout(60_000);
-      for (const name of ['originRequest', 'originResponse'] as const) {
-        await unpack(packaged.dev.zips[name].entries, join(bundleDir(), name));
-      }
+      for (const name of ['originRequest', 'originResponse'] as const) dirs[name] = await unpackedFunction('dev', name);
     });
     after(() => {
       const sizes = (['originRequest', 'originResponse'] as const).map((name) => {
