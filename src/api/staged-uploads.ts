@@ -30,7 +30,7 @@ import { describeError } from '../core/log.js';
 import type { FocalPoint } from '../core/params.js';
 import { deriveUploadKey, openJson, sealJson } from '../core/tokens.js';
 import { parseUserMetaObject } from '../core/user-meta.js';
-import type { StagingStore } from '../storage/staging-store.js';
+import type { StagingStore, UploadAction } from '../storage/staging-store.js';
 import {
   EXTENSIONS,
   newImageId,
@@ -107,8 +107,7 @@ export async function createStagedUpload(
   const exp = Math.floor(Date.now() / 1000) + ttl;
   const objectKey = `${STAGED_PREFIX}${randomBytes(16).toString('hex')}`;
   const s3UploadId = await deps.staging.create(objectKey);
-  const count = Math.max(1, Math.ceil(bytes / PART_SIZE));
-  const urls = await deps.staging.partUrls(objectKey, s3UploadId, count, ttl);
+  const urls = await deps.staging.partUrls(objectKey, s3UploadId, partSizes(bytes), ttl);
   const staged: StagedUpload = { o: objectKey, u: s3UploadId, k: key, b: bytes, m: { ...meta }, f: focalPoint, exp };
   return {
     uploadId: sealJson(staged, deriveUploadKey(await deps.masterKey())),
@@ -119,28 +118,37 @@ export async function createStagedUpload(
   };
 }
 
-/** `POST /api/uploads/<id>/complete` with `{parts: [{partNumber, etag}]}`: the answer of a PUT. */
+/**
+ * `POST /api/uploads/<id>/complete` with `{parts: [{partNumber, etag}]}`: the answer of a PUT.
+ * Of concurrent completes and aborts of one upload, in any processes, one wins
+ * its claim (staging-store.ts); the others answer 409 `conflict`, so one
+ * upload id stores at most one version.
+ */
 export async function completeStagedUpload(
   deps: StagedUploadDeps,
   uploadId: string,
   body: Record<string, unknown>,
 ): Promise<SavedVersion> {
   const staged = await openUpload(deps, uploadId);
-  const parts = parseParts(body.parts);
+  const parts = parseParts(body.parts, partSizes(staged.b).length);
+  const claim = await deps.staging.claim(staged.o, 'complete');
+  if (!claim.won) throw conflict(claim.action);
   if (!(await deps.staging.complete(staged.o, staged.u, parts))) {
-    // A completed upload is no longer open either: this is also what a second `complete` gets.
-    if ((await deps.staging.head(staged.o)) === undefined) {
-      throw invalidParam(
-        'parts',
-        'the parts of an open upload, each with the ETag its PUT answered',
-        JSON.stringify(body.parts),
-      );
-    }
+    // Nothing was joined: the upload stays open for a complete with the right parts, or an abort.
+    await deps.staging.release(staged.o);
+    throw invalidParam(
+      'parts',
+      'the parts of an open upload, each with the ETag its PUT answered',
+      JSON.stringify(body.parts),
+    );
   }
   const directory = await mkdtemp(join(tmpdir(), 'edge-resizer-ingest-'));
   try {
     const size = await deps.staging.head(staged.o);
     if (size === undefined) throw new HttpError('not_found', 'No such upload');
+    if (size !== staged.b) {
+      throw new HttpError('invalid_param', `The parts hold ${size} bytes; the upload declared ${staged.b}`);
+    }
     checkOriginalBytes(size, deps.config);
     const path = join(directory, 'original');
     const sha256 = await copyHashing(await deps.staging.stream(staged.o), path);
@@ -161,11 +169,31 @@ export async function completeStagedUpload(
   }
 }
 
-/** `DELETE /api/uploads/<id>`: the parts and any staged object are gone. */
+/**
+ * `DELETE /api/uploads/<id>`: the parts and any staged object are gone. A
+ * repeated abort answers as the first did; an abort of an upload being
+ * completed is 409 `conflict`.
+ */
 export async function abortStagedUpload(deps: StagedUploadDeps, uploadId: string): Promise<void> {
   const staged = await openUpload(deps, uploadId);
+  const claim = await deps.staging.claim(staged.o, 'abort');
+  if (!claim.won) {
+    if (claim.action === 'abort') return;
+    throw conflict(claim.action);
+  }
   await deps.staging.abort(staged.o, staged.u);
   await deps.staging.delete(staged.o);
+}
+
+/** The sizes of the parts of a `bytes` upload: `PART_SIZE` each, the last one the rest. */
+function partSizes(bytes: number): number[] {
+  const count = Math.max(1, Math.ceil(bytes / PART_SIZE));
+  return Array.from({ length: count }, (_, i) => (i < count - 1 ? PART_SIZE : bytes - (count - 1) * PART_SIZE));
+}
+
+function conflict(action: UploadAction | undefined): HttpError {
+  if (action === 'abort') return new HttpError('conflict', 'This upload was aborted; start a new one');
+  return new HttpError('conflict', 'This upload is already completed, or being completed');
 }
 
 async function openUpload(deps: StagedUploadDeps, uploadId: string): Promise<StagedUpload> {
@@ -177,9 +205,10 @@ async function openUpload(deps: StagedUploadDeps, uploadId: string): Promise<Sta
   return { ...staged, m: Object.assign(Object.create(null) as Record<string, string>, staged.m) };
 }
 
-function parseParts(value: unknown): { partNumber: number; etag: string }[] {
-  const expected = 'a list of {partNumber, etag}, part numbers 1 to 10000 in order';
-  if (!Array.isArray(value) || value.length === 0 || value.length > 10_000) {
+/** The part list of `complete`: every issued part, 1..count in order. */
+function parseParts(value: unknown, count: number): { partNumber: number; etag: string }[] {
+  const expected = `a list of {partNumber, etag}, part numbers 1 to ${count} in order`;
+  if (!Array.isArray(value) || value.length !== count) {
     throw invalidParam('parts', expected, JSON.stringify(value));
   }
   return value.map((part: unknown, i) => {

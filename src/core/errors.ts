@@ -14,6 +14,8 @@ export const ErrorCode = {
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
+  /** Another request already completed or aborted this staged upload, or is doing so. */
+  conflict: 409,
   too_large: 413,
   /** Request headers over the server's limit (CloudFront's is 20 KB; Node's 16 KB locally). */
   headers_too_large: 431,

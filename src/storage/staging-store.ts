@@ -14,6 +14,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -31,6 +32,12 @@ export interface StagingStoreOptions {
 }
 
 export type StagingStore = ReturnType<typeof createStagingStore>;
+
+/** What a claim of an upload is for. */
+export type UploadAction = 'complete' | 'abort';
+
+/** Where the claims of uploads live, beside the staged objects (the lifecycle rule expires both). */
+const CLAIMS_PREFIX = 'claims/';
 
 export function createStagingStore({ client, bucket, presignClient = client }: StagingStoreOptions) {
   async function call<T>(send: () => Promise<T>): Promise<T> {
@@ -58,19 +65,70 @@ export function createStagingStore({ client, bucket, presignClient = client }: S
       return response.UploadId;
     },
 
-    /** Presigned `UploadPart` URLs for parts 1..count, valid `expiresIn` seconds. */
-    partUrls(objectKey: string, uploadId: string, count: number, expiresIn: number): Promise<string[]> {
+    /**
+     * Presigned `UploadPart` URLs for parts 1..n of the given sizes, valid
+     * `expiresIn` seconds. Each signs its part's `Content-Length`, so S3 (and
+     * the local part door) refuses a part of any other size.
+     */
+    partUrls(objectKey: string, uploadId: string, partSizes: readonly number[], expiresIn: number): Promise<string[]> {
       return call(() =>
         Promise.all(
-          Array.from({ length: count }, (_, i) =>
+          partSizes.map((size, i) =>
             getSignedUrl(
               presignClient,
-              new UploadPartCommand({ Bucket: bucket, Key: objectKey, UploadId: uploadId, PartNumber: i + 1 }),
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: objectKey,
+                UploadId: uploadId,
+                PartNumber: i + 1,
+                ContentLength: size,
+              }),
               { expiresIn },
             ),
           ),
         ),
       );
+    },
+
+    /**
+     * Claims the upload of `objectKey` for one `action`, across processes: a
+     * create-only write (`If-None-Match: *`) of a small marker, so of any
+     * number of concurrent completes and aborts, in any Lambda containers,
+     * exactly one wins (S3 answers the others 412, or 409 while the winner's
+     * write is in flight: "How to prevent object overwrites with conditional
+     * writes", Amazon S3 User Guide). Returns the winning action.
+     */
+    async claim(objectKey: string, action: UploadAction): Promise<{ won: boolean; action: UploadAction | undefined }> {
+      const claimKey = `${CLAIMS_PREFIX}${objectKey}`;
+      try {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: claimKey,
+            Body: action,
+            ContentType: 'text/plain',
+            IfNoneMatch: '*',
+            ServerSideEncryption: 'AES256',
+          }),
+        );
+        return { won: true, action };
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 409) return { won: false, action: undefined };
+        if (status !== 412) {
+          throw new HttpError('storage_error', 'Staging storage is unavailable; try again', { cause: error });
+        }
+      }
+      const held = await call(async () => {
+        const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: claimKey }));
+        return (await response.Body?.transformToString()) ?? '';
+      }).catch(() => '');
+      return { won: false, action: held === 'complete' || held === 'abort' ? held : undefined };
+    },
+
+    /** Gives a claim up (its action failed before changing anything), so the upload can be tried again. */
+    async release(objectKey: string): Promise<void> {
+      await call(() => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `${CLAIMS_PREFIX}${objectKey}` })));
     },
 
     /** Joins the parts; false when S3 refuses them (a missing part, a wrong ETag, no such upload). */

@@ -1,9 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import sharp from 'sharp';
+import { createApiHandler } from '../../src/api/app.js';
+import { createApiRequestListener } from '../../src/local/node-adapter.js';
 import { fixture } from '../helpers/images.js';
 import { type ApiHarness, type ApiResponse, startApi } from './harness.js';
 
@@ -41,6 +45,9 @@ describe('API: staged multipart uploads (issue 16)', () => {
     api = await startApi();
   });
   after(() => api.close());
+
+  /** The staging bucket's keys but for the claims of finished uploads (a word each, expired by the lifecycle rule). */
+  const stagedKeys = async () => (await api.stagingKeys()).filter((key) => !key.startsWith('claims/'));
 
   const post = (path: string, body: unknown) =>
     api.request('POST', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -85,7 +92,7 @@ describe('API: staged multipart uploads (issue 16)', () => {
     const url = json(await api.request('GET', '/api/images/staged/13mb.png')).originalUrl;
     const original = await api.request('GET', url, { token: false });
     expect(createHash('sha256').update(original.body).digest('hex')).to.equal(body.sha256);
-    expect(await api.stagingKeys()).to.deep.equal([]);
+    expect(await stagedKeys()).to.deep.equal([]);
   });
 
   it('ingests a ~45 MB original with the API process growing less than 64 MB, and replaces with 200', async function () {
@@ -120,7 +127,7 @@ describe('API: staged multipart uploads (issue 16)', () => {
     const url = json(await api.request('GET', '/api/images/staged/45mb.png')).originalUrl;
     const original = await api.request('GET', url, { token: false });
     expect(createHash('sha256').update(original.body).digest('hex')).to.equal(sha256);
-    expect(await api.stagingKeys()).to.deep.equal([]);
+    expect(await stagedKeys()).to.deep.equal([]);
   });
 
   it('answers 415 for a bad image on complete: nothing stored, the staged object gone', async () => {
@@ -131,14 +138,14 @@ describe('API: staged multipart uploads (issue 16)', () => {
     expect(json(done)).to.include({ code: 'unsupported_format' });
     expect(await api.originalKeys()).to.deep.equal(before.originals);
     expect((await api.items()).length).to.equal(before.items);
-    expect(await api.stagingKeys()).to.deep.equal([]);
+    expect(await stagedKeys()).to.deep.equal([]);
   });
 
   it('aborts with DELETE: 204, nothing kept', async () => {
     const { answer } = await stage('staged/aborted.jpg', fixture('photos/fig.jpg'));
     const response = await api.request('DELETE', `/api/uploads/${answer.uploadId}`);
     expect(response.status, response.body.toString()).to.equal(204);
-    expect(await api.stagingKeys()).to.deep.equal([]);
+    expect(await stagedKeys()).to.deep.equal([]);
     expect(await api.dynamo.metadata.versions('staged/aborted.jpg')).to.deep.equal([]);
   });
 
@@ -182,6 +189,93 @@ describe('API: staged multipart uploads (issue 16)', () => {
       expect((await post(`/api/uploads/${id}/complete`, { parts })).status).to.equal(400);
     }
     expect((await api.request('DELETE', `/api/uploads/${id}`)).status).to.equal(204);
+  });
+
+  it('six concurrent completes of one upload: one 201, five 409 conflict, one version stored', async () => {
+    const { answer, parts } = await stage('staged/six.jpg', fixture('photos/fig.jpg'));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => post(`/api/uploads/${answer.uploadId}/complete`, { parts })),
+    );
+    const statuses = answers.map((response) => response.status).sort();
+    expect(statuses, answers.map((response) => response.body.toString()).join('\n')).to.deep.equal([
+      201, 409, 409, 409, 409, 409,
+    ]);
+    for (const response of answers.filter((r) => r.status === 409))
+      expect(json(response)).to.include({ code: 'conflict' });
+    expect(await api.dynamo.metadata.versions('staged/six.jpg')).to.have.length(1);
+    // A late one gets the same answer, not a second version.
+    expect((await post(`/api/uploads/${answer.uploadId}/complete`, { parts })).status).to.equal(409);
+    expect(await api.dynamo.metadata.versions('staged/six.jpg')).to.have.length(1);
+    expect(await stagedKeys()).to.deep.equal([]);
+  });
+
+  it('concurrent completes through two API handlers (two containers, no shared lock) store one version', async () => {
+    const second = createServer(createApiRequestListener(createApiHandler(api.deps)));
+    await new Promise<void>((resolve) => second.listen(0, '127.0.0.1', resolve));
+    const secondUrl = `http://127.0.0.1:${(second.address() as AddressInfo).port}`;
+    try {
+      const { answer, parts } = await stage('staged/two-containers.jpg', fixture('photos/fig.jpg'));
+      const body = JSON.stringify({ parts });
+      const viaSecond = () =>
+        fetch(`${secondUrl}/api/uploads/${answer.uploadId}/complete`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+          body,
+        }).then((response) => response.status);
+      const viaFirst = () => post(`/api/uploads/${answer.uploadId}/complete`, { parts }).then((r) => r.status);
+      const statuses = (await Promise.all([viaFirst(), viaSecond(), viaFirst(), viaSecond()])).sort();
+      expect(statuses).to.deep.equal([201, 409, 409, 409]);
+      expect(await api.dynamo.metadata.versions('staged/two-containers.jpg')).to.have.length(1);
+    } finally {
+      second.closeAllConnections();
+      await new Promise((resolve) => second.close(resolve));
+    }
+  });
+
+  it('complete racing DELETE: one wins, the other is 409 conflict, never a crash or a version after an abort', async () => {
+    for (let round = 0; round < 4; round++) {
+      const key = `staged/race-${round}.jpg`;
+      const { answer, parts } = await stage(key, fixture('photos/fig.jpg'));
+      const [done, aborted] = await Promise.all([
+        post(`/api/uploads/${answer.uploadId}/complete`, { parts }),
+        api.request('DELETE', `/api/uploads/${answer.uploadId}`),
+      ]);
+      const pair = [done.status, aborted.status];
+      expect([
+        [201, 409],
+        [409, 204],
+      ]).to.deep.include(pair);
+      const versions = await api.dynamo.metadata.versions(key);
+      expect(versions).to.have.length(done.status === 201 ? 1 : 0);
+      // Repeating the abort answers as the first did; a complete after it is a conflict.
+      if (aborted.status === 204) {
+        expect((await api.request('DELETE', `/api/uploads/${answer.uploadId}`)).status).to.equal(204);
+      }
+    }
+    expect(await stagedKeys()).to.deep.equal([]);
+  });
+
+  it('complete listing a part never uploaded, or a wrong ETag, is 400 and leaves the upload open for the right list', async function () {
+    this.timeout(60_000);
+    const body = await noisePng(1800, 1800);
+    expect(body.length).to.be.above(8 * MB);
+    const created = json(await post('/api/uploads', { key: 'staged/missing-part.png', bytes: body.length }));
+    expect(created.parts).to.have.length(2);
+    const [first] = await sendParts({ ...created, parts: created.parts.slice(0, 1) }, body);
+    const missing = await post(`/api/uploads/${created.uploadId}/complete`, {
+      parts: [first, { partNumber: 2, etag: '"0123456789abcdef0123456789abcdef"' }],
+    });
+    expect(missing.status, missing.body.toString()).to.equal(400);
+    expect(json(missing)).to.include({ code: 'invalid_param' });
+    const [second] = await sendParts({ ...created, parts: created.parts.slice(1) }, body);
+    const wrongEtag = await post(`/api/uploads/${created.uploadId}/complete`, {
+      parts: [{ partNumber: 1, etag: '"ffffffffffffffffffffffffffffffff"' }, second],
+    });
+    expect(wrongEtag.status).to.equal(400);
+    expect(await api.dynamo.metadata.versions('staged/missing-part.png')).to.deep.equal([]);
+    const done = await post(`/api/uploads/${created.uploadId}/complete`, { parts: [first, second] });
+    expect(done.status, done.body.toString()).to.equal(201);
+    expect(json(done)).to.include({ bytes: body.length });
   });
 
   it('expired part URLs and upload ids are refused', async function () {
