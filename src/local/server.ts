@@ -24,8 +24,9 @@ import { startLocalStorage } from './embedded-servers.js';
 import { cacheStatusOf, createImageRoute } from './image-route.js';
 import { sendLocalToken } from './local-token.js';
 import { createApiRequestListener } from './node-adapter.js';
+import { guardProcess } from './process-guard.js';
 import { sendError, sendRawError } from './reply.js';
-import { createS3PartProxy, S3_PART_PREFIX } from './s3-part-proxy.js';
+import { createS3PartProxy, partDoorCredentials, S3_PART_PREFIX } from './s3-part-proxy.js';
 import { seedSamples } from './samples.js';
 import { provisionSecrets } from './secrets.js';
 import { servePlayground } from './static.js';
@@ -132,7 +133,16 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     cache,
     edge,
   });
-  const proxyPart = createS3PartProxy({ s3Endpoint, stagingBucket: config.stagingBucket });
+  // The CDN's own address, once it listens: where part URLs point and the only origin the part door's CORS names.
+  let publicUrl: string | undefined;
+  const doorCredentials = partDoorCredentials(masterKey);
+  const proxyPart = createS3PartProxy({
+    s3Endpoint,
+    stagingBucket: config.stagingBucket,
+    region: config.region,
+    credentials: doorCredentials,
+    publicUrl: () => publicUrl,
+  });
   // Built once the CDN's own address is known: staged uploads' part URLs point at it (see s3-part-proxy.ts).
   let api: ((req: IncomingMessage, res: ServerResponse) => Promise<void> | void) | undefined;
   function createApi(publicUrl: string) {
@@ -145,7 +155,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         apiToken: async () => apiToken,
         logger,
         stagedUploadTtlSeconds: options.stagedUploadTtlSeconds,
-        staging: createLocalStagingStore(config, wiring.s3Client, `${publicUrl}${S3_PART_PREFIX}`),
+        staging: createLocalStagingStore(config, wiring.s3Client, `${publicUrl}${S3_PART_PREFIX}`, doorCredentials),
         // What a CloudFront invalidation of `/<key>*` does to the edge cache.
         invalidate: async (key: string) => {
           cache.invalidate(`/${key}`);
@@ -196,6 +206,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     }
     if (path.startsWith(`${S3_PART_PREFIX}/`)) return proxyPart(req, res);
     if (path === '/_local/token') return sendLocalToken(req, res, apiToken);
+    // The local-only doors are these two and no more (docs/local-doors.md).
+    if (path.startsWith('/_local/')) return sendError(res, new HttpError('not_found', 'Not found'));
     if (path === '/' || path === '/index.html') return servePlayground(res, 'index.html', req.method);
     if (path.startsWith('/_playground/')) return servePlayground(res, path.slice('/_playground/'.length), req.method);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -218,6 +230,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   api = createApi(url);
+  publicUrl = url;
+  const unguard = guardProcess(logger);
 
   async function close() {
     await new Promise<void>((resolve) => {
@@ -228,6 +242,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     });
     wiring.close();
     await storage.close();
+    unguard();
   }
 
   try {

@@ -12,7 +12,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EdgeResizerConfig } from '../core/config.js';
-import { createDynamoClient, createS3Client, LOCAL_CREDENTIALS } from '../storage/clients.js';
+import { type ClientOptions, createDynamoClient, createS3Client, LOCAL_CREDENTIALS } from '../storage/clients.js';
 import { S3RVER_KEY_CODEC } from '../storage/key-codec.js';
 import { createMasterKeyProvider, type MasterKeyProvider } from '../storage/master-key.js';
 import { createMetadataStore, type MetadataStore } from '../storage/metadata-store.js';
@@ -79,16 +79,23 @@ export function createLocalS3Store(config: EdgeResizerConfig, client: S3Client):
 /**
  * The staging bucket of large uploads over s3rver (CONTRACT.md §7): the server
  * talks to s3rver through `client`; part URLs are signed for `publicEndpoint`,
- * where the browser or CLI reaches S3 (the local CDN's `/_local/s3` door).
+ * where the browser or CLI reaches S3 (the local CDN's `/_local/s3` door),
+ * with `presignCredentials`, the door's own (s3-part-proxy.ts).
  */
 export function createLocalStagingStore(
   config: EdgeResizerConfig,
   client: S3Client,
   publicEndpoint: string,
+  presignCredentials: ClientOptions['credentials'] = LOCAL_CREDENTIALS,
 ): StagingStore {
   return createStagingStore({
     client,
     bucket: config.stagingBucket,
-    presignClient: createLocalS3Client(config, publicEndpoint),
+    presignClient: createS3Client({
+      region: config.region,
+      ...config.storage,
+      credentials: presignCredentials,
+      endpoint: publicEndpoint,
+    }),
   });
 }

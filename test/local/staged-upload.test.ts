@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
@@ -72,12 +72,16 @@ async function putParts(created: Created, bytes: Uint8Array<ArrayBuffer>) {
   return etags.sort((a, b) => a.partNumber - b.partNumber);
 }
 
-/** Files left in s3rver's directory of the staging bucket (staged objects and pending parts alike). */
+/**
+ * Files left in s3rver's directory of the staging bucket (staged objects and
+ * pending parts alike), but for the claims of finished uploads (a word each).
+ */
 async function stagingFiles(dataDir: string): Promise<string[]> {
-  const entries = await readdir(join(dataDir, 's3', STAGING_BUCKET), { recursive: true, withFileTypes: true }).catch(
-    () => [],
-  );
-  return entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
+  const bucket = join(dataDir, 's3', STAGING_BUCKET);
+  const entries = await readdir(bucket, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((entry) => entry.isFile() && !relative(bucket, entry.parentPath).startsWith('claims'))
+    .map((entry) => entry.name);
 }
 
 async function originalBack(base: string, token: string, key: string) {
@@ -152,7 +156,8 @@ describe('staged multipart uploads through the local CDN', function () {
     expect(aborted.status).to.equal(204);
     expect(await stagingFiles(dataDir)).to.deep.equal([]);
     expect((await call(server.url, server.apiToken, 'GET', '/api/images/staged/aborted.png')).status).to.equal(404);
-    const late = await fetch(created.parts[1]?.url as string, { method: 'PUT', body: png.slice(0, 1000) });
+    // The part as issued (its signed size), after the abort.
+    const late = await fetch(created.parts[1]?.url as string, { method: 'PUT', body: png.slice(created.partSize) });
     expect(late.status).to.equal(404);
     expect(late.headers.get('content-type')).to.match(/^application\/json/);
     expect(await stagingFiles(dataDir)).to.deep.equal([]);
@@ -171,10 +176,14 @@ describe('staged multipart uploads through the local CDN', function () {
     const other = await fetch(elsewhere, { method: 'PUT', body: 'x' });
     expect(other.status).to.equal(404);
     expect(await other.text()).to.not.include(server.config.originalsBucket);
-    // A browser's preflight from the playground's origin or another one.
-    const preflight = await fetch(url, { method: 'OPTIONS' });
+    // A browser's preflight from the playground's origin is answered for that origin; another one's is not.
+    const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: server.url } });
     expect(preflight.status).to.equal(204);
+    expect(preflight.headers.get('access-control-allow-origin')).to.equal(server.url);
     expect(preflight.headers.get('access-control-expose-headers')).to.match(/etag/i);
+    const foreign = await fetch(url, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+    expect(foreign.status).to.equal(403);
+    expect(foreign.headers.get('access-control-allow-origin')).to.equal(null);
     expect((await call(server.url, server.apiToken, 'DELETE', `/api/uploads/${created.uploadId}`)).status).to.equal(
       204,
     );
