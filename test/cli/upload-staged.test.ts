@@ -9,7 +9,7 @@ import { writeFile as fsWriteFile, mkdtemp, readdir, rm } from 'node:fs/promises
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
@@ -147,7 +147,10 @@ describe('edge-resizer upload: files over 5 MB through staged multipart uploads'
       recursive: true,
       withFileTypes: true,
     }).catch(() => []);
-    return entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
+    // The claims of finished uploads (a word each, expired by the lifecycle rule) are not staged bytes.
+    return entries
+      .filter((entry) => entry.isFile() && !entry.parentPath.includes(`${sep}claims`))
+      .map((entry) => entry.name);
   }
 
   it('a 12 MB file: staged parts, the API answer in its JSON line, the same sha256 back', async () => {
