@@ -278,6 +278,18 @@ describe('API: staged multipart uploads (issue 16)', () => {
     expect(json(done)).to.include({ bytes: body.length });
   });
 
+  it('parts that do not add up to the declared bytes are 400 on complete, nothing stored', async () => {
+    const jpeg = fixture('photos/fig.jpg');
+    const created = json(await post('/api/uploads', { key: 'staged/short.jpg', bytes: jpeg.length + 1 }));
+    // s3rver checks no signature, so the part of the wrong size lands; S3 (and the local part door) would refuse it.
+    const parts = await sendParts(created, jpeg);
+    const done = await post(`/api/uploads/${created.uploadId}/complete`, { parts });
+    expect(done.status, done.body.toString()).to.equal(400);
+    expect(json(done).message).to.include('declared');
+    expect(await api.dynamo.metadata.versions('staged/short.jpg')).to.deep.equal([]);
+    expect(await stagedKeys()).to.deep.equal([]);
+  });
+
   it('expired part URLs and upload ids are refused', async function () {
     this.timeout(60_000);
     const short = await startApi({ stagedUploadTtlSeconds: 1 });
