@@ -133,9 +133,14 @@ export async function completeStagedUpload(
   const parts = parseParts(body.parts, partSizes(staged.b).length);
   const claim = await deps.staging.claim(staged.o, 'complete');
   if (!claim.won) throw conflict(claim.action);
-  if (!(await deps.staging.complete(staged.o, staged.u, parts))) {
+  const joined = await deps.staging.complete(staged.o, staged.u, parts).catch(async (error: unknown) => {
+    // Storage failed: give the claim back so the client's retry (or abort) can run.
+    await releaseClaim(deps, staged.o);
+    throw error;
+  });
+  if (!joined) {
     // Nothing was joined: the upload stays open for a complete with the right parts, or an abort.
-    await deps.staging.release(staged.o);
+    await releaseClaim(deps, staged.o);
     throw invalidParam(
       'parts',
       'the parts of an open upload, each with the ETag its PUT answered',
@@ -181,8 +186,20 @@ export async function abortStagedUpload(deps: StagedUploadDeps, uploadId: string
     if (claim.action === 'abort') return;
     throw conflict(claim.action);
   }
-  await deps.staging.abort(staged.o, staged.u);
+  try {
+    await deps.staging.abort(staged.o, staged.u);
+  } catch (error) {
+    await releaseClaim(deps, staged.o);
+    throw error;
+  }
   await deps.staging.delete(staged.o);
+}
+
+/** A claim that cannot be given back only delays the upload: the lifecycle rule removes it. */
+async function releaseClaim(deps: StagedUploadDeps, objectKey: string): Promise<void> {
+  await deps.staging.release(objectKey).catch((error: unknown) => {
+    deps.logger.error('could not release the claim of a staged upload', describeError(error));
+  });
 }
 
 /** The sizes of the parts of a `bytes` upload: `PART_SIZE` each, the last one the rest. */
