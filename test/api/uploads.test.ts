@@ -278,6 +278,16 @@ describe('API: staged multipart uploads (issue 16)', () => {
     expect(json(done)).to.include({ bytes: body.length });
   });
 
+  it("every part URL signs its part's Content-Length, so S3 refuses a part of another size", async () => {
+    const bytes = 8 * MB + 123;
+    const created = json(await post('/api/uploads', { key: 'staged/signed-size.png', bytes }));
+    const signed = created.parts.map((part: { url: string }) =>
+      new URL(part.url).searchParams.get('X-Amz-SignedHeaders'),
+    );
+    expect(signed).to.deep.equal(['content-length;host', 'content-length;host']);
+    expect((await api.request('DELETE', `/api/uploads/${created.uploadId}`)).status).to.equal(204);
+  });
+
   it('parts that do not add up to the declared bytes are 400 on complete, nothing stored', async () => {
     const jpeg = fixture('photos/fig.jpg');
     const created = json(await post('/api/uploads', { key: 'staged/short.jpg', bytes: jpeg.length + 1 }));
