@@ -309,6 +309,14 @@ describe('deploy/routes: every documented route through the packaged zips (dev)'
       expect(over.writes, 'the function never ran').to.equal(0);
     });
 
+    it('gets a text-typed body as UTF-8: a JPEG sent as text/plain arrives mangled (415), as the local CDN shows it', async () => {
+      expectError(
+        await call('PUT', '/api/images/deploy/text.jpg', { 'content-type': 'text/plain' }, fixture('photos/fig.jpg')),
+        415,
+        'unsupported_format',
+      );
+    });
+
     it('answers each upload error as JSON: 415 for an SVG, 422 for a truncated JPEG, 400 for a bad key, 405 for a wrong method', async () => {
       expectError(
         await call('PUT', '/api/images/deploy/x.svg', { 'content-type': 'image/svg+xml' }, fixture('edge/image.svg')),

@@ -1,8 +1,10 @@
 /**
- * The largest direct upload, one number for everyone: a function URL takes a
- * 6 MB event with a binary body base64-encoded in it, so the local CDN refuses
- * a bigger body the way the function URL would (413 JSON, before the API
- * runs), and the CLI and the playground switch to staged uploads above it.
+ * Request bodies as a function URL delivers them. The largest direct upload is
+ * one number for everyone: a function URL takes a 6 MB event with a binary
+ * body base64-encoded in it, so the local CDN refuses a bigger body the way
+ * the function URL would (413 JSON, before the API runs), and the CLI and the
+ * playground switch to staged uploads above it. A text-typed body arrives as
+ * UTF-8, so binary sent as text breaks locally as it would deployed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,8 +14,9 @@ import { STAGED_THRESHOLD_BYTES } from '../../src/cli/staged-upload.js';
 import { FUNCTION_URL_EVENT_BYTES, MAX_DIRECT_UPLOAD_BYTES } from '../../src/core/limits.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { STAGED_UPLOAD_THRESHOLD } from '../../web/src/api.js';
+import { fixture } from '../helpers/images.js';
 
-describe('local/server: the direct upload limit of a function URL', () => {
+describe('local/server: request bodies as a function URL delivers them', () => {
   let dataDir: string;
   let server: LocalServer;
 
@@ -52,6 +55,24 @@ describe('local/server: the direct upload limit of a function URL', () => {
       headers: { authorization: `Bearer ${server.apiToken}` },
     });
     expect(listing.status).to.equal(404);
+  });
+
+  it('hands a text-typed body over as UTF-8, as a function URL does: a JPEG sent as text/plain is mangled (415)', async () => {
+    const photo = new Uint8Array(fixture('photos/fig.jpg'));
+    const headers = { authorization: `Bearer ${server.apiToken}` };
+    const asText = await fetch(`${server.url}/api/images/limit/text.jpg`, {
+      method: 'PUT',
+      headers: { ...headers, 'content-type': 'text/plain' },
+      body: photo,
+    });
+    expect(asText.status).to.equal(415);
+    expect(await asText.json()).to.include({ code: 'unsupported_format' });
+    const asBinary = await fetch(`${server.url}/api/images/limit/text.jpg`, {
+      method: 'PUT',
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+      body: photo,
+    });
+    expect(asBinary.status).to.equal(201);
   });
 
   it('hands a body of exactly the limit to the API, which judges the bytes (not an image: 415)', async () => {
