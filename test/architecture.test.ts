@@ -78,6 +78,13 @@ describe('architecture', () => {
     }
   });
 
+  it('wires the local CDN through the deployed compositions: src/local/server.ts builds no store or client itself', () => {
+    const deps = graph['local/server.ts'] ?? [];
+    expect(deps).to.include.members(['wiring/api.ts', 'wiring/edge.ts']);
+    expect(deps.filter((dep) => dep.startsWith('storage/'))).to.deep.equal([]);
+    expect(readFileSync(join(SRC, 'local/server.ts'), 'utf8')).not.to.match(/@aws-sdk\//);
+  });
+
   it('loads nothing from scripts/ at run time, however it is required', () => {
     // madge does not see createRequire(...)('…'), so look at every import, require and import() by text.
     const loadsScripts = /(?:\bfrom\s*|\brequire\s*\(\s*|\bimport\s*\(\s*)['"`][^'"`]*\bscripts\//;
