@@ -377,6 +377,7 @@ describe('deploy/routes: every documented route through the packaged zips (dev)'
       const whole = await api.invoke({ method: 'GET', url: path });
       expect(whole.status).to.equal(200);
       expect(whole.body.equals(original)).to.equal(true);
+      expect(whole.writes, 'decrypted as it streams, not written whole').to.be.above(2);
     });
 
     it('POST /api/uploads → PUT the parts to their presigned S3 URLs → complete: 201, the bytes stored, staging emptied', async () => {
