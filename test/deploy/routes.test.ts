@@ -378,6 +378,9 @@ describe('deploy/routes: every documented route through the packaged zips (dev)'
       expect(whole.status).to.equal(200);
       expect(whole.body.equals(original)).to.equal(true);
       expect(whole.writes, 'decrypted as it streams, not written whole').to.be.above(2);
+      const head = await api.invoke({ method: 'HEAD', url: path });
+      expect(head.status).to.equal(200);
+      expect(head.body.length).to.equal(0);
     });
 
     it('POST /api/uploads → PUT the parts to their presigned S3 URLs → complete: 201, the bytes stored, staging emptied', async () => {
