@@ -47,6 +47,44 @@ describe('architecture', () => {
     expect(offending).to.deep.equal([]);
   });
 
+  it('never imports src/local from the deployed code: src/entry, src/edge, src/api, src/wiring (but local.ts)', () => {
+    const deployed = (file: string) => /^(entry|edge|api|wiring)\//.test(file) && file !== 'wiring/local.ts';
+    const offending = Object.entries(graph).flatMap(([file, deps]) =>
+      deployed(file) ? deps.filter((dep) => dep.startsWith('local/')).map((dep) => `${file} -> ${dep}`) : [],
+    );
+    expect(Object.keys(graph).filter(deployed).length).to.be.greaterThan(20);
+    expect(offending).to.deep.equal([]);
+  });
+
+  it('reaches no src/local module, directly or through others, from a deployed entry point', () => {
+    const entries = Object.keys(graph).filter((file) => file.startsWith('entry/'));
+    expect(entries).to.have.members(['entry/api.ts', 'entry/origin-request.ts', 'entry/origin-response.ts']);
+    for (const entry of entries) {
+      const reached = new Set<string>([entry]);
+      const pending = [entry];
+      for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+        for (const dep of graph[file] ?? []) {
+          if (!reached.has(dep)) {
+            reached.add(dep);
+            pending.push(dep);
+          }
+        }
+      }
+      expect(reached.size, entry).to.be.greaterThan(3);
+      expect(
+        [...reached].filter((file) => file.startsWith('local/')),
+        entry,
+      ).to.deep.equal([]);
+    }
+  });
+
+  it('wires the local CDN through the deployed compositions: src/local/server.ts builds no store or client itself', () => {
+    const deps = graph['local/server.ts'] ?? [];
+    expect(deps).to.include.members(['wiring/api.ts', 'wiring/edge.ts']);
+    expect(deps.filter((dep) => dep.startsWith('storage/'))).to.deep.equal([]);
+    expect(readFileSync(join(SRC, 'local/server.ts'), 'utf8')).not.to.match(/@aws-sdk\//);
+  });
+
   it('loads nothing from scripts/ at run time, however it is required', () => {
     // madge does not see createRequire(...)('…'), so look at every import, require and import() by text.
     const loadsScripts = /(?:\bfrom\s*|\brequire\s*\(\s*|\bimport\s*\(\s*)['"`][^'"`]*\bscripts\//;

@@ -19,6 +19,19 @@ export const STREAMING_HANDLER = Symbol.for('aws.lambda.runtime.handler.streamin
  */
 export const BODY_STREAM = Symbol.for('edge-resizer.request-body-stream');
 
+/**
+ * Request bodies a function URL hands to the function as a UTF-8 string
+ * (`isBase64Encoded: false`) rather than base64: text types ("Invoking Lambda
+ * function URLs", request payload). Bytes that are not UTF-8 in such a body
+ * arrive replaced (U+FFFD). Read broadly, so the local CDN mangles at least
+ * what AWS does.
+ */
+export function isTextBody(contentType: string | undefined): boolean {
+  return /^\s*(text\/|application\/(json|javascript|xml|x-www-form-urlencoded)\b)|\+(json|xml)\b/i.test(
+    contentType ?? '',
+  );
+}
+
 /** Status, headers and cookies of a function URL response (the "prelude"). */
 export interface HttpResponsePrelude {
   statusCode?: number;

@@ -14,10 +14,11 @@
 import { open } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { MAX_DIRECT_UPLOAD_BYTES } from '../core/limits.js';
 import { describeFailure } from './common.js';
 
-/** Files larger than this go through a staged upload; a function URL takes 6 MB at most. */
-export const STAGED_THRESHOLD_BYTES = 5 * 1024 * 1024;
+/** Files larger than one API request carries (a function URL's event, base64) go through a staged upload. */
+export const STAGED_THRESHOLD_BYTES = MAX_DIRECT_UPLOAD_BYTES;
 /** Parts of one file in flight at once (each up to the API's part size, 8 MiB). */
 export const PART_CONCURRENCY = 4;
 /** Tries of each part, backing off between them. */

@@ -1,8 +1,9 @@
 /**
  * `edge-resizer upload <file|dir>…`: stores each file as `<prefix><name>`
- * through the API of a local or deployed CDN: files up to 5 MB with one `PUT
- * /api/images/<key>`, larger ones through a staged multipart upload (see
- * staged-upload.ts; a function URL takes 6 MB at most). `--concurrency` bounds
+ * through the API of a local or deployed CDN: files up to what one request
+ * carries (`MAX_DIRECT_UPLOAD_BYTES`, a function URL's 6 MB event with the
+ * body base64) with one `PUT /api/images/<key>`, larger ones through a staged
+ * multipart upload (see staged-upload.ts). `--concurrency` bounds
  * the files in flight; each staged file has its own parts in parallel. A
  * byte-level progress bar on a TTY, one JSON line per file otherwise; every
  * failure is reported with its reason and the exit code is 1 if any file

@@ -12,6 +12,24 @@ type Limits = Pick<EdgeResizerConfig, 'limits'>;
 /** JSON request bodies (PATCH, staged uploads) are small; more is refused unread. */
 export const MAX_JSON_BYTES = 64 * 1024;
 
+/**
+ * A Lambda function URL's invocation payload: 6 MB for the whole event
+ * ("Lambda quotas": invocation payload, request). The page does not say 10⁶ or
+ * 2²⁰; the smaller reading is the safe one.
+ */
+export const FUNCTION_URL_EVENT_BYTES = 6_000_000;
+/** What an event carries besides the body: headers (CloudFront's included), request context, JSON framing. */
+export const FUNCTION_URL_EVENT_OVERHEAD_BYTES = 64 * 1024;
+/**
+ * The largest body one API request carries, deployed and locally alike: a
+ * function URL hands a binary body to the function base64-encoded ("Invoking
+ * Lambda function URLs": `isBase64Encoded`), 4 bytes per 3, inside the 6 MB
+ * event — about 4.3 MB of image. Larger originals go through staged uploads
+ * (`POST /api/uploads`); the CLI and the playground switch above this.
+ */
+export const MAX_DIRECT_UPLOAD_BYTES =
+  Math.floor((FUNCTION_URL_EVENT_BYTES - FUNCTION_URL_EVENT_OVERHEAD_BYTES) / 4) * 3;
+
 /** An original over `maxOriginalBytes` (50 MB): an upload, a staged upload, or a stored original at the edge. */
 export function checkOriginalBytes(bytes: number, config: Limits): void {
   if (bytes > config.limits.maxOriginalBytes) throw originalTooLarge(config);
@@ -42,9 +60,12 @@ export function jsonTooLarge(): HttpError {
   return new HttpError('too_large', `The JSON body is larger than ${formatBytes(MAX_JSON_BYTES)}`);
 }
 
-/** A request body over what the transport takes (a function URL: 6 MB). */
+/** A request body over what the transport takes (a function URL: `MAX_DIRECT_UPLOAD_BYTES`). */
 export function bodyTooLarge(limit: number): HttpError {
-  return new HttpError('too_large', `The request body is larger than ${formatBytes(limit)}`);
+  return new HttpError(
+    'too_large',
+    `The request body is larger than ${formatBytes(limit)}, the most one API request carries; send larger originals through POST /api/uploads`,
+  );
 }
 
 /** `50 MB`, `6 MB`, `1.5 MB`, `64 KB`. */

@@ -6,14 +6,17 @@
  * up to 8 NUL bytes gives status and headers, everything after is the body,
  * passed on as it is written. Nothing is buffered, so time to first byte and
  * memory are what they would be on Lambda; backpressure from the client
- * reaches the handler's pipeline. One difference, on purpose: the request body
+ * reaches the handler's pipeline. A text-typed body (`isTextBody`) arrives as
+ * UTF-8, its other bytes replaced, as a function URL delivers it. One
+ * difference, on purpose: the request body
  * is not read into the event but handed over as a stream (`BODY_STREAM`), so
  * an unauthenticated upload is answered without its body ever being read.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Readable, Transform } from 'node:stream';
-import { BODY_STREAM } from '../api/lambda-stream.js';
+import { StringDecoder } from 'node:string_decoder';
+import { BODY_STREAM, isTextBody } from '../api/lambda-stream.js';
 import { DEFAULT_MAX_ORIGINAL_BYTES } from '../core/config.js';
 import { errorBody } from '../core/errors.js';
 import { bodyTooLarge } from '../core/limits.js';
@@ -68,8 +71,11 @@ export function createApiRequestListener(
     });
     try {
       await handler(toFunctionUrlEvent(req, maxBodyBytes), responseStream, { awsRequestId: randomUUID() });
-      // Lambda ends the response when the handler's promise settles.
-      if (!responseStream.writableEnded && !responseStream.destroyed) responseStream.end();
+      // The runtime does not end the stream for the handler: it fails the invocation
+      // ("Response stream is not finished."), which a client sees as a 502 or a cut response.
+      if (!responseStream.writableEnded && !responseStream.destroyed) {
+        throw new Error('Response stream is not finished when the handler settled');
+      }
     } catch (error) {
       options.onError?.(error);
       // As Lambda: an invocation error before the prelude is a 502; after it, a cut response.
@@ -194,11 +200,19 @@ function badGateway(res: ServerResponse): Error {
  */
 function limitBody(req: IncomingMessage, limit: number): Readable {
   let length = 0;
+  // A text-typed body reaches a Lambda function as a UTF-8 string: what is not UTF-8 is replaced.
+  const utf8 = isTextBody(req.headers['content-type']) ? new StringDecoder('utf8') : undefined;
   const limiter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      length += chunk.length;
+      // Counted as delivered: a replaced byte takes three.
+      const delivered = utf8 ? Buffer.from(utf8.write(chunk), 'utf8') : chunk;
+      length += Math.max(chunk.length, delivered.length);
       if (length > limit) callback(bodyTooLarge(limit));
-      else callback(null, chunk);
+      else callback(null, delivered);
+    },
+    flush(callback) {
+      const rest = utf8?.end();
+      callback(null, rest ? Buffer.from(rest, 'utf8') : undefined);
     },
   });
   req.on('error', (error) => limiter.destroy(error));

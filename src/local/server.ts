@@ -14,10 +14,13 @@ import { createApiHandler } from '../api/app.js';
 import { type AdmissionOptions, createAdmissionGate, defaultAdmissionOptions } from '../core/admission.js';
 import { createConfig, type EdgeResizerConfig, type EdgeResizerConfigInput } from '../core/config.js';
 import { busyError, HttpError } from '../core/errors.js';
+import { MAX_DIRECT_UPLOAD_BYTES } from '../core/limits.js';
 import { createLogger, describeError, LOG_LEVELS, type LogLevel } from '../core/log.js';
 import { createOriginRequestHandler } from '../edge/origin-request.js';
 import { createOriginResponseHandler, type OriginResponseHandler } from '../edge/origin-response.js';
-import { createLocalStagingStore, createLocalWiring } from '../wiring/local.js';
+import { createApiWiring } from '../wiring/api.js';
+import { createEdgeWiring } from '../wiring/edge.js';
+import { localAccess, localStorageKey } from '../wiring/local.js';
 import { createEdgeCache, DEFAULT_CACHE_BYTES } from './edge-cache.js';
 import { createEdgePipeline } from './edge-pipeline.js';
 import { startLocalStorage } from './embedded-servers.js';
@@ -95,8 +98,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const { s3Endpoint, dynamoEndpoint } = storage;
   logger.info('storage', { s3: s3Endpoint, dynamodb: dynamoEndpoint, embedded: storage.embedded });
 
-  const wiring = createLocalWiring({ config, s3Endpoint, dynamoEndpoint });
-  const { store, metadata, masterKey } = wiring;
+  // The deployed functions' own compositions; only how they reach storage differs (src/wiring/access.ts).
+  const access = localAccess({ s3Endpoint, dynamoEndpoint });
+  const edgeWiring = createEdgeWiring(config, access);
+  const closeWiring: (() => void)[] = [edgeWiring.close];
   const cache = createEdgeCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
 
   // One long-lived process renders every miss: bound them (issue 12, defect 3).
@@ -107,9 +112,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 
   let transformCount = 0;
   const originResponse = createOriginResponseHandler({
-    config,
-    store,
-    masterKey,
+    ...edgeWiring,
     logger,
     gate,
     onTransform: () => {
@@ -121,7 +124,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     originResponse: options.wrapOriginResponse ? options.wrapOriginResponse(originResponse) : originResponse,
     derivativesOrigin: `${s3Endpoint}/${config.derivativesBucket}`,
     originTimeoutMs: config.storage.timeoutMs,
-    originKey: wiring.storageKey,
+    originKey: localStorageKey,
   });
   const serveImage = createImageRoute({
     // Signing keys rotate without a restart: `signing-keys.json` plays the CloudFront KeyValueStore (CONTRACT.md §5).
@@ -135,7 +138,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   });
   // The CDN's own address, once it listens: where part URLs point and the only origin the part door's CORS names.
   let publicUrl: string | undefined;
-  const doorCredentials = partDoorCredentials(masterKey);
+  const doorCredentials = partDoorCredentials(edgeWiring.masterKey);
   const proxyPart = createS3PartProxy({
     s3Endpoint,
     stagingBucket: config.stagingBucket,
@@ -145,23 +148,22 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   });
   // Built once the CDN's own address is known: staged uploads' part URLs point at it (see s3-part-proxy.ts).
   let api: ((req: IncomingMessage, res: ServerResponse) => Promise<void> | void) | undefined;
-  function createApi(publicUrl: string) {
-    return createApiRequestListener(
-      createApiHandler({
-        config,
-        store,
-        metadata,
-        masterKey,
-        apiToken: async () => apiToken,
-        logger,
-        stagedUploadTtlSeconds: options.stagedUploadTtlSeconds,
-        staging: createLocalStagingStore(config, wiring.s3Client, `${publicUrl}${S3_PART_PREFIX}`, doorCredentials),
-        // What a CloudFront invalidation of `/<key>*` does to the edge cache.
-        invalidate: async (key: string) => {
-          cache.invalidate(`/${key}`);
-        },
-      }),
-    );
+  async function createApi(publicUrl: string) {
+    const apiWiring = createApiWiring(config, access, {
+      apiToken: async () => apiToken,
+      // What a CloudFront invalidation of `/<key>*` does to the edge cache.
+      invalidate: async (key: string) => {
+        cache.invalidate(`/${key}`);
+      },
+      partUrls: { endpoint: `${publicUrl}${S3_PART_PREFIX}`, credentials: doorCredentials },
+      logger,
+      stagedUploadTtlSeconds: options.stagedUploadTtlSeconds,
+    });
+    closeWiring.push(apiWiring.close);
+    // CloudFormation makes the table deployed; here it is made once, on start.
+    await apiWiring.metadata.ensureTable();
+    // A function URL refuses an event over 6 MB before the function runs: so does this door.
+    return createApiRequestListener(createApiHandler(apiWiring), { maxBodyBytes: MAX_DIRECT_UPLOAD_BYTES });
   }
 
   // The request log is an `info` line: below that level nothing per request is done for it.
@@ -223,13 +225,12 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     server.listen(port, host, () => resolve());
   }).catch(async (error: unknown) => {
     // A port in use must not leave the embedded servers running.
-    wiring.close();
+    for (const close of closeWiring) close();
     await storage.close();
     throw error;
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  api = createApi(url);
   publicUrl = url;
   const unguard = guardProcess(logger);
 
@@ -240,12 +241,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       // Requests still running get a moment to finish, then their sockets are cut.
       setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
-    wiring.close();
+    for (const close of closeWiring) close();
     await storage.close();
     unguard();
   }
 
   try {
+    api = await createApi(url);
     if (options.seedSamples ?? true) await seedSamples({ url, apiToken, dataDir, logger });
   } catch (error) {
     await close();

@@ -1,30 +1,29 @@
 /**
- * The composition root of the Lambda@Edge origin-response function: one S3
- * client (GetObject, HeadObject, PutObject through `createEdgeStore`), one SSM
- * read for the master key (a signed request, no SDK client), credentials from
- * the environment Lambda sets (`fromEnv`), never the SDK's whole default chain.
- * An endpoint override for tests comes from the SDK's own `AWS_ENDPOINT_URL_S3`
- * and the same `AWS_ENDPOINT_URL_SSM` the SDK would read.
+ * The composition of the origin-response function, deployed and local alike:
+ * one S3 client (GetObject, HeadObject, PutObject, DeleteObject through
+ * `createEdgeStore`) and one SSM read for the master key (a signed request, no
+ * SDK client). Only `access` (wiring/access.ts) differs: deployed, credentials
+ * from the environment Lambda sets (`fromEnv`, never the SDK's whole default
+ * chain) and AWS's endpoints; locally, s3rver.
  */
-import { fromEnv } from '@aws-sdk/credential-provider-env';
 import type { EdgeResizerConfig } from '../core/config.js';
 import { createS3Client, createSsmReader } from '../storage/clients.js';
 import { createMasterKeyProvider, type MasterKeyProvider } from '../storage/master-key.js';
 import { createEdgeStore, type EdgeStore } from '../storage/s3-store.js';
+import { type AwsAccess, clientOptions, deployedAccess, storeOptions } from './access.js';
 
 export interface EdgeWiring {
   config: EdgeResizerConfig;
   store: EdgeStore;
   masterKey: MasterKeyProvider;
+  /** Destroys the client (its kept-alive sockets); a Lambda container never calls it. */
+  close(): void;
 }
 
-export function createEdgeWiring(config: EdgeResizerConfig): EdgeWiring {
-  const clientOptions = { region: config.region, ...config.storage, credentials: fromEnv() };
-  const store = createEdgeStore({
-    client: createS3Client(clientOptions),
-    originalsBucket: config.originalsBucket,
-    derivativesBucket: config.derivativesBucket,
-  });
-  const masterKey = createMasterKeyProvider(config.masterKey, createSsmReader(clientOptions));
-  return { config, store, masterKey };
+export function createEdgeWiring(config: EdgeResizerConfig, access: AwsAccess = deployedAccess()): EdgeWiring {
+  const client = createS3Client(clientOptions(config, access, access.s3Endpoint));
+  const store = createEdgeStore(storeOptions(config, access, client));
+  const readParameter = createSsmReader({ region: config.region, ...config.storage, credentials: access.credentials });
+  const masterKey = createMasterKeyProvider(config.masterKey, readParameter);
+  return { config, store, masterKey, close: () => client.destroy() };
 }

@@ -97,6 +97,20 @@ describe('local/node-adapter and streaming shim', () => {
     expect(body).to.deep.equal(Buffer.from([0xff, 0xd8, 0x00]));
   });
 
+  it('delivers a text-typed body as UTF-8, its other bytes replaced, and a binary one as sent', async () => {
+    const bodies: Buffer[] = [];
+    current = async (event, stream) => {
+      bodies.push(await text(event));
+      stream.end();
+    };
+    const bytes = Buffer.from([0x61, 0xff, 0xc3, 0xa9, 0x62]);
+    await fetchAll('/', { method: 'PUT', headers: { 'Content-Type': 'text/plain; charset=latin1' }, body: bytes });
+    await fetchAll('/', { method: 'PUT', headers: { 'Content-Type': 'application/vnd.api+json' }, body: bytes });
+    await fetchAll('/', { method: 'PUT', headers: { 'Content-Type': 'image/jpeg' }, body: bytes });
+    const replaced = Buffer.from([0x61, 0xef, 0xbf, 0xbd, 0xc3, 0xa9, 0x62]);
+    expect(bodies).to.deep.equal([replaced, replaced, bytes]);
+  });
+
   it('fails the body stream with 413 too_large past maxBodyBytes when no length was declared', async () => {
     let failure: unknown;
     current = async (event, stream) => {
@@ -210,6 +224,26 @@ describe('local/node-adapter and streaming shim', () => {
     // 256 MB on offer; only socket and stream buffers' worth may have been produced.
     expect(produced).to.be.lessThan(16 * 1024 * 1024);
     res.destroy();
+  });
+
+  it('does not end a stream the handler left open, as the runtime: 502 before the prelude, a cut response after it', async () => {
+    current = async () => {};
+    const silent = await fetchAll('/');
+    expect(silent.res.statusCode).to.equal(502);
+    current = async (_event, stream) => {
+      awslambda.HttpResponseStream.from(stream, { statusCode: 200, headers: { 'Content-Type': 'text/plain' } }).write(
+        'partial',
+      );
+    };
+    const res = await open('/');
+    expect(res.statusCode).to.equal(200);
+    const outcome = await new Promise<string>((resolve) => {
+      res.on('error', () => resolve('cut'));
+      res.on('aborted', () => resolve('cut'));
+      res.on('end', () => resolve(res.complete ? 'complete' : 'cut'));
+      res.resume();
+    });
+    expect(outcome).to.equal('cut');
   });
 
   it('refuses a body over maxBodyBytes with 413 too_large before calling the handler', async () => {

@@ -2,6 +2,7 @@
  * The playground's calls: the token, the NDJSON listing, uploads with
  * progress, and the JSON errors of CONTRACT.md §4 turned into readable text.
  */
+import { MAX_DIRECT_UPLOAD_BYTES } from '../../src/core/limits.js';
 import { readNdjson } from './ndjson.js';
 import { keyPath, type StageSettings } from './variant.js';
 
@@ -196,8 +197,8 @@ export function saveFocalPoint(token: string, key: string, focalPoint: { x: numb
   return apiJson<ImageItem>(token, 'PATCH', `/api/images/${keyPath(key).slice(1)}`, { focalPoint });
 }
 
-/** Files above this go through the staged multipart path (CONTRACT.md §7): one API request takes 6 MB at most deployed. */
-export const STAGED_UPLOAD_THRESHOLD = 5 * 1024 * 1024;
+/** Files above what one API request carries (a function URL's event, base64) go through the staged multipart path. */
+export const STAGED_UPLOAD_THRESHOLD = MAX_DIRECT_UPLOAD_BYTES;
 const PARALLEL_PARTS = 3;
 
 interface StagedUpload {
