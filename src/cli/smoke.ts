@@ -132,7 +132,9 @@ export async function smoke(options: SmokeOptions): Promise<number> {
       const body = await errorJson(response);
       if (response.status === 403 && body?.code === 'invalid_signature') {
         signing = true;
-        return [undefined, secret ? 'on: URLs are signed with the given secret' : 'on, and no secret given'];
+        // Nothing else can be checked then: a failure, not a skip.
+        check(secret, 'on, and no secret given: pass --signing-secret or set SIGNING_SECRET');
+        return [undefined, 'on: URLs are signed with the given secret'];
       }
       check(
         response.status === 404 && body?.code === 'not_found',
