@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { fromEnv } from '@aws-sdk/credential-provider-env';
 import type { ApiDeps } from '../api/app.js';
+import { createOriginCheck } from '../api/auth.js';
 import type { EdgeResizerConfig } from '../core/config.js';
 import { createDynamoClient, createS3Client, createSsmReader } from '../storage/clients.js';
 import { createMasterKeyProvider, createParameterReader } from '../storage/master-key.js';
@@ -18,6 +19,9 @@ import { createS3Store } from '../storage/s3-store.js';
 export const apiTokenParameterName = (stage: string) => `/edge-resizer/${stage}/api-token`;
 /** SSM String the stack writes with the distribution id, for invalidations (serverless.yml `distributionIdParameter`). */
 export const distributionIdParameterName = (stage: string) => `/edge-resizer/${stage}/distribution-id`;
+
+/** SSM String the stack writes with CloudFront's origin-verify header value (serverless.yml `originVerifyParameter`). */
+export const originVerifyParameterName = (stage: string) => `/edge-resizer/${stage}/origin-verify`;
 
 export function createDeployedApiDeps(config: EdgeResizerConfig): ApiDeps {
   const credentials = fromEnv();
@@ -44,6 +48,7 @@ export function createDeployedApiDeps(config: EdgeResizerConfig): ApiDeps {
     }),
     masterKey: createMasterKeyProvider(config.masterKey, readParameter),
     apiToken: createParameterReader(readParameter, apiTokenParameterName(config.stage)),
+    checkOrigin: createOriginCheck(() => readParameter(originVerifyParameterName(config.stage))),
     async invalidate(key) {
       await cloudfront.send(
         new CreateInvalidationCommand({
