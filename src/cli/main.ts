@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CliError, DEFAULT_DATA_DIR, EXIT, env } from './common.js';
 import { keygen } from './keygen.js';
 import { keysAdd, keysList, keysRetire } from './keys.js';
+import { logRetention } from './log-retention.js';
 import { purge } from './purge.js';
 import { serve } from './serve.js';
 import { sign } from './sign.js';
@@ -126,6 +127,19 @@ program
   .option('--timeout <seconds>', 'per request', '60')
   .action(async (options) => {
     process.exitCode = await smoke(options);
+  });
+
+program
+  .command('log-retention')
+  .description(
+    'set the retention of the Lambda@Edge log groups (/aws/lambda/us-east-1.<function>) in every region they appear in; the stack cannot',
+  )
+  .requiredOption('--stage <stage>', 'the deployed stage, e.g. dev or prod')
+  .option('--days <days>', "retention in days, one of CloudWatch Logs' periods", '30')
+  .option('--regions <list>', 'comma-separated regions (default: those with CloudFront regional edge caches)')
+  .option('--dry-run', 'report what would change, change nothing')
+  .action(async (options) => {
+    process.exitCode = await logRetention(options);
   });
 
 program
