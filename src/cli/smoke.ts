@@ -68,7 +68,7 @@ export async function smoke(options: SmokeOptions): Promise<number> {
   }
   const token = options.token ?? env('API_TOKEN');
   const secret = options.signingSecret ?? env('SIGNING_SECRET');
-  const run = `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
+  const run = `${runStamp(new Date())}-${randomBytes(4).toString('hex')}`;
   const prefix = `${SMOKE_KEY_PREFIX}${run}/`;
   const keys = { photo: `${prefix}photo.jpg`, noise: `${prefix}noise.png`, staged: `${prefix}staged.png` };
 
@@ -288,9 +288,15 @@ export async function smoke(options: SmokeOptions): Promise<number> {
     });
   } finally {
     await step('cleanup', async () => {
-      if (uploaded.size === 0) return skip('nothing was created');
+      if (!token) return skip('no API token (--token or API_TOKEN)');
       const problems: string[] = [];
-      for (const key of uploaded) {
+      // Runs that died before their own cleanup (a killed process) are swept once an hour old.
+      const stale = await staleSmokeKeys(api, Date.now()).catch((error: unknown) => {
+        problems.push(`listing ${SMOKE_KEY_PREFIX}: ${reasonOf(error)}`);
+        return [] as string[];
+      });
+      const keys = [...uploaded, ...stale];
+      for (const key of keys) {
         const removed = await api(`/api/images${keyPath(key)}`, { method: 'DELETE' }).catch((error: unknown) => error);
         if (!(removed instanceof Response)) problems.push(`DELETE ${key}: ${reasonOf(removed)}`);
         else if (removed.status !== 204 && removed.status !== 404)
@@ -301,7 +307,8 @@ export async function smoke(options: SmokeOptions): Promise<number> {
         if (left?.status !== 404) problems.push(`${key} is still there (${left?.status ?? 'no answer'})`);
       }
       check(problems.length === 0, problems.join('; '));
-      return [undefined, `${uploaded.size} images under ${prefix} deleted`];
+      const swept = stale.length === 0 ? '' : `, and ${stale.length} left by earlier runs`;
+      return [undefined, `${uploaded.size} images under ${prefix} deleted${swept}`];
     });
   }
 
@@ -311,6 +318,30 @@ export async function smoke(options: SmokeOptions): Promise<number> {
     process.stderr.write(`smoke: ${lines.length - failed - skipped} ok, ${skipped} skipped, ${failed} failed\n`);
   }
   return failed === 0 ? EXIT.ok : EXIT.failure;
+}
+
+/** A run's id starts with its UTC minute, `YYYYMMDDHHMM`, so a later run can tell an abandoned one. */
+const runStamp = (date: Date) => date.toISOString().slice(0, 16).replace(/[-T:]/g, '');
+const RUN_ID = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})-[0-9a-f]{8}$/;
+/** A run this old is not in progress any more (a whole run takes seconds to minutes). */
+const STALE_RUN_MS = 60 * 60 * 1000;
+
+/** Keys under `_smoke/` whose run id is more than an hour old. */
+async function staleSmokeKeys(api: (path: string) => Promise<Response>, now: number): Promise<string[]> {
+  const response = await api(`/api/images?prefix=${encodeURIComponent(SMOKE_KEY_PREFIX)}`);
+  await expectStatus(response, [200], 'GET /api/images');
+  const stale: string[] = [];
+  for (const line of (await response.text()).split('\n')) {
+    if (line.trim() === '') continue;
+    const key = (JSON.parse(line) as { key?: unknown }).key;
+    if (typeof key !== 'string' || !key.startsWith(SMOKE_KEY_PREFIX)) continue;
+    const match = RUN_ID.exec(key.split('/')[1] ?? '');
+    if (!match) continue;
+    const [, year, month, day, hour, minute] = match.map(Number) as number[];
+    const started = Date.UTC(year as number, (month as number) - 1, day, hour, minute);
+    if (now - started > STALE_RUN_MS && !stale.includes(key)) stale.push(key);
+  }
+  return stale;
 }
 
 /** `https://d123.cloudfront.net/` → `https://d123.cloudfront.net`; anything but an http(s) origin is bad usage. */

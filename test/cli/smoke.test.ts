@@ -11,7 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import sharp from 'sharp';
 import type { StepLine } from '../../src/cli/smoke.js';
+import { HttpError } from '../../src/core/errors.js';
+import { validateImageKey } from '../../src/core/keys.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -149,6 +152,39 @@ describe('edge-resizer smoke', function () {
     expect(await leftovers()).to.deep.equal([]);
   });
 
+  it('sweeps what runs killed before their cleanup left over an hour ago, and spares a run in progress', async () => {
+    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a6' } })
+      .jpeg()
+      .toBuffer();
+    const minute = new Date().toISOString().slice(0, 16).replace(/[-T:]/g, '');
+    const abandoned = '_smoke/202001010000-deadbeef/photo.jpg';
+    const inProgress = `_smoke/${minute}-cafecafe/photo.jpg`;
+    for (const key of [abandoned, inProgress]) {
+      const put = await fetch(`${server.url}/api/images/${key}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${server.apiToken}` },
+        body: new Uint8Array(jpeg),
+      });
+      expect(put.status, key).to.equal(201);
+    }
+    const result = await runCli(
+      ['smoke', '--url', server.url, '--token', server.apiToken, '--signing-secret', SECRET, '--json'],
+      { timeoutMs: 120_000 },
+    );
+    expect(result.code, result.stdout + result.stderr).to.equal(0);
+    const cleanup = parseLines(result.stdout).find((line) => line.step === 'cleanup');
+    expect(cleanup?.detail).to.match(/and 1 left by earlier runs/);
+    expect(await leftovers())
+      .to.include(inProgress)
+      .and.not.include(abandoned);
+    const removed = await fetch(`${server.url}/api/images/${inProgress}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${server.apiToken}` },
+    });
+    expect(removed.status).to.equal(204);
+    expect(await leftovers()).to.deep.equal([]);
+  });
+
   it('prints one line per step with its time on stderr without --json', async () => {
     const result = await runCli(['smoke', '--url', server.url, '--token', server.apiToken], {
       timeoutMs: 120_000,
@@ -213,5 +249,15 @@ describe('edge-resizer smoke', function () {
       expect(result.stderr).to.not.equal('');
       expect(result.stderr).to.not.match(/\n\s+at /);
     }
+  });
+});
+
+describe('image keys: _smoke/ is the one _ prefix a key may take', () => {
+  it('accepts keys under _smoke/ and still refuses every other _ key', () => {
+    expect(() => validateImageKey('_smoke/202612080000-0123abcd/photo.jpg')).not.to.throw();
+    for (const key of ['_smoke', '_smokey/a.jpg', '_Smoke/a.jpg', '_playground/index.html', '_a.jpg']) {
+      expect(() => validateImageKey(key), key).to.throw(HttpError, /reserved/);
+    }
+    expect(() => validateImageKey('_smoke/../a.jpg')).to.throw(HttpError, /\.\./);
   });
 });
