@@ -375,7 +375,7 @@ interface ErrorJson {
   message?: unknown;
 }
 
-/** The contract's JSON error of a response, or undefined when it is not one. */
+/** A response's JSON error (status, code, message), or undefined when it is not one. */
 async function errorJson(response: Response): Promise<ErrorJson | undefined> {
   const text = await response.text().catch(() => '');
   if (!JSON_TYPE.test(response.headers.get('content-type') ?? '')) return undefined;
