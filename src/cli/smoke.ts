@@ -128,7 +128,7 @@ export async function smoke(options: SmokeOptions): Promise<number> {
   try {
     // An unsigned request for an image that does not exist: signing answers 403 before any lookup.
     await step('signing', async () => {
-      const response = await send(`${base}${keyPath(`${prefix}absent.jpg`)}?width=16`);
+      const response = await send(`${base}${keyPath(`${prefix}absent.jpg`)}`);
       const body = await errorJson(response);
       if (response.status === 403 && body?.code === 'invalid_signature') {
         signing = true;
@@ -147,8 +147,16 @@ export async function smoke(options: SmokeOptions): Promise<number> {
     const settings = await step('settings', async () => {
       const response = await api('/api/settings');
       await expectStatus(response, [200], 'GET /api/settings');
-      const value = (await response.json()) as { presets?: Record<string, string>; autoAvif?: boolean };
-      return [value, `${Object.keys(value.presets ?? {}).length} presets, autoAvif ${value.autoAvif !== false}`];
+      const value = (await response.json()) as {
+        presets?: Record<string, string>;
+        presetPolicy?: string;
+        autoAvif?: boolean;
+      };
+      const presets = Object.keys(value.presets ?? {}).length;
+      return [
+        value,
+        `${presets} presets (policy ${value.presetPolicy ?? 'open'}), autoAvif ${value.autoAvif !== false}`,
+      ];
     });
 
     const photo = await step('upload', async () => {
@@ -157,7 +165,12 @@ export async function smoke(options: SmokeOptions): Promise<number> {
       return [true, keys.photo];
     });
 
-    const missUrl = photo && image(keys.photo, 'width=320');
+    // With `presetPolicy: only` an image URL may name a preset (and format, dpr) and nothing else.
+    const firstPreset = Object.keys(settings?.presets ?? {})[0];
+    const presetOnly = settings?.presetPolicy === 'only';
+    const variant = (open: string, dpr: string) =>
+      presetOnly ? `preset=${encodeURIComponent(firstPreset ?? '')}${dpr && `&dpr=${dpr}`}` : open;
+    const missUrl = photo && image(keys.photo, variant('width=320', ''));
     await step('miss', async () => {
       if (!missUrl) return skip('no image was uploaded');
       const response = await send(missUrl, { headers: { accept: 'image/jpeg' } });
@@ -193,7 +206,7 @@ export async function smoke(options: SmokeOptions): Promise<number> {
       ];
       const seen: string[] = [];
       for (const [accept, expected] of cases) {
-        const response = await send(image(keys.photo, 'width=240'), { headers: { accept } });
+        const response = await send(image(keys.photo, variant('width=240', '1.5')), { headers: { accept } });
         await expectImage(response, expected);
         const vary = response.headers.get('vary') ?? '';
         check(/(^|,)\s*accept\s*(,|$)/i.test(vary), `Accept ${accept}: no Vary: Accept (${vary || 'none'})`);
@@ -225,6 +238,7 @@ export async function smoke(options: SmokeOptions): Promise<number> {
 
     await step('redirect', async () => {
       if (!photo) return skip('no image was uploaded');
+      if (presetOnly) return skip('the stage allows presets only: no full-size PNG to ask for');
       await put(keys.noise, await noisePng());
       const url = image(keys.noise, 'format=png');
       const first = await send(url);
@@ -241,16 +255,17 @@ export async function smoke(options: SmokeOptions): Promise<number> {
     await step('signed', async () => {
       if (signing === false) return skip('signing is off');
       if (!photo) return skip('no image was uploaded');
-      const signed = image(keys.photo, 'width=200');
+      const signed = image(keys.photo, variant('width=200', '2'));
       const good = await send(signed);
       await expectImage(good);
       const unsigned = new URL(signed);
       unsigned.searchParams.delete('sig');
       unsigned.searchParams.delete('exp');
-      const tampered = signed.replace('width=200', 'width=201');
+      const tampered = new URL(signed);
+      tampered.searchParams.set('exp', String(Number(tampered.searchParams.get('exp')) + 1));
       for (const [what, url] of [
         ['unsigned', unsigned.toString()],
-        ['tampered', tampered],
+        ['tampered', tampered.toString()],
       ]) {
         const response = await send(url as string);
         const body = await errorJson(response);
@@ -270,7 +285,7 @@ export async function smoke(options: SmokeOptions): Promise<number> {
         uploaded.add(keys.staged);
         const saved = await stagedUpload({ endpoint: apiBase, token, file, size: bytes.length, key: keys.staged });
         check(saved.key === keys.staged && saved.bytes === bytes.length, `complete answered ${JSON.stringify(saved)}`);
-        await expectImage(await send(image(keys.staged, 'width=100')));
+        await expectImage(await send(image(keys.staged, variant('width=100', '1.25'))));
         // An upload that is abandoned: its abort must leave nothing to complete.
         const started = await api('/api/uploads', {
           method: 'POST',

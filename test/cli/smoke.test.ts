@@ -252,6 +252,39 @@ describe('edge-resizer smoke', function () {
   });
 });
 
+describe('edge-resizer smoke on a stage with presetPolicy only and signing off', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let server: LocalServer;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edge-resizer-smoke-only-'));
+    server = await startLocalServer({
+      dataDir: join(dir, 'data'),
+      port: 0,
+      seedSamples: false,
+      config: { presets: { thumb: 'width=160&height=120' }, presetPolicy: 'only' },
+      log: () => {},
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('builds every image URL from a preset, skips the full-size redirect and signing, and passes', async () => {
+    const result = await runCli(['smoke', '--url', server.url, '--token', server.apiToken, '--json'], {
+      timeoutMs: 120_000,
+      env: { SIGNING_SECRET: '' },
+    });
+    expect(result.code, result.stdout + result.stderr).to.equal(0);
+    const lines = parseLines(result.stdout);
+    const status = statusOf(lines);
+    expect(status).to.include({ signing: 'ok', miss: 'ok', hit: 'ok', negotiate: 'ok', preset: 'ok', error: 'ok' });
+    expect(status).to.include({ staged: 'ok', cleanup: 'ok', redirect: 'skipped', signed: 'skipped' });
+    expect(lines.find((line) => line.step === 'settings')?.detail).to.match(/policy only/);
+  });
+});
+
 describe('image keys: _smoke/ is the one _ prefix a key may take', () => {
   it('accepts keys under _smoke/ and still refuses every other _ key', () => {
     expect(() => validateImageKey('_smoke/202612080000-0123abcd/photo.jpg')).not.to.throw();
