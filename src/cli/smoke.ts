@@ -206,7 +206,7 @@ export async function smoke(options: SmokeOptions): Promise<number> {
       ];
       const seen: string[] = [];
       for (const [accept, expected] of cases) {
-        const response = await send(image(keys.photo, variant('width=240', '1.5')), { headers: { accept } });
+        const response = await send(image(keys.photo, variant('width=256', '1.5')), { headers: { accept } });
         await expectImage(response, expected);
         const vary = response.headers.get('vary') ?? '';
         check(/(^|,)\s*accept\s*(,|$)/i.test(vary), `Accept ${accept}: no Vary: Accept (${vary || 'none'})`);
@@ -255,7 +255,7 @@ export async function smoke(options: SmokeOptions): Promise<number> {
     await step('signed', async () => {
       if (signing === false) return skip('signing is off');
       if (!photo) return skip('no image was uploaded');
-      const signed = image(keys.photo, variant('width=200', '2'));
+      const signed = image(keys.photo, variant('width=128', '2'));
       const good = await send(signed);
       await expectImage(good);
       const unsigned = new URL(signed);
@@ -285,7 +285,7 @@ export async function smoke(options: SmokeOptions): Promise<number> {
         uploaded.add(keys.staged);
         const saved = await stagedUpload({ endpoint: apiBase, token, file, size: bytes.length, key: keys.staged });
         check(saved.key === keys.staged && saved.bytes === bytes.length, `complete answered ${JSON.stringify(saved)}`);
-        await expectImage(await send(image(keys.staged, variant('width=100', '1.25'))));
+        await expectImage(await send(image(keys.staged, variant('width=64', '1.25'))));
         // An upload that is abandoned: its abort must leave nothing to complete.
         const started = await api('/api/uploads', {
           method: 'POST',

@@ -104,7 +104,12 @@ describe('edge-resizer smoke', function () {
       port: 0,
       seedSamples: false,
       signingSecret: SECRET,
-      config: { presets: { card: 'width=320&height=180' } },
+      // prod's srcset steps, refused rather than snapped: the strictest width policy.
+      config: {
+        presets: { card: 'width=320&height=180' },
+        allowedWidths: [64, 128, 256, 320, 480, 640, 750, 828, 1080, 1200, 1920, 2048, 3840],
+        widthPolicy: 'reject',
+      },
       log: () => {},
     });
   });
