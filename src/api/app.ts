@@ -27,7 +27,7 @@ import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { S3Store } from '../storage/s3-store.js';
 import type { StagingStore } from '../storage/staging-store.js';
-import { checkBearer } from './auth.js';
+import { checkBearer, ORIGIN_VERIFY_HEADER } from './auth.js';
 import { createKeyLock } from './key-lock.js';
 import type { FunctionUrlEvent, StreamingHandler } from './lambda-stream.js';
 import { parseListingQuery, streamListing } from './listing.js';
@@ -61,6 +61,11 @@ export interface ApiDeps {
   masterKey: MasterKeyProvider;
   /** The bearer token `/api/*` calls must present; read once per container when deployed. */
   apiToken: () => Promise<string>;
+  /**
+   * Deployed: refuses a request without CloudFront's origin-verify header
+   * (auth.ts `createOriginCheck`). Absent locally, where nothing bypasses the CDN.
+   */
+  checkOrigin?: (presented: string | undefined) => Promise<void>;
   /** @default JSON lines at `info` */
   logger?: Logger;
   /** Invalidates `/<key>*` in front of the derivatives (CloudFront deployed, the edge cache locally). */
@@ -117,6 +122,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
 
   async function route(request: ApiRequest, reply: Reply): Promise<void> {
     const { method, path } = request;
+    await deps.checkOrigin?.(request.headers[ORIGIN_VERIFY_HEADER]);
     if (path.startsWith(ORIGINALS_PATH)) {
       allow(method, ['GET', 'HEAD']);
       const token = path.slice(ORIGINALS_PATH.length);

@@ -7,9 +7,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { CliError, DEFAULT_DATA_DIR, EXIT, env } from './common.js';
 import { keygen } from './keygen.js';
 import { keysAdd, keysList, keysRetire } from './keys.js';
+import { logRetention } from './log-retention.js';
 import { purge } from './purge.js';
 import { serve } from './serve.js';
 import { sign } from './sign.js';
+import { smoke } from './smoke.js';
 import { upload } from './upload.js';
 
 // The AWS SDK warns once that releases after January 2027 need Node 22; we pin
@@ -111,6 +113,34 @@ program
   .addOption(tokenOption())
   .addOption(dataDirOption())
   .action(purge);
+
+program
+  .command('smoke')
+  .description(
+    'check a deployment (or the local CDN) end to end: miss, hit, formats, preset, error, redirect, signing, staged upload; everything under _smoke/ is deleted after',
+  )
+  .requiredOption('--url <url>', 'the distribution URL, e.g. https://d123.cloudfront.net')
+  .option('--api-url <url>', 'where /api/* is (default: --url)')
+  .addOption(new Option('--token <token>', 'API token (API_TOKEN); without one the API steps are skipped'))
+  .addOption(new Option('--signing-secret <secret>', 'the default signing key (SIGNING_SECRET) when signing is on'))
+  .option('--json', 'one JSON line per step on stdout instead of lines on stderr')
+  .option('--timeout <seconds>', 'per request', '60')
+  .action(async (options) => {
+    process.exitCode = await smoke(options);
+  });
+
+program
+  .command('log-retention')
+  .description(
+    'set the retention of the Lambda@Edge log groups (/aws/lambda/us-east-1.<function>) in every region they appear in; the stack cannot',
+  )
+  .requiredOption('--stage <stage>', 'the deployed stage, e.g. dev or prod')
+  .option('--days <days>', "retention in days, one of CloudWatch Logs' periods", '30')
+  .option('--regions <list>', 'comma-separated regions (default: those with CloudFront regional edge caches)')
+  .option('--dry-run', 'report what would change, change nothing')
+  .action(async (options) => {
+    process.exitCode = await logRetention(options);
+  });
 
 program
   .command('bench')

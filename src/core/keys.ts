@@ -11,6 +11,11 @@ import type { Variant, VariantFormat } from './params.js';
 export const MAX_KEY_LENGTH = 512;
 /** Route and playground prefixes; an image key may not start with them. */
 export const RESERVED_KEY_PREFIXES = ['api/', 'originals/', '_'] as const;
+/**
+ * The one `_` prefix an image key may start with: `edge-resizer smoke` keeps
+ * everything it creates there, apart from every key a user can choose.
+ */
+export const SMOKE_KEY_PREFIX = '_smoke/';
 
 /**
  * The playground's files live in the derivatives bucket under this prefix and
@@ -44,7 +49,7 @@ export function validateImageKey(key: string): void {
   if (segments.some((segment) => segment === '')) throw invalidKey('it has an empty segment');
   if (segments.some((segment) => segment === '.' || segment === '..')) throw invalidKey('it has a . or .. segment');
   const reserved = RESERVED_KEY_PREFIXES.find((prefix) => key.startsWith(prefix));
-  if (reserved) throw invalidKey(`keys starting with ${reserved} are reserved`);
+  if (reserved && !key.startsWith(SMOKE_KEY_PREFIX)) throw invalidKey(`keys starting with ${reserved} are reserved`);
 }
 
 function invalidKey(reason: string): HttpError {

@@ -151,6 +151,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   async function createApi(publicUrl: string) {
     const apiWiring = createApiWiring(config, access, {
       apiToken: async () => apiToken,
+      checkOrigin: false,
       // What a CloudFront invalidation of `/<key>*` does to the edge cache.
       invalidate: async (key: string) => {
         cache.invalidate(`/${key}`);

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import type { ApiDeps } from '../api/app.js';
+import { createOriginCheck } from '../api/auth.js';
 import type { EdgeResizerConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import {
@@ -31,6 +32,9 @@ export const apiTokenParameterName = (stage: string) => `/edge-resizer/${stage}/
 /** SSM String the stack writes with the distribution id, for invalidations (serverless.yml `distributionIdParameter`). */
 export const distributionIdParameterName = (stage: string) => `/edge-resizer/${stage}/distribution-id`;
 
+/** SSM String the stack writes with CloudFront's origin-verify header value (serverless.yml `originVerifyParameter`). */
+export const originVerifyParameterName = (stage: string) => `/edge-resizer/${stage}/origin-verify`;
+
 export interface ApiWiringOptions {
   /** The bearer token `/api/*` takes. @default the stage's SSM SecureString, read once per container */
   apiToken?: () => Promise<string>;
@@ -43,6 +47,12 @@ export interface ApiWiringOptions {
    * @default `access.s3Endpoint` and `access.credentials`
    */
   partUrls?: { endpoint: string; credentials: ClientOptions['credentials'] };
+  /**
+   * Refuse requests without CloudFront's origin-verify header, so the function
+   * URL is reachable only through the distribution. `false` for the local CDN,
+   * which has no function URL to go around. @default true
+   */
+  checkOrigin?: boolean;
   logger?: Logger;
   /** @default 1 hour */
   stagedUploadTtlSeconds?: number;
@@ -76,6 +86,9 @@ export function createApiWiring(
     staging: createStagingStore({ client: s3Client, bucket: config.stagingBucket, presignClient }),
     masterKey: createMasterKeyProvider(config.masterKey, readParameter),
     apiToken: options.apiToken ?? createParameterReader(readParameter, apiTokenParameterName(config.stage)),
+    ...(options.checkOrigin === false
+      ? {}
+      : { checkOrigin: createOriginCheck(() => readParameter(originVerifyParameterName(config.stage))) }),
     invalidate: options.invalidate ?? createCloudFrontInvalidation(config, access, readParameter),
     logger: options.logger,
     stagedUploadTtlSeconds: options.stagedUploadTtlSeconds,
