@@ -5,17 +5,14 @@
  * requests without it, the SecureStrings read without a KMS grant, and the
  * backup replica's placement.
  */
-import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { startSsmServer } from '../../bench/lib/ssm-server.js';
-import type { StreamingHandler } from '../../src/api/lambda-stream.js';
-import { createApiRequestListener } from '../../src/local/node-adapter.js';
 import { LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
-import { withEnv } from './packaged.js';
-import { type Cfn, type Packaged, packagedStages, STAGES, type Stage, unpackedFunction } from './stages.js';
+import { type FunctionUrl, installRuntimeGlobal, startFunctionUrl } from './lambda-runtime.js';
+import { unpack, withEnv } from './packaged.js';
+import { type Cfn, deployWorkDir, ENTRY_FILE, type Packaged, packagedStages, STAGES, type Stage } from './stages.js';
 
 const require = createRequire(import.meta.url);
 /** The Fn::Sub string of the header value: the secret's ARN (Ref) inside a dynamic reference. */
@@ -127,13 +124,12 @@ describe('deploy/review (the packaged stack)', () => {
     });
   }
 
-  describe('the packaged API (dev) behind a function URL stand-in', () => {
+  describe('the packaged API (dev) behind a function URL', () => {
     const ORIGIN_VERIFY = 'packaged-origin-verify-value-0123456789abcdef';
     const TOKEN = 'packaged-api-token';
-    let server: Server;
-    let url: string;
     let ssm: Awaited<ReturnType<typeof startSsmServer>>;
-    let handler: StreamingHandler;
+    let functionUrl: FunctionUrl;
+    let restoreGlobal: (() => void) | undefined;
     const env = () => ({
       AWS_ENDPOINT_URL_SSM: ssm.endpoint,
       // Storage is never reached by these calls; an address that refuses makes sure.
@@ -146,19 +142,19 @@ describe('deploy/review (the packaged stack)', () => {
 
     before(async function () {
       this.timeout(60_000);
-      const dir = await unpackedFunction('dev', 'api');
+      // A copy of its own: the module keeps its composition (and endpoints) per container.
+      const dir = join(deployWorkDir(), 'review-api');
+      await unpack((await packagedStages()).dev.zips.api.entries, dir);
       ssm = await startSsmServer(
         { '/edge-resizer/dev/api-token': TOKEN, '/edge-resizer/dev/origin-verify': ORIGIN_VERIFY },
         { credentials: LOCAL_CREDENTIALS },
       );
-      handler = (require(join(dir, 'src/entry/api.js')) as { handler: StreamingHandler }).handler;
-      server = createServer(createApiRequestListener(handler));
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      restoreGlobal = installRuntimeGlobal();
+      functionUrl = await startFunctionUrl((require(join(dir, ENTRY_FILE.api)) as { handler: never }).handler);
     });
     after(async () => {
-      server?.closeAllConnections();
-      await new Promise((resolve) => server?.close(resolve));
+      await functionUrl?.close();
+      restoreGlobal?.();
       await ssm?.close();
     });
 
@@ -167,17 +163,21 @@ describe('deploy/review (the packaged stack)', () => {
       await withEnv(env(), async () => {
         const bearer = { authorization: `Bearer ${TOKEN}` };
         for (const headers of [bearer, { ...bearer, 'x-origin-verify': 'guess' }]) {
-          const refused = await fetch(`${url}/api/settings`, { headers });
+          const refused = await functionUrl.invoke({ method: 'GET', url: '/api/settings', headers });
           expect(refused.status).to.equal(403);
-          expect(await refused.json()).to.deep.include({ status: 403, code: 'forbidden' });
+          expect(JSON.parse(refused.body.toString())).to.deep.include({ status: 403, code: 'forbidden' });
         }
-        const originals = await fetch(`${url}/originals/anything`);
+        const originals = await functionUrl.invoke({ method: 'GET', url: '/originals/anything' });
         expect(originals.status).to.equal(403);
-        expect(await originals.json()).to.deep.include({ code: 'forbidden' });
+        expect(JSON.parse(originals.body.toString())).to.deep.include({ code: 'forbidden' });
 
-        const served = await fetch(`${url}/api/settings`, { headers: { ...bearer, 'x-origin-verify': ORIGIN_VERIFY } });
+        const served = await functionUrl.invoke({
+          method: 'GET',
+          url: '/api/settings',
+          headers: { ...bearer, 'x-origin-verify': ORIGIN_VERIFY },
+        });
         expect(served.status).to.equal(200);
-        expect(await served.json()).to.have.property('maxDimension');
+        expect(JSON.parse(served.body.toString())).to.have.property('maxDimension');
       });
       const names = ssm.calls.map((call) => call.name);
       expect(names).to.include('/edge-resizer/dev/origin-verify');

@@ -37,6 +37,9 @@ import { bundle, deployWorkDir, ENTRY_FILE, edgeConfigFrom, packagedStages, unpa
 
 const require = createRequire(import.meta.url);
 const TOKEN = 'deploy-routes-api-token';
+const ORIGIN_VERIFY = 'routes-test-origin-verify-value';
+/** The header CloudFront adds on the API origin (resources/cdn.yml). */
+const VIA_CLOUDFRONT = { 'x-origin-verify': ORIGIN_VERIFY };
 const DISTRIBUTION_ID = 'E2DEPLOYTEST01';
 const SESSION_TOKEN = 'deploy-routes-session';
 /**
@@ -96,6 +99,8 @@ describe('deploy/routes: every documented route through the packaged zips (dev)'
         '/edge-resizer/dev/master-key': keyHex,
         '/edge-resizer/dev/api-token': TOKEN,
         '/edge-resizer/dev/distribution-id': DISTRIBUTION_ID,
+        // What the stack writes for the API's check of CloudFront's origin-verify header.
+        '/edge-resizer/dev/origin-verify': ORIGIN_VERIFY,
       },
       { credentials: LOCAL_CREDENTIALS },
     );
@@ -174,7 +179,13 @@ describe('deploy/routes: every documented route through the packaged zips (dev)'
   });
 
   const call = (method: string, url: string, headers: Record<string, string> = {}, body?: Buffer | string) =>
-    api.invoke({ method, url, headers: { authorization: `Bearer ${TOKEN}`, ...headers }, body });
+    api.invoke({
+      method,
+      url,
+      // CloudFront adds the origin-verify header on the API origin; the client sends the token.
+      headers: { ...VIA_CLOUDFRONT, authorization: `Bearer ${TOKEN}`, ...headers },
+      body,
+    });
   const json = (response: FunctionUrlResponse) => JSON.parse(response.body.toString('utf8'));
   const expectError = (response: FunctionUrlResponse, status: number, code: string) => {
     expect(response.status, response.body.toString()).to.equal(status);
@@ -249,11 +260,13 @@ describe('deploy/routes: every documented route through the packaged zips (dev)'
   describe('the API function (function URL, RESPONSE_STREAM)', () => {
     let photoKey: string;
 
-    it('refuses a call without the bearer token with 401 JSON, and reads the token from SSM once', async () => {
+    it('refuses a call without the bearer token with 401 JSON, and reads the token and the origin-verify value from SSM once each', async () => {
       const before = ssmReads();
-      const response = await api.invoke({ method: 'GET', url: '/api/images' });
+      const response = await api.invoke({ method: 'GET', url: '/api/images', headers: VIA_CLOUDFRONT });
       expectError(response, 401, 'unauthorized');
-      expect(ssmReads() - before).to.be.at.most(1);
+      expect(ssmReads() - before).to.be.at.most(2);
+      await api.invoke({ method: 'GET', url: '/api/images', headers: VIA_CLOUDFRONT });
+      expect(ssmReads() - before).to.be.at.most(2);
     });
 
     it('POST /api/images: a binary body arrives base64 and is stored as a new key, 201', async () => {
@@ -370,15 +383,19 @@ describe('deploy/routes: every documented route through the packaged zips (dev)'
       const path = new URL(described.originalUrl, 'https://cdn.example.com').pathname;
       expect(path).to.match(/^\/originals\/[A-Za-z0-9_-]+$/);
       const original = fixture('photos/mountains.jpg');
-      const response = await api.invoke({ method: 'GET', url: path, headers: { range: 'bytes=100-4195' } });
+      const response = await api.invoke({
+        method: 'GET',
+        url: path,
+        headers: { ...VIA_CLOUDFRONT, range: 'bytes=100-4195' },
+      });
       expect(response.status, response.body.toString().slice(0, 200)).to.equal(206);
       expect(response.headers['content-range']).to.equal(`bytes 100-4195/${original.length}`);
       expect(response.body.equals(original.subarray(100, 4196))).to.equal(true);
-      const whole = await api.invoke({ method: 'GET', url: path });
+      const whole = await api.invoke({ method: 'GET', url: path, headers: VIA_CLOUDFRONT });
       expect(whole.status).to.equal(200);
       expect(whole.body.equals(original)).to.equal(true);
       expect(whole.writes, 'decrypted as it streams, not written whole').to.be.above(2);
-      const head = await api.invoke({ method: 'HEAD', url: path });
+      const head = await api.invoke({ method: 'HEAD', url: path, headers: VIA_CLOUDFRONT });
       expect(head.status).to.equal(200);
       expect(head.body.length).to.equal(0);
     });
@@ -413,7 +430,8 @@ describe('deploy/routes: every documented route through the packaged zips (dev)'
       expect(completed.status, completed.body.toString()).to.equal(201);
       expect(json(completed)).to.include({ key: 'deploy/staged.jpg', version: 1, bytes: photo.length });
       const staged = await s3.send(new ListObjectsV2Command({ Bucket: config.stagingBucket }));
-      expect(staged.KeyCount ?? 0).to.equal(0);
+      // Only the upload's claim is left (a word, expired by the lifecycle rule): no staged bytes.
+      expect((staged.Contents ?? []).map((o) => o.Key).filter((k) => !k?.startsWith('claims/'))).to.deep.equal([]);
       const miss = await cdn('/deploy/staged.jpg', 'width=64');
       expect(miss.status).to.equal(200);
       expect((await sharp(miss.body).metadata()).width).to.equal(64);
