@@ -11,6 +11,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { runInContext } from 'node:vm';
 import { createConfig, type EdgeResizerConfig } from '../core/config.js';
+import { DISALLOWED_HEADER } from '../edge/result-rules.js';
 import { buildViewerFunction } from '../edge/viewer/build.js';
 import { type ViewerConfig, viewerConfig } from '../edge/viewer/config.js';
 import { assertRuntime2Code, createRuntime2Context } from '../edge/viewer/runtime-check.js';
@@ -234,7 +235,10 @@ export function viewerEvent(
   const viewerHeaders: Record<string, ViewerValue> = Object.create(null);
   for (const name in headers) {
     const value = headers[name];
-    if (typeof value === 'string' && Object.hasOwn(headers, name)) viewerHeaders[name.toLowerCase()] = { value };
+    const lower = name.toLowerCase();
+    // CloudFront shows no function its disallowed headers (`Connection`, `Keep-Alive`…).
+    if (typeof value === 'string' && Object.hasOwn(headers, name) && !DISALLOWED_HEADER.test(lower))
+      viewerHeaders[lower] = { value };
   }
   return {
     version: '1.0',
