@@ -8,12 +8,15 @@
  *   - The viewer-request function of the template runs in runtime 2.0's
  *     documented built-ins ("JavaScript runtime 2.0 features for CloudFront
  *     Functions") and answers a `preset=` URL instead of throwing.
+ *   - `/` reaches the playground (the distribution's `DefaultRootObject`)
+ *     through the packaged origin-request trigger.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import type { CloudFrontResponse, CloudFrontResultResponse } from '../../src/edge/cloudfront.js';
-import { checkOriginResponseResult, copyHeaders } from '../../src/edge/result-rules.js';
+import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse } from '../../src/edge/cloudfront.js';
+import { ROOT_OBJECT_URI } from '../../src/edge/origin-request.js';
+import { checkOriginRequestResult, checkOriginResponseResult, copyHeaders } from '../../src/edge/result-rules.js';
 import { checkRuntime2Code } from '../../src/edge/viewer/runtime-check.js';
 import {
   isViewerResponse,
@@ -105,6 +108,24 @@ describe('deploy/edge-fidelity (the packaged edge artefacts under CloudFront’s
       expect(result.statusCode).to.equal(stage === 'prod' ? 403 : 400);
     });
   }
+
+  // "Specify a default root object": the root URL is the playground's page, through the image triggers.
+  it("forwards / to the template's DefaultRootObject with the packaged origin-request, whichever URI it is shown", async function () {
+    this.timeout(60_000);
+    const root = packaged.dev.template.Resources.ImageDistribution.Properties.DistributionConfig.DefaultRootObject;
+    expect(`/${root}`).to.equal(ROOT_OBJECT_URI);
+    const dir = await unpackedFunction('dev', 'originRequest');
+    const { handler } = require(join(dir, 'src/entry/origin-request.js')) as {
+      handler: (event: unknown) => Promise<CloudFrontRequest | CloudFrontResultResponse>;
+    };
+    for (const uri of ['/', `/${root}`]) {
+      const event = originRequestEvent({ uri, accept: 'text/html' });
+      const sent = { ...event.Records[0].cf.request, headers: copyHeaders(event.Records[0].cf.request.headers) };
+      const result = await handler(event);
+      expect(checkOriginRequestResult(sent, result), uri).to.equal(undefined);
+      expect((result as CloudFrontRequest).uri, uri).to.equal(`/${root}`);
+    }
+  });
 
   it('expands preset= with a stage config that has presets, built as sls package builds the function', async () => {
     const edgeConfig = { ...packaged.dev.state.service.custom.edgeConfig, presets: { thumb: 'width=160&height=160' } };
