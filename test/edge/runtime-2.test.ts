@@ -75,6 +75,10 @@ describe('edge/runtime-2 (the viewer function as CloudFront Functions runtime 2.
       generators: 'function* g() { yield 1; }',
       'the global Map': 'new Map();',
       'require of fs': "require('fs');",
+      'the Function constructor': "new Function('return 1');",
+      eval: "eval('1');",
+      'a computed Object.hasOwn': "Object['hasOwn']({}, 'a');",
+      'a computed .at()': "[1]['at'](0);",
     };
     for (const [what, body] of Object.entries(refused)) {
       expect(checkRuntime2Code(bundleCalling(body)), what).to.not.deep.equal([]);

@@ -62,7 +62,7 @@ export function checkRuntime2Code(code: string): string[] {
   const visit = (node: Node, parent: Node, depth: number): void => {
     if (!node || typeof node.type !== 'string') return;
     const refused = RUNTIME_2_REFUSED_SYNTAX[node.type];
-    if (refused) refuse(node, `${refused} are not in runtime 2.0`);
+    if (refused) refuse(node, `not in runtime 2.0: ${refused}`);
     switch (node.type) {
       case 'VariableDeclarator':
         declare(node.id);
@@ -108,6 +108,7 @@ export function checkRuntime2Code(code: string): string[] {
         if (isReference(node, parent)) references.push(node);
         break;
       case 'CallExpression':
+      case 'NewExpression':
         calls.push(node);
         break;
       case 'MemberExpression':
@@ -131,14 +132,16 @@ export function checkRuntime2Code(code: string): string[] {
   }
   for (const node of calls) {
     const callee = node.callee;
+    // "Restrictions on CloudFront Functions": no `eval`, no `Function` constructor (with or without `new`).
+    if (isGlobal(callee) && callee.name === 'Function') refuse(node, 'the Function constructor is not in runtime 2.0');
     if (isGlobal(callee) && callee.name === 'require') {
       const name = node.arguments[0]?.value;
       if (!(name in RUNTIME_2_MODULES)) refuse(node, `require of ${String(name)} is not in runtime 2.0`);
     }
   }
   for (const node of members) {
-    if (node.computed) continue;
-    const name: string = node.property.name;
+    const name = memberName(node);
+    if (name === undefined) continue;
     // `Object.keys`, `Math.floor`: a listed object's statics.
     if (isGlobal(node.object) && node.object.name in RUNTIME_2_OBJECTS) {
       const surface = RUNTIME_2_OBJECTS[node.object.name] as (typeof RUNTIME_2_OBJECTS)[string];
@@ -150,8 +153,7 @@ export function checkRuntime2Code(code: string): string[] {
     const owner = node.object;
     if (
       owner.type === 'MemberExpression' &&
-      !owner.computed &&
-      owner.property.name === 'prototype' &&
+      memberName(owner) === 'prototype' &&
       isGlobal(owner.object) &&
       owner.object.name in RUNTIME_2_OBJECTS
     ) {
@@ -163,9 +165,10 @@ export function checkRuntime2Code(code: string): string[] {
   // `x.at(-1)`: a call on a value whose type is unknown must name a method some listed object has.
   for (const node of calls) {
     const callee = node.callee;
-    if (callee.type !== 'MemberExpression' || callee.computed) continue;
+    if (node.type !== 'CallExpression' || callee.type !== 'MemberExpression') continue;
+    const name = memberName(callee);
+    if (name === undefined) continue;
     if (isGlobal(callee.object) && callee.object.name in RUNTIME_2_OBJECTS) continue;
-    const name: string = callee.property.name;
     if (!KNOWN_METHODS.has(name) && !ownMethods.has(name))
       refuse(callee, `.${name}() is a method of no object in runtime 2.0`);
   }
@@ -231,6 +234,12 @@ function prune(owner: object, keep: Set<string>): void {
 function deleteOwn(owner: object, name: string): void {
   const descriptor = Object.getOwnPropertyDescriptor(owner, name);
   if (descriptor?.configurable) Reflect.deleteProperty(owner, name);
+}
+
+/** `a.b` and `a['b']` name `b`; `a[i]` names nothing known. */
+function memberName(node: Node): string | undefined {
+  if (!node.computed) return node.property.name;
+  return node.property.type === 'Literal' && typeof node.property.value === 'string' ? node.property.value : undefined;
 }
 
 function isFunction(node: Node): boolean {
