@@ -195,6 +195,7 @@ export function createRuntime2Context(extra: Record<string, unknown> = {}): obje
   const global = runInContext('globalThis', context) as Record<string, unknown>;
   const objectPrototype = runInContext('Object.prototype', context) as object;
   const functionPrototype = runInContext('Function.prototype', context) as object;
+  const pruned = new Set<object>();
   for (const name of Object.getOwnPropertyNames(global)) {
     if (!GLOBAL_NAMES.has(name)) deleteOwn(global, name);
   }
@@ -208,32 +209,41 @@ export function createRuntime2Context(extra: Record<string, unknown> = {}): obje
       owner && owner !== functionPrototype && owner !== objectPrototype;
       owner = Object.getPrototypeOf(owner)
     )
-      prune(owner, statics);
-    if (!surface.prototype) continue;
+      if (prune(owner, statics)) pruned.add(owner);
+    // RegExp.prototype stays whole: any change to it sends every regular expression down V8's slow
+    // path, and the one member it has beyond the list, Annex B's `compile`, the static check refuses.
+    if (!surface.prototype || name === 'RegExp') continue;
     const methods = new Set(surface.prototype);
     for (
       let owner: object | null = builtin.prototype as object;
       owner && (owner !== objectPrototype || name === 'Object');
       owner = owner === objectPrototype ? null : Object.getPrototypeOf(owner)
     )
-      prune(owner, methods);
+      if (prune(owner, methods)) pruned.add(owner);
   }
   Object.assign(global, extra);
+  // Deleting members leaves an object in V8's slow dictionary mode; used as a prototype it becomes fast again.
+  const fasten = runInContext('(function (o) { function F() {} F.prototype = o; new F(); return o; })', context) as (
+    owner: object,
+  ) => object;
+  for (const owner of pruned) fasten(owner);
   return context;
 }
 
-/** Deletes `owner`'s string-keyed data members not in `keep` (accessors and symbols stay). */
-function prune(owner: object, keep: Set<string>): void {
+/** Deletes `owner`'s string-keyed data members not in `keep` (accessors and symbols stay); answers whether any went. */
+function prune(owner: object, keep: Set<string>): boolean {
+  let deleted = false;
   for (const name of Object.getOwnPropertyNames(owner)) {
     if (keep.has(name)) continue;
     const descriptor = Object.getOwnPropertyDescriptor(owner, name);
-    if (descriptor && 'value' in descriptor) deleteOwn(owner, name);
+    if (descriptor && 'value' in descriptor) deleted = deleteOwn(owner, name) || deleted;
   }
+  return deleted;
 }
 
-function deleteOwn(owner: object, name: string): void {
+function deleteOwn(owner: object, name: string): boolean {
   const descriptor = Object.getOwnPropertyDescriptor(owner, name);
-  if (descriptor?.configurable) Reflect.deleteProperty(owner, name);
+  return descriptor?.configurable === true && Reflect.deleteProperty(owner, name);
 }
 
 /** `a.b` and `a['b']` name `b`; `a[i]` names nothing known. */
