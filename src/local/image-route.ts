@@ -5,8 +5,9 @@
  * `If-None-Match`, `HEAD` and `X-Cache` as CloudFront answers them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody, HttpError } from '../core/errors.js';
 import type { CloudFrontHeaders } from '../edge/cloudfront.js';
-import { checkReadOnlyHeaders, DISALLOWED_HEADER, READ_ONLY_HEADERS, VALIDATION_FAILED } from '../edge/result-rules.js';
+import { checkReadOnlyHeaders, DISALLOWED_HEADER, READ_ONLY_HEADERS } from '../edge/result-rules.js';
 import type { createEdgeCache } from './edge-cache.js';
 import type { EdgeResponse, ViewerRequest } from './edge-pipeline.js';
 import {
@@ -91,9 +92,8 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
         'cache-control': 'no-store',
         'x-cache': 'FunctionValidationError from cloudfront',
       });
-      res.end(
-        JSON.stringify({ status: 502, code: 'lambda_validation_error', message: `${VALIDATION_FAILED}: ${problem}.` }),
-      );
+      const error = new HttpError('lambda_validation_error', `${FUNCTION_VALIDATION_FAILED}: ${problem}.`);
+      res.end(JSON.stringify(errorBody(error)));
       return;
     }
     if (isViewerResponse(result)) {
@@ -132,6 +132,9 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
     res.end(req.method === 'HEAD' ? undefined : response.body);
   };
 }
+
+/** How CloudFront words a CloudFront Functions result it refuses (`X-Cache: FunctionValidationError`). */
+const FUNCTION_VALIDATION_FAILED = 'The CloudFront function result failed validation';
 
 /** The viewer request's read-only headers as the function was handed them (it may change its event in place). */
 function readOnlyViewerHeaders(headers: Record<string, ViewerValue>): CloudFrontHeaders {

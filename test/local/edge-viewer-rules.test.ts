@@ -59,7 +59,7 @@ describe('local/image-route: the viewer function’s result as CloudFront checks
         const body = (await response.json()) as { code: string; message: string };
         expect(body.code).to.equal('lambda_validation_error');
         expect(body.message)
-          .to.match(/^The Lambda function result failed validation: /)
+          .to.match(/^The CloudFront function result failed validation: /)
           .and.match(reason);
         expect(server.trips(), 'nothing reached the origin').to.equal(0);
       } finally {
