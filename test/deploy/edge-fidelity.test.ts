@@ -18,6 +18,7 @@ import type { CloudFrontRequest, CloudFrontResponse, CloudFrontResultResponse } 
 import { ROOT_OBJECT_URI } from '../../src/edge/origin-request.js';
 import { checkOriginRequestResult, checkOriginResponseResult, copyHeaders } from '../../src/edge/result-rules.js';
 import { checkRuntime2Code } from '../../src/edge/viewer/runtime-check.js';
+import { IMAGE_CACHE_POLICY } from '../../src/local/edge-cache.js';
 import {
   isViewerResponse,
   runViewerCode,
@@ -124,6 +125,15 @@ describe('deploy/edge-fidelity (the packaged edge artefacts under CloudFront’s
       const result = await handler(event);
       expect(checkOriginRequestResult(sent, result), uri).to.equal(undefined);
       expect((result as CloudFrontRequest).uri, uri).to.equal(`/${root}`);
+    }
+  });
+
+  it("caches locally under the template's ImageCachePolicy TTLs", () => {
+    for (const stage of ['dev', 'prod'] as const) {
+      const policy = packaged[stage].template.Resources.ImageCachePolicy.Properties.CachePolicyConfig;
+      expect({ minTtl: policy.MinTTL, defaultTtl: policy.DefaultTTL, maxTtl: policy.MaxTTL }, stage).to.deep.equal(
+        IMAGE_CACHE_POLICY,
+      );
     }
   });
 
