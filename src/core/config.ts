@@ -14,8 +14,19 @@ export const DEFAULT_MAX_DIMENSION = 4096;
 export const DEFAULT_MAX_ORIGINAL_BYTES = 50 * 1024 * 1024;
 /** Largest decoded original (CONTRACT.md §4): 100 MP of RGBA is 400 MB, about what a 1536 MB Lambda can hold safely. */
 export const DEFAULT_MAX_INPUT_PIXELS = 100_000_000;
-/** Lambda@Edge caps a generated response (body after base64 plus headers) at 1 MB. */
-export const GENERATED_RESPONSE_LIMIT_BYTES = 1024 * 1024;
+/**
+ * Lambda@Edge caps a generated response (body after base64 plus headers) at
+ * "1 MB" ("Quotas on Lambda@Edge"), without saying 10⁶ or 2²⁰ bytes: 10⁶, the
+ * smaller, so nothing the local CDN accepts is refused deployed.
+ */
+export const LAMBDA_GENERATED_RESPONSE_LIMIT_BYTES = 1_000_000;
+/**
+ * Room the origin-response trigger keeps for the headers it must carry over
+ * from the origin's answer unchanged (`Transfer-Encoding`, `Via`: read-only).
+ */
+export const ORIGIN_HEADERS_ALLOWANCE_BYTES = 2048;
+/** The largest response a miss generates itself (body after base64 plus its headers); larger is stored and redirected. */
+export const GENERATED_RESPONSE_LIMIT_BYTES = LAMBDA_GENERATED_RESPONSE_LIMIT_BYTES - ORIGIN_HEADERS_ALLOWANCE_BYTES;
 /** CloudFront gives an origin-response trigger 30 s; we answer `busy` well before it gives its own 502/504. */
 export const DEFAULT_TRANSFORM_TIMEOUT_MS = 20_000;
 /** Above this many output pixels `format=auto` does not pick AVIF: bounds the encode to ~0.6 s (1.8 s on a slow Lambda) and ~460 MB; measured in `AVIF_POLICY` (encoder-policy.ts). */

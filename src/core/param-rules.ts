@@ -285,7 +285,7 @@ function parseValue(name: ImageParamName, raw: string, into: ImageParams, cfg: R
       into.trim = integer(name, raw, RANGES.trim.min, RANGES.trim.max);
       return;
     case 'preset':
-      if (!Object.hasOwn(cfg.presets, raw)) {
+      if (Object.keys(cfg.presets).indexOf(raw) === -1) {
         const names = Object.keys(cfg.presets);
         expected(name, names.length ? 'one of ' + names.join(', ') : 'a preset (this stage defines none)', raw);
       }

@@ -25,6 +25,15 @@ import {
  */
 export const VIEWER_LOCATION_HEADER = 'X-Resizer-Location';
 
+/**
+ * The playground's page, the distribution's `DefaultRootObject`
+ * (resources/cdn.yml, without the leading `/`). The guide says CloudFront
+ * requests the default root object for the root URL, not whether the
+ * origin-request trigger sees `/` or the object's path: both mean the
+ * playground's page here, so `/` reaches it either way.
+ */
+export const ROOT_OBJECT_URI = `${PLAYGROUND_PATH_PREFIX}index.html`;
+
 export type OriginRequestHandler = (
   event: CloudFrontRequestEvent,
 ) => Promise<CloudFrontRequest | CloudFrontResultResponse>;
@@ -32,6 +41,7 @@ export type OriginRequestHandler = (
 export function createOriginRequestHandler(config: EdgeResizerConfig): OriginRequestHandler {
   return async (event) => {
     const request = event.Records[0].cf.request;
+    if (request.uri === '/') request.uri = ROOT_OBJECT_URI;
     if (request.uri.startsWith(PLAYGROUND_PATH_PREFIX)) return request;
     try {
       const key = parseImageKey(request.uri.slice(1));

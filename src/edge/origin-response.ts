@@ -23,6 +23,7 @@ import {
 import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { S3Store } from '../storage/s3-store.js';
 import {
+  type CloudFrontHeaders,
   type CloudFrontResponse,
   type CloudFrontResponseEvent,
   type CloudFrontResultResponse,
@@ -33,6 +34,7 @@ import {
   toCloudFrontHeaders,
 } from './cloudfront.js';
 import { VIEWER_LOCATION_HEADER } from './origin-request.js';
+import { READ_ONLY_HEADERS } from './result-rules.js';
 
 export { DERIVATIVE_CACHE_CONTROL };
 
@@ -110,35 +112,75 @@ export function createOriginResponseHandler(options: OriginResponseOptions): Ori
         startedAt,
       });
       onTransform?.(result.timings);
-      return toCloudFrontResult(result, getHeader(request.headers, VIEWER_LOCATION_HEADER) ?? `/${target.key}`);
+      const location = getHeader(request.headers, VIEWER_LOCATION_HEADER) ?? `/${target.key}`;
+      return toCloudFrontResult(result, location, response.headers);
     } catch (error) {
       const httpError = toHttpError(error);
       if (httpError.status >= 500) logger.error('transform failed', { uri: request.uri, ...describeError(error) });
-      return errorResponse(httpError);
+      return keepReadOnlyHeaders(errorResponse(httpError), response.headers);
     }
   };
 }
 
-/** The core's answer as a generated CloudFront response. */
-export function toCloudFrontResult(result: RenderResult, location: string): CloudFrontResultResponse {
+/**
+ * The core's answer as a generated CloudFront response, carrying the read-only
+ * headers of the origin's answer it replaces (`origin`, see `keepReadOnlyHeaders`).
+ */
+export function toCloudFrontResult(
+  result: RenderResult,
+  location: string,
+  origin: CloudFrontHeaders = {},
+): CloudFrontResultResponse {
   if (result.kind === 'image') {
-    return {
-      status: '200',
-      statusDescription: statusDescription(200),
-      headers: toCloudFrontHeaders(result.headers),
-      bodyEncoding: 'base64',
-      body: result.body.toString('base64'),
-    };
+    return keepReadOnlyHeaders(
+      {
+        status: '200',
+        statusDescription: statusDescription(200),
+        headers: toCloudFrontHeaders(result.headers),
+        bodyEncoding: 'base64',
+        body: result.body.toString('base64'),
+      },
+      origin,
+    );
   }
   // Too large to generate: it is stored now, so send the viewer back for it.
-  return {
-    status: '302',
-    statusDescription: statusDescription(302),
-    headers: toCloudFrontHeaders({ Location: location, 'Cache-Control': 'no-store' }),
-    // An explicit empty body: without one, CloudFront keeps the origin's (S3's 404 XML).
-    bodyEncoding: 'text',
-    body: '',
-  };
+  return keepReadOnlyHeaders(
+    {
+      status: '302',
+      statusDescription: statusDescription(302),
+      headers: toCloudFrontHeaders({ Location: location, 'Cache-Control': 'no-store' }),
+      // An explicit empty body: without one, CloudFront keeps the origin's (S3's 404 XML).
+      bodyEncoding: 'text',
+      body: '',
+    },
+    origin,
+  );
+}
+
+/**
+ * A generated answer to an origin response must carry the origin's read-only
+ * headers exactly as received: CloudFront answers 502 ("The function tried to
+ * add, delete, or change a read-only header") to a result that drops or
+ * changes `Transfer-Encoding` or `Via`, and S3's 403 for a missing key
+ * typically arrives `Transfer-Encoding: chunked`. Nothing else of the
+ * origin's is kept: its `Content-Length`, `Content-Type` and `ETag` describe
+ * S3's body (the 403's XML), not ours. We never set `Content-Length`: the
+ * guide does not say CloudFront recomputes a stale one on a generated body,
+ * while it always frames the body it sends the viewer itself, so a carried-over
+ * `chunked` contradicts nothing (the safe reading).
+ */
+export function keepReadOnlyHeaders(
+  generated: CloudFrontResultResponse,
+  origin: CloudFrontHeaders,
+): CloudFrontResultResponse {
+  const headers: CloudFrontHeaders = { ...generated.headers };
+  delete headers['content-length'];
+  for (const name of READ_ONLY_HEADERS['origin-response']) {
+    const received = origin[name];
+    if (received) headers[name] = received.map((header) => ({ ...header }));
+    else delete headers[name];
+  }
+  return { ...generated, headers };
 }
 
 /** The S3 adapter seen through the core's storage interface. */

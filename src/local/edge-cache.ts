@@ -36,7 +36,7 @@ export function createEdgeCache(maxBytes = DEFAULT_CACHE_BYTES, now: () => numbe
   }
 
   function store(key: string, response: EdgeResponse) {
-    const ttl = cacheTtlSeconds(response.headers['cache-control']);
+    const ttl = cacheTtlSeconds(response.headers['cache-control'], IMAGE_CACHE_POLICY, response.status);
     if (ttl <= 0) return;
     const bytes = response.body.length + 512;
     if (bytes > maxBytes) return;
@@ -105,18 +105,45 @@ export function createEdgeCache(maxBytes = DEFAULT_CACHE_BYTES, now: () => numbe
 
 export type EdgeCache = ReturnType<typeof createEdgeCache>;
 
-/** Seconds a shared cache may keep a response; 0 means not at all. */
-export function cacheTtlSeconds(cacheControl: string | undefined): number {
-  if (!cacheControl) return 0;
-  const directives = cacheControl
+/** TTL bounds of a cache policy, in seconds, as CloudFront applies them to the origin's `Cache-Control`. */
+export interface CacheTtls {
+  minTtl: number;
+  defaultTtl: number;
+  maxTtl: number;
+}
+
+/** resources/cdn.yml's `ImageCachePolicy` (a deploy test holds the two equal). */
+export const IMAGE_CACHE_POLICY: CacheTtls = { minTtl: 0, defaultTtl: 86_400, maxTtl: 31_536_000 };
+
+/**
+ * CloudFront's default `ErrorCachingMinTTL`: how long it keeps a 4xx/5xx that
+ * says nothing about caching ("Control how long CloudFront caches errors").
+ */
+export const ERROR_CACHING_MIN_TTL_SECONDS = 10;
+
+/**
+ * Seconds CloudFront keeps a response under `ttls` ("Manage how long content
+ * stays in the cache (expiration)"); 0 means not at all. `no-store`,
+ * `no-cache` and `private` are honoured (the policy's MinTTL is 0); a
+ * `max-age`/`s-maxage` is held within MinTTL..MaxTTL; a response without
+ * either is kept for the DefaultTTL (an error for ErrorCachingMinTTL).
+ */
+export function cacheTtlSeconds(
+  cacheControl: string | undefined,
+  ttls: CacheTtls = IMAGE_CACHE_POLICY,
+  status = 200,
+): number {
+  const directives = (cacheControl ?? '')
     .toLowerCase()
     .split(',')
     .map((d) => d.trim());
-  if (directives.some((d) => d === 'no-store' || d === 'private' || d === 'no-cache')) return 0;
+  if (ttls.minTtl === 0 && directives.some((d) => d === 'no-store' || d === 'private' || d === 'no-cache')) return 0;
   const value = (name: string) => {
     const directive = directives.find((d) => d.startsWith(`${name}=`));
     return directive === undefined ? undefined : Number(directive.slice(name.length + 1));
   };
-  const ttl = value('s-maxage') ?? value('max-age') ?? 0;
-  return Number.isFinite(ttl) && ttl > 0 ? ttl : 0;
+  const given = value('s-maxage') ?? value('max-age');
+  if (given === undefined || !Number.isFinite(given))
+    return status >= 400 ? ERROR_CACHING_MIN_TTL_SECONDS : ttls.defaultTtl;
+  return Math.min(Math.max(given, ttls.minTtl), ttls.maxTtl);
 }

@@ -6,19 +6,25 @@
  * way CloudFront checks it, so a handler bug shows up here, not after deploy.
  */
 import { STATUS_CODES } from 'node:http';
-import { GENERATED_RESPONSE_LIMIT_BYTES } from '../core/config.js';
 import { errorBody, HttpError } from '../core/errors.js';
-import {
-  type CloudFrontHeaders,
-  type CloudFrontRequest,
-  type CloudFrontRequestEvent,
-  type CloudFrontResponse,
-  type CloudFrontResponseEvent,
-  type CloudFrontResultResponse,
-  generatedResponseSize,
+import type {
+  CloudFrontHeaders,
+  CloudFrontRequest,
+  CloudFrontRequestEvent,
+  CloudFrontResponse,
+  CloudFrontResponseEvent,
+  CloudFrontResultResponse,
 } from '../edge/cloudfront.js';
 import type { OriginRequestHandler } from '../edge/origin-request.js';
 import type { OriginResponseHandler } from '../edge/origin-response.js';
+import {
+  checkOriginRequestResult,
+  checkOriginResponseResult,
+  copyHeaders,
+  DISALLOWED_HEADER,
+  isGeneratedResponse,
+  VALIDATION_FAILED,
+} from '../edge/result-rules.js';
 
 export interface ViewerRequest {
   method: string;
@@ -55,12 +61,11 @@ export interface EdgePipelineOptions {
 export const DEFAULT_ORIGIN_TIMEOUT_MS = 30_000;
 
 const DISTRIBUTION = { distributionDomainName: 'd111111abcdef8.cloudfront.net', distributionId: 'ELOCALEXAMPLE' };
-/** Headers a trigger may not set (Lambda@Edge "Restrictions on edge functions"). */
-const DISALLOWED_HEADERS =
-  /^(connection|expect|keep-alive|proxy-authenticate|proxy-authorization|proxy-connection|trailer|upgrade|x-accel-.*|x-amz-cf-.*|x-cache|x-edge-.*|x-forwarded-proto|x-real-ip|transfer-encoding|via)$/;
+/** Framing of one connection: CloudFront frames what it sends the viewer itself. */
+const FRAMING_HEADERS = new Set(['transfer-encoding', 'content-length']);
 
 export function createEdgePipeline(options: EdgePipelineOptions) {
-  const { originRequest, originResponse, derivativesOrigin, originKey = (key: string) => key } = options;
+  const { originRequest, derivativesOrigin, originKey = (key: string) => key } = options;
   const originTimeoutMs = options.originTimeoutMs ?? DEFAULT_ORIGIN_TIMEOUT_MS;
 
   return async function handle(viewer: ViewerRequest): Promise<EdgeResponse> {
@@ -84,32 +89,40 @@ export function createEdgePipeline(options: EdgePipelineOptions) {
     const requestEvent: CloudFrontRequestEvent = {
       Records: [{ cf: { config: { ...DISTRIBUTION, eventType: 'origin-request', requestId }, request } }],
     };
+    const sent = { ...request, headers: copyHeaders(request.headers) };
     const forwarded = await invoke(() => originRequest(requestEvent));
     if (!forwarded.ok) return forwarded.response;
-    if (isGenerated(forwarded.value)) return checkGenerated(forwarded.value);
+    const requestProblem = checkOriginRequestResult(sent, forwarded.value);
+    if (requestProblem) return validationError(requestProblem);
+    if (isGeneratedResponse(forwarded.value)) return toViewer(forwarded.value);
 
     const originRequestResult = forwarded.value as CloudFrontRequest;
     const s3 = await fetchFromOrigin(originRequestResult);
+    const originResponse: CloudFrontResponse = {
+      status: String(s3.status),
+      statusDescription: s3.statusText,
+      headers: s3.headers,
+    };
+    const received = { ...originResponse, headers: copyHeaders(originResponse.headers) };
     const responseEvent: CloudFrontResponseEvent = {
       Records: [
         {
           cf: {
             config: { ...DISTRIBUTION, eventType: 'origin-response', requestId },
             request: originRequestResult,
-            response: { status: String(s3.status), statusDescription: s3.statusText, headers: toHeaders(s3.headers) },
+            response: originResponse,
           },
         },
       ],
     };
-    const answered = await invoke(() => originResponse(responseEvent));
+    const answered = await invoke(() => options.originResponse(responseEvent));
     if (!answered.ok) return answered.response;
     const result = answered.value;
-    if ('body' in result && result.body !== undefined) return checkGenerated(result);
+    const responseProblem = checkOriginResponseResult(received, result);
+    if (responseProblem) return validationError(responseProblem);
+    if ('body' in result && result.body !== undefined) return toViewer(result);
     // The trigger passed S3's response through (maybe with headers changed): S3's body goes to the viewer.
-    const passed = result as CloudFrontResponse;
-    const validation = validateHeaders(passed.headers);
-    if (validation) return validation;
-    return { status: Number(passed.status), headers: fromHeaders(passed.headers), body: s3.body };
+    return { status: Number(result.status), headers: fromHeaders(result.headers ?? {}), body: s3.body };
   };
 
   async function fetchFromOrigin(request: CloudFrontRequest) {
@@ -119,10 +132,11 @@ export function createEdgePipeline(options: EdgePipelineOptions) {
         method: request.method === 'HEAD' ? 'HEAD' : 'GET',
         signal: AbortSignal.timeout(originTimeoutMs),
       });
-      const headers: Record<string, string> = {};
+      // S3's answer as it came (status, `Transfer-Encoding: chunked`, `Date`, `Server`, `x-amz-*`),
+      // but for the headers CloudFront never shows a function (`Connection`, `Keep-Alive`).
+      const headers: CloudFrontHeaders = {};
       response.headers.forEach((value, name) => {
-        if (!/^(connection|keep-alive|transfer-encoding|date|x-amz-request-id|x-amz-id-2|server)$/.test(name))
-          headers[name] = value;
+        if (!DISALLOWED_HEADER.test(name)) headers[name] = [{ key: name, value }];
       });
       return {
         status: response.status,
@@ -134,7 +148,12 @@ export function createEdgePipeline(options: EdgePipelineOptions) {
       // CloudFront answers an origin that times out with 504 and a failed connection with 502;
       // the origin-response trigger sees that status.
       const status = error instanceof Error && error.name === 'TimeoutError' ? 504 : 502;
-      return { status, statusText: STATUS_CODES[status] ?? '', headers: {}, body: Buffer.alloc(0) };
+      return {
+        status,
+        statusText: STATUS_CODES[status] ?? '',
+        headers: {} as CloudFrontHeaders,
+        body: Buffer.alloc(0),
+      };
     }
   }
 }
@@ -148,57 +167,38 @@ async function invoke<T>(run: () => Promise<T>): Promise<Invocation<T>> {
   } catch {
     return {
       ok: false,
-      response: cloudFrontError(503, new HttpError('busy', 'The Lambda function failed (LambdaExecutionError)')),
+      response: cloudFrontError(
+        503,
+        'LambdaExecutionError',
+        new HttpError('busy', 'The Lambda function returned an error (LambdaExecutionError)'),
+      ),
     };
   }
 }
 
-function isGenerated(result: CloudFrontRequest | CloudFrontResultResponse): result is CloudFrontResultResponse {
-  return 'status' in result && !('uri' in result);
+/** A generated response (checked already) as the viewer gets it. */
+function toViewer(result: CloudFrontResultResponse): EdgeResponse {
+  const body = Buffer.from(result.body ?? '', result.bodyEncoding === 'base64' ? 'base64' : 'utf8');
+  return { status: Number(result.status), headers: fromHeaders(result.headers ?? {}), body };
 }
 
-function checkGenerated(result: CloudFrontResultResponse): EdgeResponse {
-  const status = Number(result.status);
-  if (!Number.isInteger(status) || status < 200 || status > 599)
-    return validationError('the status is not an HTTP status code');
-  const invalid = validateHeaders(result.headers ?? {});
-  if (invalid) return invalid;
-  if (generatedResponseSize(result) > GENERATED_RESPONSE_LIMIT_BYTES) {
-    return validationError('the generated response is larger than 1 MB');
-  }
-  const encoding = result.bodyEncoding ?? 'text';
-  if (encoding === 'base64' && result.body && !/^[A-Za-z0-9+/]*={0,2}$/.test(result.body)) {
-    return validationError('the body is not valid base64');
-  }
-  const body = Buffer.from(result.body ?? '', encoding === 'base64' ? 'base64' : 'utf8');
-  return { status, headers: fromHeaders(result.headers ?? {}), body };
-}
-
-function validateHeaders(headers: CloudFrontHeaders): EdgeResponse | undefined {
-  for (const [name, list] of Object.entries(headers)) {
-    if (name !== name.toLowerCase()) return validationError(`header ${name} is not keyed in lower case`);
-    if (!Array.isArray(list) || list.length === 0) return validationError(`header ${name} is not a list of values`);
-    for (const entry of list) {
-      if (typeof entry.value !== 'string') return validationError(`header ${name} has a value that is not a string`);
-      if (entry.key !== undefined && entry.key.toLowerCase() !== name)
-        return validationError(`header ${name} has key ${entry.key}`);
-    }
-    if (DISALLOWED_HEADERS.test(name)) return validationError(`header ${name} may not be set by a trigger`);
-  }
-  return undefined;
-}
-
+/** CloudFront's answer to a result that fails validation: 502, `X-Cache: LambdaValidationError`, its words. */
 function validationError(reason: string): EdgeResponse {
   return cloudFrontError(
     502,
-    new HttpError('lambda_validation_error', `The Lambda function returned an invalid response: ${reason}`),
+    'LambdaValidationError',
+    new HttpError('lambda_validation_error', `${VALIDATION_FAILED}: ${reason}.`),
   );
 }
 
-function cloudFrontError(status: number, error: HttpError): EdgeResponse {
+function cloudFrontError(status: number, xCache: string, error: HttpError): EdgeResponse {
   return {
     status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'x-cache': `${xCache} from cloudfront`,
+    },
     body: Buffer.from(JSON.stringify(errorBody(error))),
   };
 }
@@ -211,6 +211,7 @@ function toHeaders(plain: Record<string, string>): CloudFrontHeaders {
 
 function fromHeaders(headers: CloudFrontHeaders): Record<string, string> {
   const plain: Record<string, string> = {};
-  for (const [name, list] of Object.entries(headers)) if (list[0]) plain[name] = list[0].value;
+  for (const [name, list] of Object.entries(headers))
+    if (list[0] && !FRAMING_HEADERS.has(name)) plain[name] = list[0].value;
   return plain;
 }

@@ -5,6 +5,9 @@
  * `If-None-Match`, `HEAD` and `X-Cache` as CloudFront answers them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody, HttpError } from '../core/errors.js';
+import type { CloudFrontHeaders } from '../edge/cloudfront.js';
+import { checkReadOnlyHeaders, DISALLOWED_HEADER, READ_ONLY_HEADERS } from '../edge/result-rules.js';
 import type { createEdgeCache } from './edge-cache.js';
 import type { EdgeResponse, ViewerRequest } from './edge-pipeline.js';
 import {
@@ -13,6 +16,7 @@ import {
   type ViewerEvent,
   type ViewerResponse,
   type ViewerResult,
+  type ViewerValue,
   viewerEvent,
 } from './viewer-function.js';
 
@@ -53,8 +57,12 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
     }
     const known = hit ? entry.hit : entry.miss;
     if (known) return known;
-    const outgoing: Record<string, string> = { 'x-cache': `${hit ? 'Hit' : 'Miss'} from cloudfront` };
+    // CloudFront's own errors (`LambdaValidationError from cloudfront`) name themselves.
+    const outgoing: Record<string, string> = {
+      'x-cache': response.headers['x-cache'] ?? `${hit ? 'Hit' : 'Miss'} from cloudfront`,
+    };
     for (const [name, value] of Object.entries(response.headers)) {
+      if (name === 'x-cache') continue;
       if (name === 'x-resizer-location') continue;
       // Server-Timing describes the transform of the miss that made the object: a hit did none (CONTRACT.md §3).
       if (hit && name === 'server-timing') continue;
@@ -73,9 +81,21 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
     const rawQuery = queryStart === -1 ? '' : rawUrl.slice(queryStart + 1);
 
     // Header names are the client's: `viewerEvent` keeps them in a map without a prototype.
-    const result = await viewerFunction(
-      viewerEvent(req.method ?? 'GET', uri, rawQuery, req.headers, req.socket.remoteAddress ?? '127.0.0.1'),
-    );
+    const event = viewerEvent(req.method ?? 'GET', uri, rawQuery, req.headers, req.socket.remoteAddress ?? '127.0.0.1');
+    const readOnly = readOnlyViewerHeaders(event.request.headers);
+    const result = await viewerFunction(event);
+    const problem = isViewerResponse(result) ? undefined : checkViewerRequestResult(readOnly, result.headers);
+    if (problem) {
+      tag(res, 'FunctionValidationError from cloudfront');
+      res.writeHead(502, {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        'x-cache': 'FunctionValidationError from cloudfront',
+      });
+      const error = new HttpError('lambda_validation_error', `${FUNCTION_VALIDATION_FAILED}: ${problem}.`);
+      res.end(JSON.stringify(errorBody(error)));
+      return;
+    }
     if (isViewerResponse(result)) {
       tag(res, 'FunctionGeneratedResponse from cloudfront');
       return sendViewerResponse(res, result);
@@ -111,6 +131,37 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
     res.writeHead(response.status, head);
     res.end(req.method === 'HEAD' ? undefined : response.body);
   };
+}
+
+/** How CloudFront words a CloudFront Functions result it refuses (`X-Cache: FunctionValidationError`). */
+const FUNCTION_VALIDATION_FAILED = 'The CloudFront function result failed validation';
+
+/** The viewer request's read-only headers as the function was handed them (it may change its event in place). */
+function readOnlyViewerHeaders(headers: Record<string, ViewerValue>): CloudFrontHeaders {
+  const kept: CloudFrontHeaders = {};
+  for (const name of READ_ONLY_HEADERS['viewer-request']) {
+    const header = headers[name];
+    if (header) kept[name] = [{ value: header.value }];
+  }
+  return kept;
+}
+
+/**
+ * The rules of "Restrictions on all edge functions" that apply to a viewer
+ * function's request: read-only headers (`Host`, `Content-Length`,
+ * `Transfer-Encoding`, `Via`) unchanged, no disallowed header added.
+ */
+function checkViewerRequestResult(
+  before: CloudFrontHeaders,
+  after: Record<string, ViewerValue> | undefined,
+): string | undefined {
+  const headers: CloudFrontHeaders = {};
+  for (const name in after) {
+    if (!Object.hasOwn(after, name)) continue;
+    if (DISALLOWED_HEADER.test(name)) return `The function tried to add a disallowed header (${name})`;
+    headers[name] = [{ value: (after[name] as ViewerValue).value }];
+  }
+  return checkReadOnlyHeaders('viewer-request', before, headers);
 }
 
 /** `If-None-Match` as RFC 9110 reads it: `*`, or a list of tags compared weakly. */

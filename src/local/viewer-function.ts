@@ -1,17 +1,20 @@
 /**
  * Runs the viewer-request CloudFront Function locally: the bundle `sls package`
  * deploys (`buildViewerFunction`, src/edge/viewer/build.ts), with the same
- * stage config baked in, in a fresh VM context whose only import is `crypto`,
- * as in cloudfront-js-2.0. Events are shaped as CloudFront presents them:
+ * stage config baked in, in a fresh VM context that holds only what
+ * cloudfront-js-2.0 documents (`runtime-check.ts`), its only imports `crypto`
+ * and `cloudfront`. Events are shaped as CloudFront presents them:
  * query names and values as the viewer sent them (not decoded), and
  * `rawQueryString()` answering the query string exactly as received.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { createContext, runInContext } from 'node:vm';
+import { runInContext } from 'node:vm';
 import { createConfig, type EdgeResizerConfig } from '../core/config.js';
+import { DISALLOWED_HEADER } from '../edge/result-rules.js';
 import { buildViewerFunction } from '../edge/viewer/build.js';
 import { type ViewerConfig, viewerConfig } from '../edge/viewer/config.js';
+import { assertRuntime2Code, createRuntime2Context } from '../edge/viewer/runtime-check.js';
 
 export type { ViewerConfig } from '../edge/viewer/config.js';
 
@@ -128,11 +131,33 @@ export function loadViewerFunction(
   const keyValueStore = options.signingKeysFile !== undefined;
   const code = buildViewerFunction({ ...viewerConfig(createConfig(), null), ...config, keyValueStore });
   const kvs = keyValueStore ? fileKeyValueStore(options.signingKeysFile as string) : undefined;
+  return runViewerCode(code, { keyValueStore: kvs, ownEvents: options.ownEvents });
+}
+
+/** The part of the `cloudfront` module's `kvs()` handle the function calls. */
+export interface ViewerKeyValueStore {
+  get(key: string): Promise<string>;
+}
+
+/**
+ * Runs viewer-function code as CloudFront Functions would: checked against
+ * runtime 2.0's documented syntax and built-ins first (`checkRuntime2Code`),
+ * then run once in a context holding only those built-ins, its imports
+ * (`crypto`, and `cloudfront` when `keyValueStore` is given) resolved to the
+ * local ones. The code may be `buildViewerFunction`'s output or the
+ * `FunctionCode` of a packaged template.
+ */
+export function runViewerCode(
+  code: string,
+  options: { keyValueStore?: ViewerKeyValueStore; ownEvents?: boolean } = {},
+): (event: ViewerEvent) => ViewerResult | Promise<ViewerResult> {
+  assertRuntime2Code(code);
+  const kvs = options.keyValueStore;
   const modules: Record<string, unknown> = {
     crypto: { createHmac, createHash },
     cloudfront: { kvs: () => kvs },
   };
-  const sandbox = createContext({
+  const sandbox = createRuntime2Context({
     require: (name: string) => {
       if (name === 'crypto' || (name === 'cloudfront' && kvs)) return modules[name];
       throw new Error(`CloudFront Functions cannot require ${name}`);
@@ -210,7 +235,10 @@ export function viewerEvent(
   const viewerHeaders: Record<string, ViewerValue> = Object.create(null);
   for (const name in headers) {
     const value = headers[name];
-    if (typeof value === 'string' && Object.hasOwn(headers, name)) viewerHeaders[name.toLowerCase()] = { value };
+    const lower = name.toLowerCase();
+    // CloudFront shows no function its disallowed headers (`Connection`, `Keep-Alive`…).
+    if (typeof value === 'string' && Object.hasOwn(headers, name) && !DISALLOWED_HEADER.test(lower))
+      viewerHeaders[lower] = { value };
   }
   return {
     version: '1.0',

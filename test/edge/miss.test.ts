@@ -27,6 +27,7 @@ import {
   type OriginResponseStore,
   toCloudFrontResult,
 } from '../../src/edge/origin-response.js';
+import { checkOriginResponseResult } from '../../src/edge/result-rules.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
 import { createS3Store } from '../../src/storage/s3-store.js';
 import { originRequestEvent, originResponseEvent } from '../helpers/events.js';
@@ -212,6 +213,30 @@ describe('miss path (origin-response → renderDerivative)', () => {
     const { result } = await miss(handler({ store, masterKey, budgetMs: 5000 }), 'width=43');
     expect(result.status).to.equal('200');
     expect((await sharp(Buffer.from(result.body ?? '', 'base64')).metadata()).width).to.equal(43);
+  });
+
+  // "Restrictions on all edge functions": Transfer-Encoding and Via are read-only in an origin-response result.
+  it("carries the origin answer's Transfer-Encoding and Via into the image and the 302, and nothing else of it", () => {
+    const origin = {
+      'transfer-encoding': [{ key: 'Transfer-Encoding', value: 'chunked' }],
+      via: [{ key: 'Via', value: '1.1 a1b2c3.cloudfront.net (CloudFront)' }],
+      'content-length': [{ key: 'Content-Length', value: '243' }],
+      'content-type': [{ key: 'Content-Type', value: 'application/xml' }],
+    };
+    const image = toCloudFrontResult(
+      { kind: 'image', headers: { 'Content-Type': 'image/webp' }, body: Buffer.from('img'), timings: {} },
+      '/x.jpg',
+      origin,
+    );
+    const redirect = toCloudFrontResult({ kind: 'stored-too-large', timings: {} }, '/x.jpg?width=9', origin);
+    for (const result of [image, redirect]) {
+      expect(checkOriginResponseResult({ status: '403', headers: origin }, result)).to.equal(undefined);
+      expect(result.headers?.['transfer-encoding']).to.deep.equal(origin['transfer-encoding']);
+      expect(result.headers?.via).to.deep.equal(origin.via);
+      expect(result.headers).to.not.have.any.keys('content-length');
+    }
+    expect(image.headers?.['content-type']?.[0]?.value).to.equal('image/webp');
+    expect(redirect.headers?.location?.[0]?.value).to.equal('/x.jpg?width=9');
   });
 
   it('computes the generated-response size from the body length, equal to the size of the built response', () => {

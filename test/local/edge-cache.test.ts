@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { createEdgeCache } from '../../src/local/edge-cache.js';
+import {
+  cacheTtlSeconds,
+  createEdgeCache,
+  ERROR_CACHING_MIN_TTL_SECONDS,
+  IMAGE_CACHE_POLICY,
+} from '../../src/local/edge-cache.js';
 import type { EdgeResponse } from '../../src/local/edge-pipeline.js';
 
 function response(body: string, cacheControl = 'public, max-age=60'): EdgeResponse {
@@ -57,5 +62,24 @@ describe('local/edge-cache', () => {
     await cache.get('/p.jpg', async () => response('p', 'private, max-age=60'));
     expect(cache.peek('/n.jpg')).to.equal(undefined);
     expect(cache.peek('/p.jpg')).to.equal(undefined);
+  });
+
+  // CloudFront Developer Guide, "Manage how long content stays in the cache (expiration)" and
+  // "Control how long CloudFront caches errors": the policy's TTLs bound the origin's Cache-Control.
+  it('keeps what says nothing for the DefaultTTL (an error for 10 s), and holds max-age within MinTTL..MaxTTL', async () => {
+    expect(cacheTtlSeconds(undefined)).to.equal(IMAGE_CACHE_POLICY.defaultTtl);
+    expect(cacheTtlSeconds('public')).to.equal(86_400);
+    expect(cacheTtlSeconds(undefined, IMAGE_CACHE_POLICY, 404)).to.equal(ERROR_CACHING_MIN_TTL_SECONDS);
+    expect(cacheTtlSeconds('max-age=999999999')).to.equal(IMAGE_CACHE_POLICY.maxTtl);
+    expect(cacheTtlSeconds('max-age=60, s-maxage=120')).to.equal(120);
+    expect(cacheTtlSeconds('no-store, max-age=60')).to.equal(0);
+    expect(cacheTtlSeconds('max-age=0')).to.equal(0);
+    let clock = 0;
+    const cache = createEdgeCache(1024 * 1024, () => clock);
+    await cache.get('/silent.jpg|*/*', async () => ({ status: 200, headers: {}, body: Buffer.from('a') }));
+    clock += 86_399_000;
+    expect(cache.peek('/silent.jpg|*/*'), 'kept for a day, as CloudFront would').to.not.equal(undefined);
+    clock += 1000;
+    expect(cache.peek('/silent.jpg|*/*')).to.equal(undefined);
   });
 });
