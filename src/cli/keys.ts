@@ -17,6 +17,8 @@ import { type KvsStore, kvsArnOf, kvsKeysAdd, kvsKeysList, kvsKeysRetire, openKv
 export const SIGNING_KEYS_FILE = 'signing-keys.json';
 /** CONTRACT.md §5's `kid`: what the viewer function accepts. */
 const KID = /^[A-Za-z0-9_-]{1,64}$/;
+/** The key of URLs signed without a `kid`: SIGNING_SECRET, unless the file has its own entry. */
+const DEFAULT_KID = 'default';
 
 interface KeyEntry {
   secret: string;
@@ -142,10 +144,14 @@ export async function keysRetire(options: KeysOptions): Promise<void> {
     return;
   }
   const keys = await readSigningKeys(options.dataDir);
+  // `default` is SIGNING_SECRET until the file names it: retiring it leaves a retired entry with no
+  // secret behind, as the KeyValueStore keeps `""` (a missing `default` falls back to SIGNING_SECRET).
+  const now = new Date().toISOString();
+  if (!keys[kid] && kid === DEFAULT_KID) keys[kid] = { secret: '', created: now };
   const entry = keys[kid];
   if (!entry) throw new CliError(`No signing key ${kid} in ${keysPath(options.dataDir)}`);
   if (!entry.retired) {
-    entry.retired = new Date().toISOString();
+    entry.retired = now;
     await writeSigningKeys(options.dataDir, keys);
   }
   process.stdout.write(`${JSON.stringify({ kid, status: 'retired', retired: entry.retired })}\n`);

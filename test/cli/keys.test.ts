@@ -86,4 +86,33 @@ describe('cli keys add|list|retire and sign --kid (issue 16, local)', () => {
     expect(generated.code, generated.stderr).to.equal(0);
     expect(JSON.parse(generated.stdout).kid).to.match(/^k\d{8}-[0-9a-f]{6}$/);
   });
+
+  it('retires default: SIGNING_SECRET URLs, cached ones included, get 403 within seconds, and sign refuses it', async function () {
+    this.timeout(120_000);
+    const signed = await cli(['sign', '/samples/fig.jpg?width=52', '--expires', '15m']);
+    expect(signed.code, signed.stderr).to.equal(0);
+    const path = signed.stdout.trim();
+    expect((await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } })).status).to.equal(200);
+    const hit = await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } });
+    expect(hit.headers.get('x-cache')).to.equal('Hit from cloudfront');
+
+    const retired = await cli(['keys', 'retire', '--kid', 'default']);
+    expect(retired.code, retired.stderr).to.equal(0);
+    expect(JSON.parse(retired.stdout)).to.include({ kid: 'default', status: 'retired' });
+    const deadline = Date.now() + 5_000;
+    let refused = await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } });
+    while (refused.status !== 403 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      refused = await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } });
+    }
+    expect(refused.status, 'within 5 s of retiring').to.equal(403);
+    expect(await refused.json()).to.include({ code: 'invalid_signature' });
+
+    const listed = JSON.parse((await cli(['keys', 'list', '--kid', 'default'])).stdout);
+    expect(listed).to.include({ kid: 'default', status: 'retired' });
+    const again = await cli(['sign', '/samples/fig.jpg?width=53']);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.match(/retired/);
+    expect((await cli(['keys', 'retire', '--kid', 'default'])).code, 'retiring twice is fine').to.equal(0);
+  });
 });
