@@ -410,6 +410,19 @@ describe('API: images', () => {
       expect((await served(key))?.equals(MOUNTAINS)).to.equal(true);
     });
 
+    it('PATCH puts floating-point noise on the 3-decimal grid: reported, stored and read back as one spelling', async () => {
+      const key = 'focal/noise.jpg';
+      await api.request('PUT', `/api/images/${key}`, { body: MOUNTAINS });
+      const tiny = await patch(key, '{"focalPoint": {"x": 1e-13, "y": 0.9}}');
+      expect(tiny.status, tiny.body.toString()).to.equal(200);
+      expect(tiny.json().focalPoint).to.deep.equal({ x: 0, y: 0.9 });
+      expect(await stored(key)).to.equal('0,0.9');
+      const sum = await patch(key, '{"focalPoint": {"x": 0.30000000000000004, "y": 0.6}}');
+      expect(sum.json().focalPoint).to.deep.equal({ x: 0.3, y: 0.6 });
+      expect(await stored(key)).to.equal('0.3,0.6');
+      expect((await api.request('GET', `/api/images/${key}`)).json().focalPoint).to.deep.equal({ x: 0.3, y: 0.6 });
+    });
+
     const badBodies: [string, unknown][] = [
       ['x over 1', { focalPoint: { x: 2, y: 0 } }],
       ['4 decimals', { focalPoint: { x: 0.1234, y: 0 } }],
