@@ -2,6 +2,7 @@
 import { isLogLevel } from '../core/log.js';
 import { ensurePlaygroundBuilt } from '../local/playground-build.js';
 import { startLocalServer } from '../local/server.js';
+import { holdPlaygroundUntil } from '../local/static.js';
 import { CliError, env } from './common.js';
 import { loadStageConfig } from './stage-config.js';
 
@@ -25,6 +26,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const playground = ensurePlaygroundBuilt({
     onBuild: () => process.stderr.write('  Building the playground (first start, or its sources changed)…\n'),
   });
+  // The server listens before the build ends (images need no playground): `/` is held until it has.
+  holdPlaygroundUntil(playground);
   const server = await startLocalServer({
     dataDir: options.dataDir,
     host: options.host,
