@@ -23,7 +23,7 @@ describe('local CDN: focal points from PATCH to the crop', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const api = (method: string, path: string, body: string | Buffer, contentType: string) =>
+  const api = (method: string, path: string, body: string | Uint8Array<ArrayBuffer>, contentType: string) =>
     fetch(`${server.url}${path}`, {
       method,
       body,
@@ -40,7 +40,12 @@ describe('local CDN: focal points from PATCH to the crop', () => {
   it('crops at a PATCHed {"x": 1e-13, "y": 0.9} as at fx=0&fy=0.9, not from the centre', async function () {
     this.timeout(60_000);
     const key = 'focal/coordinates.png';
-    const put = await api('PUT', `/api/images/${key}`, await coordinateImage(400, 200), 'application/octet-stream');
+    const put = await api(
+      'PUT',
+      `/api/images/${key}`,
+      new Uint8Array(await coordinateImage(400, 200)),
+      'application/octet-stream',
+    );
     expect(put.status, await put.clone().text()).to.equal(201);
     const patched = await api(
       'PATCH',
