@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseSigningKeys } from '../local/secrets.js';
 import { CliError, EXIT } from './common.js';
 import { type KvsStore, kvsArnOf, kvsKeysAdd, kvsKeysList, kvsKeysRetire, openKvsStore } from './keys-kvs.js';
 
@@ -62,11 +63,7 @@ export async function readSigningKeys(dataDir: string): Promise<KeyMap> {
     throw new CliError(`Cannot read ${keysPath(dataDir)}: ${(error as Error).message}`);
   }
   try {
-    const parsed = JSON.parse(text) as { keys?: unknown };
-    if (typeof parsed.keys !== 'object' || parsed.keys === null) throw new Error('no "keys" map');
-    const keys: KeyMap = Object.create(null);
-    for (const [kid, entry] of Object.entries(parsed.keys as Record<string, KeyEntry>)) keys[kid] = entry;
-    return keys;
+    return parseSigningKeys(text);
   } catch (error) {
     throw new CliError(`${keysPath(dataDir)} is not a signing keys file: ${(error as Error).message}`);
   }

@@ -4,6 +4,7 @@ import { ensurePlaygroundBuilt } from '../local/playground-build.js';
 import { startLocalServer } from '../local/server.js';
 import { holdPlaygroundUntil } from '../local/static.js';
 import { CliError, env } from './common.js';
+import { readSigningKeys } from './keys.js';
 import { loadStageConfig } from './stage-config.js';
 
 export interface ServeOptions {
@@ -21,6 +22,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (!isLogLevel(level)) throw new CliError(`LOG_LEVEL must be debug, info, warn, error or silent, not '${level}'`, 2);
   const configFile = options.config ?? env('EDGE_RESIZER_CONFIG');
   const settings = configFile ? await loadStageConfig(configFile) : {};
+  // A signing keys file broken by hand stops the start with its name, not a 500 on every signed URL.
+  await readSigningKeys(options.dataDir);
   const started = performance.now();
   // A fresh clone has no web/dist: build it alongside the start (CONTRACT.md §1).
   const playground = ensurePlaygroundBuilt({

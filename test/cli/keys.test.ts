@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -114,5 +114,29 @@ describe('cli keys add|list|retire and sign --kid (issue 16, local)', () => {
     expect(again.code).to.equal(1);
     expect(again.stderr).to.match(/retired/);
     expect((await cli(['keys', 'retire', '--kid', 'default'])).code, 'retiring twice is fine').to.equal(0);
+  });
+
+  it('a signing keys file broken by hand: the running server keeps the last good keys; serve refuses to start, naming it', async function () {
+    this.timeout(120_000);
+    const added = await cli(['keys', 'add', '--kid', 'klive']);
+    expect(added.code, added.stderr).to.equal(0);
+    const path = (await cli(['sign', '/samples/fig.jpg?width=54', '--kid', 'klive', '--expires', '15m'])).stdout.trim();
+    expect((await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } })).status).to.equal(200);
+
+    const file = join(dataDir, 'signing-keys.json');
+    await writeFile(file, '{"keys": {"klive": ', { mode: 0o600 });
+    const kept = await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } });
+    expect(kept.status, await kept.clone().text()).to.equal(200);
+    const other = path.replace('width=54', 'width=55');
+    expect((await fetch(`${server.url}${other}`)).status, 'still checked: a tampered URL').to.equal(403);
+
+    const fresh = join(dir, 'broken');
+    await mkdir(fresh);
+    await writeFile(join(fresh, 'signing-keys.json'), '{"keys": [1]}');
+    const refused = await runCli(['serve', '--port', '0', '--data-dir', fresh]);
+    expect(refused.code, refused.stderr).to.equal(1);
+    expect(refused.stderr.trim().split('\n'), refused.stderr).to.have.length(1);
+    expect(refused.stderr).to.include(join(fresh, 'signing-keys.json'));
+    expect(refused.stderr).to.match(/not a signing keys file/);
   });
 });
