@@ -77,23 +77,55 @@ export async function avifOrJpeg(encodes: {
   return smaller(jpeg, avif);
 }
 
+/** What a WebP-or-JPEG choice runs: the mozjpeg JPEG, WebP at a quality of its own scale, and a cheap baseline JPEG. */
+export interface WebpOrJpegEncodes {
+  jpeg: () => Promise<TransformResult>;
+  webp: (ownQuality: number) => Promise<TransformResult>;
+  /** Bytes of a baseline (libjpeg-turbo, no trellis) JPEG at the same quality: 5–7× faster than mozjpeg. */
+  baselineJpegBytes: () => Promise<number>;
+}
+
+/**
+ * mozjpeg's bytes per baseline JPEG byte at q80, the median over the 53
+ * downscaled cases of fixtures/photos, fixtures/calibration and fixtures/bench
+ * at 200–1600 px (range 0.735–0.910; sharp 0.35.5, 2026-12-08).
+ */
+export const MOZJPEG_PER_BASELINE_BYTE = 0.849;
+
 /**
  * WebP or the JPEG, whichever is smaller at the same look (see above). The
- * JPEG is encoded first and its bits per pixel set the WebP quality that looks
- * like it (`webpQualityMatchingJpeg`): at the table's single quality, WebP
- * looks better than the JPEG on detailed photographs (and is heavier) and
- * worse on smooth ones (and is lighter), so comparing bytes there picks by
- * look, not by efficiency. The cost is a second encode on WebP-only misses of
- * downscaled JPEGs (bench row 6 reports it).
+ * JPEG's bits per pixel set the WebP quality that looks like it
+ * (`webpQualityMatchingJpeg`): at the table's single quality, WebP looks
+ * better than the JPEG on detailed photographs (and is heavier) and worse on
+ * smooth ones (and is lighter), so comparing bytes there picks by look, not
+ * by efficiency. Both encodes always run (WebP won on all 53 downscaled cases
+ * above, 0.65–0.98× the JPEG, so no prediction can safely skip it, and the
+ * JPEG is what the WebP is compared with).
+ *
+ * With one core (`parallel` false) they run one after the other, the JPEG
+ * first. With two, they run side by side: the WebP quality is guessed from a
+ * baseline JPEG's bytes scaled by MOZJPEG_PER_BASELINE_BYTE (the quality the
+ * mozjpeg bytes give on 42 of those 53 cases, one step off on 11); once the
+ * mozjpeg JPEG is there, a wrong guess is encoded again at the exact quality.
+ * So the bytes served are the same whatever the cores (the local CDN answers
+ * what a Lambda of any size does), and the smaller of the two encodes is
+ * served: never heavier holds per request.
  */
 export async function webpOrJpeg(
-  encodes: { jpeg: () => Promise<TransformResult>; webp: (ownQuality: number) => Promise<TransformResult> },
+  encodes: WebpOrJpegEncodes,
   jpegQuality: number,
   pixels: number,
+  parallel: boolean,
 ): Promise<TransformResult> {
-  const jpeg = await encodes.jpeg();
-  const bitsPerPixel = (jpeg.data.length * 8) / pixels;
-  const webp = await encodes.webp(webpQualityMatchingJpeg(jpegQuality, bitsPerPixel));
+  const quality = (jpegBytes: number) => webpQualityMatchingJpeg(jpegQuality, (jpegBytes * 8) / pixels);
+  if (!parallel) {
+    const jpeg = await encodes.jpeg();
+    return smaller(jpeg, await encodes.webp(quality(jpeg.data.length)));
+  }
+  const guess = quality((await encodes.baselineJpegBytes()) * MOZJPEG_PER_BASELINE_BYTE);
+  const [jpeg, guessed] = await Promise.all([encodes.jpeg(), encodes.webp(guess)]);
+  const exact = quality(jpeg.data.length);
+  const webp = guess === exact ? guessed : await encodes.webp(exact);
   return smaller(jpeg, webp);
 }
 

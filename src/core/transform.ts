@@ -3,6 +3,7 @@
  * inputs are refused (§4). Input limits are checked from the header before any
  * pixel is decoded.
  */
+import { availableParallelism } from 'node:os';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { EdgeResizerConfig } from './config.js';
 import { avifQuality, avifSettings, encoderQuality, webpSettings } from './encoder-policy.js';
@@ -20,7 +21,14 @@ import type { FocalPoint, Gravity, OutputFormat, Rect, Rotation, Variant } from 
 export function configureSharpForLambda(memoryMb: number, cpus: number): void {
   sharp.cache({ memory: Math.max(16, Math.floor(memoryMb / 32)), files: 0, items: 50 });
   sharp.concurrency(Math.max(1, cpus));
+  // The sandbox may report two processors where the memory size pays for one (1,536 MB: ~0.87 vCPU).
+  wholeCores = Math.max(1, Math.min(cpus, Math.floor(memoryMb / LAMBDA_MB_PER_VCPU)));
 }
+
+/** Lambda gives one vCPU per 1,769 MB of memory ("Lambda memory and computing power"). */
+const LAMBDA_MB_PER_VCPU = 1769;
+/** Cores two encodes of one miss can run on side by side: set for a Lambda, else the machine's. */
+let wholeCores: number | undefined;
 
 /** Input formats we decode (sharp's names: AVIF is reported as `heif`). */
 const SUPPORTED_INPUTS = new Set<string>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
@@ -596,7 +604,16 @@ async function neverHeavier(render: Render, replaced: 'jpeg' | 'png', format: Ou
   if (format === 'avif') return avifOrJpeg({ avif: negotiated, jpeg });
   const pixels = plan.output.width * plan.output.height;
   const webp = (quality: number) => run(raw().webp({ quality, ...webpSettings(pixels) }), 'webp');
-  return webpOrJpeg({ jpeg, webp }, variant.quality, pixels);
+  const baselineJpegBytes = async () =>
+    (
+      await raw()
+        .flatten({ background: opaque(render.background) })
+        .jpeg({ quality: variant.quality })
+        .toBuffer()
+    ).length;
+  // A second whole core lets both encodes run at once (never-heavier.ts).
+  const parallel = (wholeCores ?? availableParallelism()) >= 2;
+  return webpOrJpeg({ jpeg, webp, baselineJpegBytes }, variant.quality, pixels, parallel);
 }
 
 /** The pipeline rendered once to raw pixels, and a factory of pipelines reading them (for encoding twice). */
