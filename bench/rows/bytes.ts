@@ -37,10 +37,10 @@ export const ACCEPTS = {
   webp: { label: 'WebP-only (old Chrome)', accept: 'image/webp,image/apng,image/*,*/*;q=0.8' },
   any: { label: '*/* (old Safari)', accept: '*/*' },
 } as const;
-type AcceptClass = keyof typeof ACCEPTS;
+export type AcceptClass = keyof typeof ACCEPTS;
 const TARGETS: Record<AcceptClass, number | undefined> = { avif: 0.7, webp: 0.97, any: undefined };
 
-interface Served {
+export interface Served {
   format: string;
   bytes: number;
   score: number;
@@ -49,7 +49,7 @@ interface Served {
   transformMs: number;
 }
 
-interface Pair {
+export interface Pair {
   photo: string;
   /** fixtures/photos + fixtures/bench (the articles' photographs, earlier runs' set) or fixtures/calibration. */
   set: 'articles' | 'calibration';
@@ -222,33 +222,55 @@ async function measureTimes(ctx: BenchContext, roundIndex: number): Promise<Time
   return times;
 }
 
+/**
+ * The equal-score lines of one Accept class, the ones with targets. Without a
+ * score (no butteraugli_main) there is no figure at equal score, only the
+ * served bytes: those lines say "not measured" and judge nothing, since a
+ * target is never held to a figure that was not measured.
+ */
+export function equalScoreLines(pairs: readonly Pair[], cls: AcceptClass, scored: boolean): Line[] {
+  const x = (v: number) => `${v.toFixed(2)}×`;
+  const target = TARGETS[cls];
+  const medianTarget = target === undefined ? undefined : `≤ ${target.toFixed(2)}×`;
+  const articlePairs = pairs.filter((p) => p.set === 'articles');
+  const measures = {
+    median: `${ACCEPTS[cls].label}, median at equal score (served: ${countOf(pairs.map((p) => p.served[cls].format))})`,
+    heaviest: `${ACCEPTS[cls].label}, the heaviest image at equal score`,
+    articles: `${ACCEPTS[cls].label}, the articles' photographs only (${articlePairs.length} pairs): median at equal score`,
+  };
+  if (!scored) {
+    return [
+      { measure: measures.median, ours: 'not measured', target: medianTarget },
+      { measure: measures.heaviest, ours: 'not measured', target: '≤ 1.00×' },
+      { measure: measures.articles, ours: 'not measured' },
+    ];
+  }
+  const ratios = pairs.map((p) => p.served[cls].equalBytes / p.jpeg.bytes);
+  const articleRatios = articlePairs.map((p) => p.served[cls].equalBytes / p.jpeg.bytes);
+  return [
+    figure(measures.median, median(ratios), x, {
+      ratio: median(ratios),
+      target: medianTarget,
+      check: target === undefined ? undefined : (r) => r <= target,
+    }),
+    figure(measures.heaviest, Math.max(...ratios), x, {
+      ratio: Math.max(...ratios),
+      target: '≤ 1.00×',
+      check: (r) => r <= 1.0005,
+    }),
+    figure(`${measures.articles}, heaviest ${x(Math.max(...articleRatios))}`, median(articleRatios), x, {
+      ratio: median(articleRatios),
+    }),
+  ];
+}
+
 function report(ctx: BenchContext, pairs: Pair[], times: Times, scoreError?: string): RowResult {
   const lines: Line[] = [];
   const x = (v: number) => `${v.toFixed(2)}×`;
   for (const cls of Object.keys(ACCEPTS) as AcceptClass[]) {
-    const ratios = pairs.map((p) => p.served[cls].equalBytes / p.jpeg.bytes);
-    const articlePairs = pairs.filter((p) => p.set === 'articles');
-    const articleRatios = articlePairs.map((p) => p.served[cls].equalBytes / p.jpeg.bytes);
     const served = pairs.map((p) => p.served[cls].bytes / p.jpeg.bytes);
-    const formats = countOf(pairs.map((p) => p.served[cls].format));
-    const target = TARGETS[cls];
     lines.push(
-      figure(`${ACCEPTS[cls].label}, median at equal score (served: ${formats})`, median(ratios), x, {
-        ratio: median(ratios),
-        target: target === undefined ? undefined : `≤ ${target.toFixed(2)}×`,
-        check: target === undefined ? undefined : (r) => r <= target,
-      }),
-      figure(`${ACCEPTS[cls].label}, the heaviest image at equal score`, Math.max(...ratios), x, {
-        ratio: Math.max(...ratios),
-        target: '≤ 1.00×',
-        check: (r) => r <= 1.0005,
-      }),
-      figure(
-        `${ACCEPTS[cls].label}, the articles' photographs only (${articlePairs.length} pairs): median at equal score, heaviest ${x(Math.max(...articleRatios))}`,
-        median(articleRatios),
-        x,
-        { ratio: median(articleRatios) },
-      ),
+      ...equalScoreLines(pairs, cls, scoreError === undefined),
       figure(
         `${ACCEPTS[cls].label}, as served: median bytes ratio (median score ${median(pairs.map((p) => p.served[cls].score)).toFixed(3)} vs JPEG ${median(pairs.map((p) => p.jpeg.score)).toFixed(3)})`,
         median(served),

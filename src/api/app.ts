@@ -33,7 +33,7 @@ import type { FunctionUrlEvent, StreamingHandler } from './lambda-stream.js';
 import { parseListingQuery, streamListing } from './listing.js';
 import { ORIGINALS_PATH, originalUrl, serveOriginal } from './originals.js';
 import { createReply, type Reply } from './reply.js';
-import { type RequestBody, requestBody } from './request-body.js';
+import { checkImageContentType, type RequestBody, requestBody } from './request-body.js';
 import { SETTINGS_PATH, serveSettings } from './stage-settings.js';
 import {
   abortStagedUpload,
@@ -165,6 +165,7 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
     const meta = parseUserMeta(request.headers);
     const focalHeader = request.headers['x-focal-point'];
     const focalPoint = focalHeader === undefined ? undefined : parseFocalPoint(focalHeader);
+    checkImageContentType(request.headers['content-type']);
     const declared = Number(request.headers['content-length']);
     // Refused on the declared length, before the body is decoded or looked at.
     if (Number.isFinite(declared)) checkOriginalBytes(declared, deps.config);

@@ -5,6 +5,7 @@
  * adapter hands it over as an unread stream (`BODY_STREAM`).
  */
 import { Readable } from 'node:stream';
+import { HttpError } from '../core/errors.js';
 import { BODY_STREAM, type FunctionUrlEvent } from './lambda-stream.js';
 
 export interface RequestBody {
@@ -40,4 +41,21 @@ export function requestBody(event: FunctionUrlEvent): RequestBody {
     },
     stream: () => streamed ?? Readable.from([inline()]),
   };
+}
+
+/**
+ * The `Content-Type`s an image body may be sent with: none, `application/octet-stream` or `image/*`.
+ * Deployed, a function URL hands a text-typed body (`text/*`, JSON, `application/x-www-form-urlencoded`,
+ * curl's default for `--data-binary`…) to the function as a UTF-8 string ("Invoking Lambda function
+ * URLs": only binary bodies arrive base64-encoded), which mangles binary beyond repair. So every other
+ * type is refused here, where the deployed and the local path both pass, before the body is read: the
+ * same 415 on both, never an image stored intact locally and mangled deployed.
+ */
+export function checkImageContentType(contentType: string | undefined): void {
+  const type = (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  if (type === '' || type === 'application/octet-stream' || /^image\/[a-z0-9.+-]+$/.test(type)) return;
+  throw new HttpError(
+    'unsupported_format',
+    `Expected Content-Type application/octet-stream or image/* for an image body but received '${type.slice(0, 100)}': text types reach the function as UTF-8 text, which mangles binary`,
+  );
 }

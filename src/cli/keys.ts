@@ -11,12 +11,15 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseSigningKeys } from '../local/secrets.js';
 import { CliError, EXIT } from './common.js';
 import { type KvsStore, kvsArnOf, kvsKeysAdd, kvsKeysList, kvsKeysRetire, openKvsStore } from './keys-kvs.js';
 
 export const SIGNING_KEYS_FILE = 'signing-keys.json';
 /** CONTRACT.md §5's `kid`: what the viewer function accepts. */
 const KID = /^[A-Za-z0-9_-]{1,64}$/;
+/** The key of URLs signed without a `kid`: SIGNING_SECRET, unless the file has its own entry. */
+const DEFAULT_KID = 'default';
 
 interface KeyEntry {
   secret: string;
@@ -60,11 +63,7 @@ export async function readSigningKeys(dataDir: string): Promise<KeyMap> {
     throw new CliError(`Cannot read ${keysPath(dataDir)}: ${(error as Error).message}`);
   }
   try {
-    const parsed = JSON.parse(text) as { keys?: unknown };
-    if (typeof parsed.keys !== 'object' || parsed.keys === null) throw new Error('no "keys" map');
-    const keys: KeyMap = Object.create(null);
-    for (const [kid, entry] of Object.entries(parsed.keys as Record<string, KeyEntry>)) keys[kid] = entry;
-    return keys;
+    return parseSigningKeys(text);
   } catch (error) {
     throw new CliError(`${keysPath(dataDir)} is not a signing keys file: ${(error as Error).message}`);
   }
@@ -142,10 +141,14 @@ export async function keysRetire(options: KeysOptions): Promise<void> {
     return;
   }
   const keys = await readSigningKeys(options.dataDir);
+  // `default` is SIGNING_SECRET until the file names it: retiring it leaves a retired entry with no
+  // secret behind, as the KeyValueStore keeps `""` (a missing `default` falls back to SIGNING_SECRET).
+  const now = new Date().toISOString();
+  if (!keys[kid] && kid === DEFAULT_KID) keys[kid] = { secret: '', created: now };
   const entry = keys[kid];
   if (!entry) throw new CliError(`No signing key ${kid} in ${keysPath(options.dataDir)}`);
   if (!entry.retired) {
-    entry.retired = new Date().toISOString();
+    entry.retired = now;
     await writeSigningKeys(options.dataDir, keys);
   }
   process.stdout.write(`${JSON.stringify({ kid, status: 'retired', retired: entry.retired })}\n`);

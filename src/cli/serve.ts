@@ -2,7 +2,9 @@
 import { isLogLevel } from '../core/log.js';
 import { ensurePlaygroundBuilt } from '../local/playground-build.js';
 import { startLocalServer } from '../local/server.js';
+import { holdPlaygroundUntil } from '../local/static.js';
 import { CliError, env } from './common.js';
+import { readSigningKeys } from './keys.js';
 import { loadStageConfig } from './stage-config.js';
 
 export interface ServeOptions {
@@ -20,11 +22,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (!isLogLevel(level)) throw new CliError(`LOG_LEVEL must be debug, info, warn, error or silent, not '${level}'`, 2);
   const configFile = options.config ?? env('EDGE_RESIZER_CONFIG');
   const settings = configFile ? await loadStageConfig(configFile) : {};
+  // A signing keys file broken by hand stops the start with its name, not a 500 on every signed URL.
+  await readSigningKeys(options.dataDir);
   const started = performance.now();
   // A fresh clone has no web/dist: build it alongside the start (CONTRACT.md §1).
   const playground = ensurePlaygroundBuilt({
     onBuild: () => process.stderr.write('  Building the playground (first start, or its sources changed)…\n'),
   });
+  // The server listens before the build ends (images need no playground): `/` is held until it has.
+  holdPlaygroundUntil(playground);
   const server = await startLocalServer({
     dataDir: options.dataDir,
     host: options.host,

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { createConfig } from '../core/config.js';
 import { parseStageSettings, type StageSettings } from '../core/config-schema.js';
-import { parseImageParams } from '../core/params.js';
+import { canonicalParams, parseImageParams } from '../core/params.js';
 import { CliError, EXIT } from './common.js';
 
 export async function loadStageConfig(file: string): Promise<StageSettings> {
@@ -25,11 +25,11 @@ export async function loadStageConfig(file: string): Promise<StageSettings> {
   }
   try {
     return parseStageSettings(json, {
-      // A preset must be a valid URL of this stage: its own limits (maxDimension) apply.
-      checkPreset: (query) => {
-        const limits = (json as { limits?: { maxDimension?: unknown } }).limits;
-        const maxDimension = typeof limits?.maxDimension === 'number' ? limits.maxDimension : undefined;
-        parseImageParams(query, createConfig(maxDimension ? { limits: { maxDimension } } : {}));
+      // A preset must be a URL this stage answers: its own widths, width policy and limits apply,
+      // and the canonical form (where the width allow-list is applied) must accept it too.
+      checkPreset: (query, _name, stage) => {
+        const config = createConfig(stage);
+        canonicalParams(parseImageParams(query, config), config);
       },
     });
   } catch (error) {

@@ -69,8 +69,10 @@ export interface StageSettingsOptions {
   /**
    * Checks one preset's query string against the URL rules (the caller passes
    * the parameter parser, so this module stays free of it); throws to refuse.
+   * `stage` holds every other setting of the file, already checked, so the
+   * preset is judged by the stage's own widths, policy and limits.
    */
-  checkPreset?: (query: string, name: string) => void;
+  checkPreset?: (query: string, name: string, stage: Readonly<StageSettings>) => void;
   /** One source of several that are merged later: skip the checks across fields. @default false */
   partial?: boolean;
 }
@@ -176,6 +178,8 @@ export function parseStageSettings(input: unknown, options: StageSettingsOptions
     for (const [name, query] of Object.entries(presets)) {
       const path = `presets.${name}`;
       if (!PRESET_NAME.test(name)) fail('a preset name', 'letters, digits, _ or -, at most 64', name);
+      // `__proto__`, `constructor`…: names every JavaScript object already has, which no lookup of `?preset=` can tell apart.
+      if (name in Object.prototype) fail('a preset name', 'a name that is not a JavaScript object property', name);
       if (typeof query !== 'string' || query.trim() === '')
         fail(path, 'a query string like width=640&height=360', query);
       const pairs = query.replace(/^\?/, '').split('&');
@@ -186,7 +190,7 @@ export function parseStageSettings(input: unknown, options: StageSettingsOptions
       }
       if (options.checkPreset) {
         try {
-          options.checkPreset(query.replace(/^\?/, ''), name);
+          options.checkPreset(query.replace(/^\?/, ''), name, settings);
         } catch (error) {
           throw new StageConfigError(path, `${path}: ${error instanceof Error ? error.message : String(error)}`);
         }

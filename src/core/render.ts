@@ -16,9 +16,10 @@ import type { AdmissionGate } from './admission.js';
 import { type EdgeResizerConfig, GENERATED_RESPONSE_LIMIT_BYTES } from './config.js';
 import { decryptInto, TAG_BYTES } from './envelope.js';
 import { busyError, HttpError } from './errors.js';
+import { readStoredFocalPoint } from './focal-point.js';
 import { originalTooLarge } from './limits.js';
 import { describeError, type Logger } from './log.js';
-import type { FocalPoint, Variant } from './params.js';
+import type { Variant } from './params.js';
 import { createPlaintextPool, type PlaintextPool } from './plaintext-pool.js';
 import { inspectImage, type TransformOptions, type TransformResult, transformImage } from './transform.js';
 
@@ -142,15 +143,8 @@ export function originalRevision(metadata: Readonly<Record<string, string>>): st
   return createHash('sha256').update(parts.join('\n')).digest('base64url').slice(0, 22);
 }
 
-/** The stored focal point `x,y` (fractions 0..1), or undefined when absent or malformed. */
-export function parseStoredFocalPoint(value: string | undefined): FocalPoint | undefined {
-  const match = /^\s*([0-9]*\.?[0-9]+)\s*,\s*([0-9]*\.?[0-9]+)\s*$/.exec(value ?? '');
-  if (!match) return undefined;
-  const x = Number(match[1]);
-  const y = Number(match[2]);
-  if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1)) return undefined;
-  return { x, y };
-}
+/** The stored focal point `x,y` (fractions 0..1), or undefined when absent or malformed: focal-point.ts reads it. */
+export const parseStoredFocalPoint = readStoredFocalPoint;
 
 /** Bytes of a generated response with this body (sent as base64) and these headers, as CloudFront counts them. */
 export function generatedResponseBytes(bodyBytes: number, headers: Readonly<Record<string, string>>): number {

@@ -3,11 +3,13 @@
  * inputs are refused (§4). Input limits are checked from the header before any
  * pixel is decoded.
  */
+import { availableParallelism } from 'node:os';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { EdgeResizerConfig } from './config.js';
-import { avifQuality, avifSettings, encoderQuality, webpQualityMatchingJpeg, webpSettings } from './encoder-policy.js';
+import { avifQuality, avifSettings, encoderQuality, webpSettings } from './encoder-policy.js';
 import { busyError, HttpError } from './errors.js';
 import { checkInputPixels, checkOriginalBytes, tooManyPixels } from './limits.js';
+import { avifOrJpeg, JPEG_KEPT_AT_SCALE, lossyOrPng, webpOrJpeg } from './never-heavier.js';
 import type { FocalPoint, Gravity, OutputFormat, Rect, Rotation, Variant } from './params.js';
 
 /**
@@ -19,7 +21,14 @@ import type { FocalPoint, Gravity, OutputFormat, Rect, Rotation, Variant } from 
 export function configureSharpForLambda(memoryMb: number, cpus: number): void {
   sharp.cache({ memory: Math.max(16, Math.floor(memoryMb / 32)), files: 0, items: 50 });
   sharp.concurrency(Math.max(1, cpus));
+  // The sandbox may report two processors where the memory size pays for one (1,536 MB: ~0.87 vCPU).
+  wholeCores = Math.max(1, Math.min(cpus, Math.floor(memoryMb / LAMBDA_MB_PER_VCPU)));
 }
+
+/** Lambda gives one vCPU per 1,769 MB of memory ("Lambda memory and computing power"). */
+const LAMBDA_MB_PER_VCPU = 1769;
+/** Cores two encodes of one miss can run on side by side: set for a Lambda, else the machine's. */
+let wholeCores: number | undefined;
 
 /** Input formats we decode (sharp's names: AVIF is reported as `heif`). */
 const SUPPORTED_INPUTS = new Set<string>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
@@ -242,13 +251,8 @@ export async function transformImage(
 
     const negotiated = variant.format === 'auto-webp' || variant.format === 'auto-avif';
     const fallback = negotiated && !animated ? replacedFormat(inputInfo) : undefined;
-    if (fallback === 'png') {
-      return await neverHeavierThanPng(render, format);
-    }
     const encoder = fallback === 'jpeg' && format === 'webp' && keepsJpegScale(inputInfo, plan) ? 'jpeg' : format;
-    if (fallback === 'jpeg' && encoder === 'webp') {
-      return await neverHeavierThanJpeg(render);
-    }
+    if (fallback && encoder !== fallback) return await neverHeavier(render, fallback, encoder);
     let pipeline = geometry(render, encoder, animated);
     pipeline = finish(pipeline, inputInfo);
     pipeline = encode(pipeline, encoder, variant.quality, plan.output);
@@ -563,56 +567,7 @@ async function smartCropOfFirstFrame(
   return { kind: 'crop', scaled, box: { x, y, width, height } };
 }
 
-/**
- * §3's "never heavier" against a JPEG: `format=auto` answers no more bytes than
- * the mozjpeg JPEG it replaces at the same perceived quality. Measured by
- * butteraugli 3-norm (the metric of the quality scale and of bench row 6) on
- * the 19 photographs of fixtures/photos, fixtures/calibration and
- * fixtures/bench at 400/800/1600 px (52 cases; mozjpeg q80 against each
- * encoder's bytes at the JPEG's score, interpolated between q74/82/90), sharp
- * 0.35.5, 2026-12-01:
- *
- * | negotiated vs mozjpeg q80, at equal score     | median | range       | loses (> 1.00×) |
- * |-----------------------------------------------|--------|-------------|-----------------|
- * | AVIF (efforts 1/2/0 then; 3 now: 0.678×)      | 0.76×  | 0.48–0.94×  | 0 of 52         |
- * | WebP effort 6, JPEG original downscaled       | 0.87×  | 0.51–1.05×  | 2 of 40         |
- * | WebP effort 6, JPEG original at its own size  | 1.03×  | 0.78–1.12×  | 8 of 12         |
- *
- * And by scale, WebP effort 6 at equal score on the 12 photographs 1600 px wide:
- *
- * | output width (scale)  | median | range      | loses    |
- * |-----------------------|--------|------------|----------|
- * | 400 (0.25)            | 0.87×  | 0.51–0.97× | 0 of 12  |
- * | 800 (0.50)            | 0.90×  | 0.57–1.05× | 2 of 12  |
- * | 1100 (0.69)           | 0.96×  | 0.66–1.04× | 3 of 12  |
- * | 1300 (0.81)           | 0.96×  | 0.75–1.06× | 3 of 12  |
- * | 1450 (0.91)           | 1.00×  | 0.79–1.11× | 7 of 12  |
- * | 1600 (1.00)           | 1.03×  | 0.78–1.12× | 8 of 12  |
- *
- * (Each ratio interpolates between two measured qualities: ±0.03–0.07 between runs at other
- * quality steps.)
- *
- * A JPEG re-encoded near its own scale keeps its 8×8 grid and its already
- * quantized detail, which mozjpeg stores cheaply and WebP does not; a
- * downscale takes that advantage away. So: AVIF is served as it is (no second
- * encode, it never lost); a JPEG original kept at 2/3 of its linear size or
- * more (every loss measured above 0.5 was at 0.69 or more; below 2/3, WebP won
- * 0.83–0.89× on the three cases at 0.56–0.63) is served as the JPEG without
- * trying WebP; otherwise `neverHeavierThanJpeg` encodes the JPEG, then WebP
- * at the quality that matches that JPEG's look, and serves the smaller. Over
- * the 52 cases (in-sample: the fit below was made on them) this serves WebP on
- * 37 and a median 0.90× at equal score; the two that lose are storm-road and
- * raindrops-leaves at 800 px (scale 0.5: 1.05× and 1.004×, WebP smaller at its
- * matched quality but scoring worse than predicted). Keeping the JPEG from 0.5
- * up removes them but serves the JPEG on half the cases (median 1.00×). The
- * rule this replaces compared bytes at the table's quality and tried WebP only
- * under 1.25 JPEG bits per pixel (chosen by SSIM): it served the JPEG where
- * butteraugli says WebP is 0.83–0.96× at equal look, and WebP where it is
- * 1.18× (fig.jpg at 1600 px).
- */
-const JPEG_KEPT_AT_SCALE = 2 / 3;
-
-/** Whether a JPEG original is re-encoded at ≥ JPEG_KEPT_AT_SCALE of its linear size (see above). */
+/** Whether a JPEG original is re-encoded at ≥ JPEG_KEPT_AT_SCALE of its linear size (never-heavier.ts says why). */
 function keepsJpegScale(input: ImageInfo, plan: Plan): boolean {
   return input.format === 'jpeg' && linearScale(plan) >= JPEG_KEPT_AT_SCALE;
 }
@@ -628,25 +583,37 @@ function linearScale(plan: Plan): number {
 }
 
 /**
- * WebP or the JPEG, whichever is smaller at the same look (see above). The
- * decode and resize are shared through a raw buffer; the JPEG is encoded first
- * and its bits per pixel set the WebP quality that looks like it
- * (`webpQualityMatchingJpeg`): at the table's single quality, WebP looks
- * better than the JPEG on detailed photographs (and is heavier) and worse on
- * smooth ones (and is lighter), so comparing bytes there picks by look, not
- * by efficiency. The cost is a second encode on WebP-only misses of
- * downscaled JPEGs (bench row 6 reports it); AVIF misses never pay it.
+ * §3's "never heavier" (never-heavier.ts): the negotiated encode and the
+ * JPEG/PNG it replaces, both from one render's raw pixels. Rendered as for
+ * the negotiated format, which keeps a transparent `bg` padding; the JPEG is
+ * flattened onto `bg`.
  */
-async function neverHeavierThanJpeg(render: Render): Promise<TransformResult> {
+async function neverHeavier(render: Render, replaced: 'jpeg' | 'png', format: OutputFormat): Promise<TransformResult> {
   const { plan, variant } = render;
-  // Rendered as for WebP, which keeps a transparent `bg` padding; the JPEG is flattened onto `bg` (§3).
-  const raw = await rawRender(render, 'webp');
-  const flat = raw().flatten({ background: opaque(render.background) });
-  const jpeg = await run(encode(flat, 'jpeg', variant.quality, plan.output), 'jpeg');
-  const bitsPerPixel = (jpeg.data.length * 8) / (plan.output.width * plan.output.height);
-  const quality = webpQualityMatchingJpeg(variant.quality, bitsPerPixel);
-  const webp = await run(raw().webp({ quality, ...webpSettings(plan.output.width * plan.output.height) }), 'webp');
-  return webp.data.length < jpeg.data.length ? webp : jpeg;
+  const raw = await rawRender(render, format);
+  const negotiated = () => run(encode(raw(), format, variant.quality, plan.output), format);
+  const jpeg = () =>
+    run(encode(raw().flatten({ background: opaque(render.background) }), 'jpeg', variant.quality, plan.output), 'jpeg');
+  if (replaced === 'png') {
+    return lossyOrPng({
+      negotiated,
+      fastPng: () => raw().png({ compressionLevel: 1, adaptiveFiltering: true }).toBuffer(),
+      png: () => run(encode(raw(), 'png', variant.quality, plan.output), 'png'),
+    });
+  }
+  if (format === 'avif') return avifOrJpeg({ avif: negotiated, jpeg });
+  const pixels = plan.output.width * plan.output.height;
+  const webp = (quality: number) => run(raw().webp({ quality, ...webpSettings(pixels) }), 'webp');
+  const baselineJpegBytes = async () =>
+    (
+      await raw()
+        .flatten({ background: opaque(render.background) })
+        .jpeg({ quality: variant.quality })
+        .toBuffer()
+    ).length;
+  // A second whole core lets both encodes run at once (never-heavier.ts).
+  const parallel = (wholeCores ?? availableParallelism()) >= 2;
+  return webpOrJpeg({ jpeg, webp, baselineJpegBytes }, variant.quality, pixels, parallel);
 }
 
 /** The pipeline rendered once to raw pixels, and a factory of pipelines reading them (for encoding twice). */
@@ -662,28 +629,6 @@ async function rawRender(render: Render, format: OutputFormat): Promise<() => Sh
     });
     return inputInfo.untaggedSrgb ? pipeline : pipeline.withIccProfile('srgb');
   };
-}
-
-/**
- * §3's "never heavier" against a PNG original: a zlib level 1 PNG is cheap (23
- * ms vs 729 ms for level 8 at 533×800) and 1.4–1.6× the level-8 size on photo
- * PNGs, 4.2–4.8× on flat graphics (solid, stripes, 1 px checks, line art at
- * 512²). WebP/AVIF of photo PNGs are 0.05–0.07× the PNG (3 of 3), so a lossy
- * result under 1/16 of the fast PNG cannot be beaten by the real one (photo
- * PNGs: 1/25); the slow level-8 PNG runs only where it may win: graphics,
- * where it is fast. PNG originals cost 1.38–1.47× an explicit-format miss (the
- * raw copy and the fast PNG).
- */
-async function neverHeavierThanPng(render: Render, format: OutputFormat): Promise<TransformResult> {
-  const { plan, variant } = render;
-  const raw = await rawRender(render, format);
-  const [negotiated, estimate] = await Promise.all([
-    run(encode(raw(), format, variant.quality, plan.output), format),
-    raw().png({ compressionLevel: 1, adaptiveFiltering: true }).toBuffer(),
-  ]);
-  if (negotiated.data.length < estimate.length / 16) return negotiated;
-  const png = await run(encode(raw(), 'png', variant.quality, plan.output), 'png');
-  return png.data.length < negotiated.data.length ? png : negotiated;
 }
 
 /**

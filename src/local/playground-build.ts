@@ -56,7 +56,7 @@ export async function ensurePlaygroundBuilt(
     const manifest = require.resolve('vite/package.json');
     vite = join(dirname(manifest), (require(manifest) as { bin: { vite: string } }).bin.vite);
   } catch {
-    return { state: 'unavailable', reason: 'Vite is not installed (npm ci installs it)', ms: ms() };
+    return { state: 'unavailable', reason: 'Vite is not installed', ms: ms() };
   }
   options.onBuild?.();
   return new Promise((resolve) => {

@@ -1,7 +1,8 @@
 /**
  * The playground's files: `web/dist/index.html` at `/`, everything else under
- * `/_playground/`, nothing outside that folder; a placeholder page while it is
- * not built (`edge-resizer serve` builds it, see playground-build.ts).
+ * `/_playground/`, nothing outside that folder. `/` waits for the build that
+ * `edge-resizer serve` runs on a fresh clone (playground-build.ts), and never
+ * asks the user to build anything.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -45,17 +46,73 @@ export async function serveStatic(res: ServerResponse, root: URL, file: string, 
   return true;
 }
 
-/** `file` of the playground (`index.html` for `/`), the placeholder page, or a 404. */
-export async function servePlayground(res: ServerResponse, file: string, method = 'GET'): Promise<void> {
-  if (await serveStatic(res, PLAYGROUND_DIR, file, method)) return;
+/**
+ * The playground's build in flight (`edge-resizer serve` starts it beside the
+ * server, see playground-build.ts): `/` waits for it rather than answering a
+ * page about a build the user need not do. Set once per process, by `serve`.
+ */
+let build: Promise<unknown> | undefined;
+let buildSettled = true;
+/** Why the playground cannot be shown, once a build has failed. */
+let unavailableReason: string | undefined;
+
+export function holdPlaygroundUntil(pending: Promise<{ state: string; reason?: string }>): void {
+  buildSettled = false;
+  unavailableReason = undefined;
+  build = pending.then(
+    (result) => {
+      buildSettled = true;
+      if (result.state === 'unavailable') unavailableReason = result.reason;
+    },
+    () => {
+      buildSettled = true;
+    },
+  );
+}
+
+/** How long `/` is held for a build before it answers a page that reloads itself (a build takes 1–3 s). */
+export const PLAYGROUND_HOLD_MS = 15_000;
+
+/** `file` of the playground (`index.html` for `/`), held while its build runs; a page saying why it is absent; or a 404. */
+export async function servePlayground(
+  res: ServerResponse,
+  file: string,
+  method = 'GET',
+  root: URL = PLAYGROUND_DIR,
+): Promise<void> {
+  if (!buildSettled && build) {
+    let timer: NodeJS.Timeout | undefined;
+    const held = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, PLAYGROUND_HOLD_MS);
+    });
+    await Promise.race([build, held]);
+    clearTimeout(timer);
+  }
+  if (await serveStatic(res, root, file, method)) return;
   if (file === 'index.html') {
+    const page = buildSettled ? unavailablePage(unavailableReason) : BUILDING_PAGE;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(method === 'HEAD' ? undefined : PLACEHOLDER_PAGE);
+    res.end(method === 'HEAD' ? undefined : page);
     return;
   }
   sendError(res, new HttpError('not_found', 'Not found'));
 }
 
-const PLACEHOLDER_PAGE = `<!doctype html><meta charset="utf-8"><title>edge-resizer</title>
-<h1>edge-resizer</h1><p>The playground is not built yet: run <code>npm run build:web</code>, then reload.</p>
-<p>Try <a href="/samples/mountains.jpg?width=400">/samples/mountains.jpg?width=400</a>.</p>`;
+const SAMPLE_LINK = '<p>Try <a href="/samples/mountains.jpg?width=400">/samples/mountains.jpg?width=400</a>.</p>';
+
+/** Still building after the hold: the page reloads itself until the playground is there. */
+const BUILDING_PAGE = `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>edge-resizer</title>
+<h1>edge-resizer</h1><p>The playground is being built (first start, or its sources changed); this page reloads itself.</p>
+${SAMPLE_LINK}`;
+
+/** No playground and no build to wait for: says why (the server's start line says it too); images work regardless. */
+function unavailablePage(reason: string | undefined): string {
+  const why = reason ? `: ${escapeHtml(reason)}` : '';
+  return `<!doctype html><meta charset="utf-8"><title>edge-resizer</title>
+<h1>edge-resizer</h1><p>The playground is not available${why}. Image URLs and the API work without it.</p>
+${SAMPLE_LINK}`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -8,13 +8,14 @@
  * `rawQueryString()` answering the query string exactly as received.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import { runInContext } from 'node:vm';
 import { createConfig, type EdgeResizerConfig } from '../core/config.js';
+import { createLogger } from '../core/log.js';
 import { DISALLOWED_HEADER } from '../edge/result-rules.js';
 import { buildViewerFunction } from '../edge/viewer/build.js';
 import { type ViewerConfig, viewerConfig } from '../edge/viewer/config.js';
 import { assertRuntime2Code, createRuntime2Context } from '../edge/viewer/runtime-check.js';
+import { signingKeysReader } from './secrets.js';
 
 export type { ViewerConfig } from '../edge/viewer/config.js';
 
@@ -65,6 +66,8 @@ export interface LoadViewerOptions {
    * invocation its own event
    */
   ownEvents?: boolean;
+  /** Where a broken `signingKeysFile` is reported. @default an `error` log line on stdout */
+  onSigningKeysError?: (message: string) => void;
 }
 
 /**
@@ -82,30 +85,14 @@ export interface SigningKeysFile {
 }
 
 /** The `cloudfront` module's `kvs()` over the keys file: `get` rejects for a missing key, as deployed. */
-function fileKeyValueStore(path: string) {
-  let seen = '';
-  let keys: SigningKeysFile['keys'] = Object.create(null);
-  const current = () => {
-    let stamp = 'missing';
-    try {
-      const stats = statSync(path);
-      stamp = `${stats.mtimeMs}:${stats.size}:${stats.ino}`;
-    } catch {
-      // No file: no keys but the baked default.
-    }
-    if (stamp !== seen) {
-      seen = stamp;
-      keys = Object.create(null);
-      if (stamp !== 'missing') {
-        const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<SigningKeysFile>;
-        for (const [kid, entry] of Object.entries(parsed.keys ?? {})) keys[kid] = entry;
-      }
-    }
-    return keys;
-  };
+function fileKeyValueStore(path: string, onInvalid: (message: string) => void) {
+  const current = signingKeysReader(path, onInvalid);
   return {
     get: async (kid: string): Promise<string> => {
-      const entry = current()[kid];
+      const keys = current();
+      // A file never read whole: no key, and no fallback to the baked default either.
+      if (keys === 'unreadable') return '';
+      const entry = keys[kid];
       if (!entry) throw new Error(`The key ${kid} does not exist`);
       return entry.retired ? '' : entry.secret;
     },
@@ -130,7 +117,12 @@ export function loadViewerFunction(
 ): (event: ViewerEvent) => ViewerResult | Promise<ViewerResult> {
   const keyValueStore = options.signingKeysFile !== undefined;
   const code = buildViewerFunction({ ...viewerConfig(createConfig(), null), ...config, keyValueStore });
-  const kvs = keyValueStore ? fileKeyValueStore(options.signingKeysFile as string) : undefined;
+  const kvs = keyValueStore
+    ? fileKeyValueStore(
+        options.signingKeysFile as string,
+        options.onSigningKeysError ?? ((message) => createLogger('error').error('signing_keys_invalid', { message })),
+      )
+    : undefined;
   return runViewerCode(code, { keyValueStore: kvs, ownEvents: options.ownEvents });
 }
 

@@ -340,6 +340,40 @@ describe('API: images', () => {
     });
   });
 
+  describe('Content-Type of an image body', () => {
+    const PNG = fixture('photos/dogs-portrait.png');
+    for (const type of [
+      'text/plain',
+      'text/plain; charset=utf-8',
+      'application/json',
+      'application/x-www-form-urlencoded',
+    ]) {
+      it(`refuses ${type} with 415 unsupported_format before reading the body, storing nothing`, async () => {
+        const before = { originals: await api.originalKeys(), items: (await api.items()).length };
+        for (const [method, path] of [
+          ['POST', '/api/images'],
+          ['PUT', '/api/images/types/text.png'],
+        ] as const) {
+          const response = await api.request(method, path, { body: PNG, headers: { 'content-type': type } });
+          expectError(response, 415, 'unsupported_format');
+          expect(response.json().message).to.include('application/octet-stream or image/*');
+        }
+        expect(await api.originalKeys()).to.deep.equal(before.originals);
+        expect((await api.items()).length).to.equal(before.items);
+      });
+    }
+
+    it('takes none, application/octet-stream and image/*, and stores the bytes intact', async () => {
+      for (const [index, type] of [undefined, 'application/octet-stream', 'image/png', 'IMAGE/JPEG'].entries()) {
+        const key = `types/ok-${index}.png`;
+        const headers: Record<string, string> = type === undefined ? {} : { 'content-type': type };
+        const response = await api.request('PUT', `/api/images/${key}`, { body: PNG, headers });
+        expect(response.status, `${type}: ${response.body.toString()}`).to.equal(201);
+        expect((await served(key))?.equals(PNG), String(type)).to.equal(true);
+      }
+    });
+  });
+
   describe('focal points (issue 14)', () => {
     const patch = (key: string, body: unknown) =>
       api.request('PATCH', `/api/images/${key}`, {
@@ -408,6 +442,19 @@ describe('API: images', () => {
       expect(await stored(key)).to.equal(undefined);
       expect((await api.request('GET', `/api/images/${key}`)).json().focalPoint).to.equal(null);
       expect((await served(key))?.equals(MOUNTAINS)).to.equal(true);
+    });
+
+    it('PATCH puts floating-point noise on the 3-decimal grid: reported, stored and read back as one spelling', async () => {
+      const key = 'focal/noise.jpg';
+      await api.request('PUT', `/api/images/${key}`, { body: MOUNTAINS });
+      const tiny = await patch(key, '{"focalPoint": {"x": 1e-13, "y": 0.9}}');
+      expect(tiny.status, tiny.body.toString()).to.equal(200);
+      expect(tiny.json().focalPoint).to.deep.equal({ x: 0, y: 0.9 });
+      expect(await stored(key)).to.equal('0,0.9');
+      const sum = await patch(key, '{"focalPoint": {"x": 0.30000000000000004, "y": 0.6}}');
+      expect(sum.json().focalPoint).to.deep.equal({ x: 0.3, y: 0.6 });
+      expect(await stored(key)).to.equal('0.3,0.6');
+      expect((await api.request('GET', `/api/images/${key}`)).json().focalPoint).to.deep.equal({ x: 0.3, y: 0.6 });
     });
 
     const badBodies: [string, unknown][] = [

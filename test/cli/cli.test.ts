@@ -111,6 +111,13 @@ describe('cli (edge-resizer)', () => {
       ['limit.json', '{"limits": {"maxDimension": "big"}}', /for limits\.maxDimension but received 'big'/],
       ['preset.json', '{"presets": {"card": "width=0"}}', /presets\.card: .*width/],
       ['broken.json', '{"presets": ', /is not JSON/],
+      // Presets no URL could use: a name every object has, a width the stage's own allow-list refuses.
+      ['proto.json', '{"presets": {"__proto__": "width=100"}}', /preset name .*'__proto__'/],
+      [
+        'widths.json',
+        '{"allowedWidths": [100, 200], "widthPolicy": "reject", "presets": {"wide": "width=333"}}',
+        /presets\.wide: .*333/,
+      ],
     ];
     for (const [name, content, message] of refusals) {
       it(`exits 2 with one line for ${name}`, async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -85,5 +85,58 @@ describe('cli keys add|list|retire and sign --kid (issue 16, local)', () => {
     const generated = await cli(['keys', 'add']);
     expect(generated.code, generated.stderr).to.equal(0);
     expect(JSON.parse(generated.stdout).kid).to.match(/^k\d{8}-[0-9a-f]{6}$/);
+  });
+
+  it('retires default: SIGNING_SECRET URLs, cached ones included, get 403 within seconds, and sign refuses it', async function () {
+    this.timeout(120_000);
+    const signed = await cli(['sign', '/samples/fig.jpg?width=52', '--expires', '15m']);
+    expect(signed.code, signed.stderr).to.equal(0);
+    const path = signed.stdout.trim();
+    expect((await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } })).status).to.equal(200);
+    const hit = await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } });
+    expect(hit.headers.get('x-cache')).to.equal('Hit from cloudfront');
+
+    const retired = await cli(['keys', 'retire', '--kid', 'default']);
+    expect(retired.code, retired.stderr).to.equal(0);
+    expect(JSON.parse(retired.stdout)).to.include({ kid: 'default', status: 'retired' });
+    const deadline = Date.now() + 5_000;
+    let refused = await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } });
+    while (refused.status !== 403 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      refused = await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } });
+    }
+    expect(refused.status, 'within 5 s of retiring').to.equal(403);
+    expect(await refused.json()).to.include({ code: 'invalid_signature' });
+
+    const listed = JSON.parse((await cli(['keys', 'list', '--kid', 'default'])).stdout);
+    expect(listed).to.include({ kid: 'default', status: 'retired' });
+    const again = await cli(['sign', '/samples/fig.jpg?width=53']);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.match(/retired/);
+    expect((await cli(['keys', 'retire', '--kid', 'default'])).code, 'retiring twice is fine').to.equal(0);
+  });
+
+  it('a signing keys file broken by hand: the running server keeps the last good keys; serve refuses to start, naming it', async function () {
+    this.timeout(120_000);
+    const added = await cli(['keys', 'add', '--kid', 'klive']);
+    expect(added.code, added.stderr).to.equal(0);
+    const path = (await cli(['sign', '/samples/fig.jpg?width=54', '--kid', 'klive', '--expires', '15m'])).stdout.trim();
+    expect((await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } })).status).to.equal(200);
+
+    const file = join(dataDir, 'signing-keys.json');
+    await writeFile(file, '{"keys": {"klive": ', { mode: 0o600 });
+    const kept = await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } });
+    expect(kept.status, await kept.clone().text()).to.equal(200);
+    const other = path.replace('width=54', 'width=55');
+    expect((await fetch(`${server.url}${other}`)).status, 'still checked: a tampered URL').to.equal(403);
+
+    const fresh = join(dir, 'broken');
+    await mkdir(fresh);
+    await writeFile(join(fresh, 'signing-keys.json'), '{"keys": [1]}');
+    const refused = await runCli(['serve', '--port', '0', '--data-dir', fresh]);
+    expect(refused.code, refused.stderr).to.equal(1);
+    expect(refused.stderr.trim().split('\n'), refused.stderr).to.have.length(1);
+    expect(refused.stderr).to.include(join(fresh, 'signing-keys.json'));
+    expect(refused.stderr).to.match(/not a signing keys file/);
   });
 });

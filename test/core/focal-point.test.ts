@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import { HttpError } from '../../src/core/errors.js';
-import { focalPointFromJson, formatFocalPoint, parseFocalPoint } from '../../src/core/focal-point.js';
+import {
+  focalPointFromJson,
+  formatFocalPoint,
+  parseFocalPoint,
+  readStoredFocalPoint,
+} from '../../src/core/focal-point.js';
 
 describe('core/focal-point', () => {
   it('parses x,y fractions with up to 3 decimals, and formats them back', () => {
@@ -36,6 +41,21 @@ describe('core/focal-point', () => {
       expect(() => focalPointFromJson(bad), JSON.stringify(bad))
         .to.throw(HttpError)
         .with.property('code', 'invalid_param');
+    }
+  });
+
+  it('puts floating-point noise on the 3-decimal grid: one spelling stored, and the edge reads it', () => {
+    const point = focalPointFromJson({ x: 1e-13, y: 0.1 + 0.2 });
+    expect(point).to.deep.equal({ x: 0, y: 0.3 });
+    expect(formatFocalPoint(point as { x: number; y: number })).to.equal('0,0.3');
+    expect(formatFocalPoint({ x: 0.1 + 0.2, y: 1e-13 })).to.equal('0.3,0');
+    expect(parseFocalPoint(formatFocalPoint({ x: 0.1 + 0.2, y: 0.7 + 0.1 }))).to.deep.equal({ x: 0.3, y: 0.8 });
+    // What an earlier release stored is read onto the same grid, not dropped for the centre.
+    expect(readStoredFocalPoint('1e-13,0.9')).to.deep.equal({ x: 0, y: 0.9 });
+    expect(readStoredFocalPoint('0.30000000000000004,0.6')).to.deep.equal({ x: 0.3, y: 0.6 });
+    expect(readStoredFocalPoint(formatFocalPoint({ x: 0.125, y: 1 }))).to.deep.equal({ x: 0.125, y: 1 });
+    for (const value of [undefined, '', '0.5', 'a,b', '1.5,0.5', '0.5,-0.1', '0x1,0', 'Infinity,0']) {
+      expect(readStoredFocalPoint(value), String(value)).to.equal(undefined);
     }
   });
 });

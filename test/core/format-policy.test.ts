@@ -63,6 +63,23 @@ describe('core/transform: encoders and format=auto (CONTRACT.md §3)', () => {
     }
   });
 
+  it('is checked per image: a grain photograph, where AVIF and WebP both lose, is answered no heavier than its JPEG', async function () {
+    this.timeout(60_000);
+    // Film grain on a flat ground: AVIF at the mapped quality is 1.23× the JPEG at 200 px, 1.05× at 600 px (measured).
+    const input = await grainPhotograph(1024, 768);
+    const info = await inspectImage(input, config);
+    for (const width of [200, 600]) {
+      const jpeg = await transformImage(input, variant({ width, format: 'jpeg' }), config, info);
+      for (const format of ['auto-avif', 'auto-webp'] as const) {
+        const out = await transformImage(input, variant({ width, format }), config, info);
+        expect(out.data.length, `${format} at ${width} px (${out.format})`).to.be.at.most(jpeg.data.length);
+        expect(out.contentType).to.equal(`image/${out.format}`);
+        expect(out.width, `${format} at ${width} px`).to.equal(width);
+        expect(await similarity(jpeg.data, out.data), `${format} at ${width} px`).to.be.above(0.5);
+      }
+    }
+  });
+
   it('auto-webp answers the JPEG for a JPEG kept near its own size, and says so', async () => {
     // fig.jpg is 1600 px wide: re-encoded at 1600 px WebP is 1.12× the JPEG at equal butteraugli (measured).
     const input = fixture('photos/fig.jpg');
@@ -183,3 +200,15 @@ describe('core/transform: encoders and format=auto (CONTRACT.md §3)', () => {
     expect(ours.data.length).to.be.above(own80.length);
   });
 });
+
+/** A 1024×768 JPEG of strong Gaussian grain (sigma 60) over mid grey: the case where a lossy encoder's bytes go to noise. */
+async function grainPhotograph(width: number, height: number): Promise<Buffer> {
+  const noise = { type: 'gaussian', mean: 128, sigma: 60 } as const;
+  const grain = await sharp({ create: { width, height, channels: 3, background: '#808080', noise } })
+    .raw()
+    .toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: '#808080' } })
+    .composite([{ input: grain, raw: { width, height, channels: 3 }, blend: 'overlay' }])
+    .jpeg({ quality: 95 })
+    .toBuffer();
+}
