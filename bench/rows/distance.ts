@@ -42,7 +42,7 @@ export const DISTANCES_MS = [0, 80, 200] as const;
 const MASTER_KEY_PARAMETER = '/edge-resizer/bench/master-key';
 const VARIANT = 'width=400&format=webp&quality=80';
 /** A derivative over the 1 MB a Lambda@Edge origin-response may generate: answered with a 302. */
-const LARGE_VARIANT = 'width=2560&format=png';
+const LARGE_VARIANT = 'width=2560&format=jpeg&quality=100';
 const WEBP_ACCEPT = 'image/webp,*/*;q=0.8';
 
 /** A fresh Lambda@Edge container: its own S3 client and SSM agents (new connections), an empty master-key cache. */

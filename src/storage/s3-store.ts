@@ -424,22 +424,39 @@ export async function putDerivative(
   cacheControl: string,
   options: PutDerivativeOptions = {},
 ): Promise<void> {
-  await write(
-    (abortSignal) =>
-      ctx.client.send(
-        new PutObjectCommand({
-          Bucket: ctx.derivativesBucket,
-          Key: encode(ctx, derivativeKey),
-          Body: body,
-          ContentType: contentType,
-          CacheControl: cacheControl,
-          Metadata: options.metadata,
-        }),
-        { abortSignal },
-      ),
-    options,
-  );
+  await write((abortSignal) => {
+    const command = new PutObjectCommand({
+      Bucket: ctx.derivativesBucket,
+      Key: encode(ctx, derivativeKey),
+      Body: body,
+      ContentType: contentType,
+      CacheControl: cacheControl,
+      Metadata: options.metadata,
+    });
+    command.middlewareStack.add(
+      (next) => (args) => {
+        delete (args.request as { headers?: Record<string, string> }).headers?.Expect;
+        return next(args);
+      },
+      WITHOUT_EXPECT_CONTINUE,
+    );
+    return ctx.client.send(command, { abortSignal });
+  }, options);
 }
+
+/**
+ * The SDK sends `Expect: 100-continue` with every body of 2 MB or more, so the
+ * body waits a round trip for S3's go-ahead. A derivative is a buffer already
+ * in memory that the miss must store before it can answer (its 302): from a
+ * regional edge cache that wait is a round trip to us-east-1 on every large
+ * miss, to save sending a few MB that S3 almost never refuses.
+ */
+const WITHOUT_EXPECT_CONTINUE = {
+  step: 'build',
+  priority: 'low',
+  name: 'sendDerivativeBodyAtOnce',
+  override: true,
+} as const;
 
 /** Keys of the derivatives directly under `prefix` (`/` is the delimiter), page by page. */
 export const listDerivatives = (ctx: S3Context, prefix: string, options?: CallOptions) =>
