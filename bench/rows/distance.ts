@@ -41,8 +41,8 @@ export const DISTANCES_MS = [0, 80, 200] as const;
 
 const MASTER_KEY_PARAMETER = '/edge-resizer/bench/master-key';
 const VARIANT = 'width=400&format=webp&quality=80';
-/** A derivative over the 1 MB a Lambda@Edge origin-response may generate: answered with a 302. */
-const LARGE_VARIANT = 'width=2560&format=jpeg&quality=100';
+/** A derivative over the 1 MB a Lambda@Edge origin-response may generate (a 302), and over the SDK's 2 MB 100-continue threshold. */
+const LARGE_VARIANT = 'width=2048&format=png';
 const WEBP_ACCEPT = 'image/webp,*/*;q=0.8';
 
 /** A fresh Lambda@Edge container: its own S3 client and SSM agents (new connections), an empty master-key cache. */
