@@ -25,6 +25,7 @@ import { S3RVER_KEY_CODEC } from '../../src/storage/key-codec.js';
 import { createMasterKeyProvider } from '../../src/storage/master-key.js';
 import { createEdgeStore } from '../../src/storage/s3-store.js';
 import { readSsmParameter } from '../../src/storage/ssm-parameter.js';
+import { cacheLayer, hop } from '../lib/cache-layers.js';
 import type { BenchContext, BenchRow } from '../lib/context.js';
 import {
   describeCalls,
@@ -44,6 +45,10 @@ const VARIANT = 'width=400&format=webp&quality=80';
 /** A derivative over the 1 MB a Lambda@Edge origin-response may generate (a 302), and over the SDK's 2 MB 100-continue threshold. */
 const LARGE_VARIANT = 'width=2048&format=png';
 const WEBP_ACCEPT = 'image/webp,*/*;q=0.8';
+/** What several regional edge caches ask for at once in the shield lines: a derivative none of them has. */
+const SHARED_VARIANT = 'width=320&format=webp&quality=80';
+/** Regional edge caches in the shield lines. */
+const REGIONAL_CACHES = 3;
 
 /** A fresh Lambda@Edge container: its own S3 client and SSM agents (new connections), an empty master-key cache. */
 interface Container {
@@ -132,6 +137,18 @@ export function distanceRow(ctx: BenchContext): BenchRow {
     };
   }
 
+  let regions: Container[] | undefined;
+  let shield: Container | undefined;
+
+  /** Every fetch at once for the shared derivative: the slowest answer, and the transforms counted before. */
+  async function shared(fetches: ((uri: string, querystring: string) => Promise<EdgeResponse>)[]) {
+    const transformsBefore = sum((regions ?? []).map((region) => region.transforms()));
+    const started = performance.now();
+    const answers = await Promise.all(fetches.map((fetch) => fetch(`/${key}`, SHARED_VARIANT)));
+    for (const answer of answers) expectStatus(answer, 200, 'shared miss');
+    return { slowestMs: performance.now() - started, transformsBefore };
+  }
+
   /** Runs `work` with a clean call log: its time and its sequential round trips. */
   async function measure(work: () => Promise<void>): Promise<Measured> {
     // The previous request's last answer may still be logging its end.
@@ -197,6 +214,8 @@ export function distanceRow(ctx: BenchContext): BenchRow {
       const notes: string[] = [];
       const data: Record<string, unknown> = {};
       const warm = container(s3, origin, ssm);
+      regions ??= Array.from({ length: REGIONAL_CACHES }, () => container(s3, origin, ssm));
+      shield ??= container(s3, origin, ssm);
       for (const rttMs of DISTANCES_MS) {
         for (const proxy of [s3, origin, ssm, api]) proxy.set({ rttMs });
         const at = `@ ${rttMs} ms`;
@@ -236,6 +255,30 @@ export function distanceRow(ctx: BenchContext): BenchRow {
           });
         });
 
+        // Several regional edge caches miss one new derivative at once: each runs its own triggers
+        // against S3 from afar, or all go through one Origin Shield whose triggers run beside S3.
+        for (const region of regions) {
+          await ctx.purge(key);
+          expectStatus(await region.cdn(`/${key}`, SHARED_VARIANT), 200, 'regional warm-up');
+        }
+        await ctx.purge(key);
+        const unshielded = await shared(regions.map((region) => cacheLayer(region.cdn).fetch));
+        const unshieldedTransforms = sum(regions.map((region) => region.transforms())) - unshielded.transformsBefore;
+        await ctx.purge(key);
+        for (const proxy of [s3, origin, ssm]) proxy.set({ rttMs: 0 });
+        const shieldLayer = cacheLayer(shield.cdn);
+        const before2 = shield.transforms();
+        const shielded = await shared(
+          Array.from({ length: REGIONAL_CACHES }, () => cacheLayer(hop(rttMs, shieldLayer.fetch)).fetch),
+        );
+        const shieldedTransforms = shield.transforms() - before2;
+        // A regional cache that asks later finds the derivative at the shield: one round trip.
+        const lateRegion = cacheLayer(hop(rttMs, shieldLayer.fetch));
+        const lateStart = performance.now();
+        expectStatus(await lateRegion.fetch(`/${key}`, SHARED_VARIANT), 200, 'shield hit');
+        const shieldHitMs = performance.now() - lateStart;
+        for (const proxy of [s3, origin, ssm]) proxy.set({ rttMs });
+
         const entries: [string, Measured, Measured | undefined, string | undefined, ((n: number) => boolean)?][] = [
           [
             'pass-through (derivative in S3)',
@@ -271,6 +314,28 @@ export function distanceRow(ctx: BenchContext): BenchRow {
           data[`${what} ${at}`] = { ms: Math.round(ours.ms * 10) / 10, roundTrips: ours.roundTrips, calls: ours.calls };
           if (rttMs === 200) notes.push(`${what} at 200 ms: ${ours.calls.join('; ')}`);
         }
+        const regionsLabel = `${REGIONAL_CACHES} regional caches miss one derivative at once`;
+        lines.push(
+          figure(`${regionsLabel}, no shield: slowest ${at}`, unshielded.slowestMs, ms),
+          figure(`  its transforms ${at}`, unshieldedTransforms, count),
+          figure(`${regionsLabel}, Origin Shield: slowest ${at}`, shielded.slowestMs, ms, {
+            peerName: 'no shield',
+            peerValue: unshielded.slowestMs,
+          }),
+          figure(`  its transforms ${at}`, shieldedTransforms, count, {
+            target: '1 per derivative',
+            check: (n) => n === 1,
+            on: 'value',
+          }),
+          figure(`a later regional cache, hit at the shield ${at}`, shieldHitMs, ms),
+        );
+        data[`shield ${at}`] = {
+          unshieldedSlowestMs: Math.round(unshielded.slowestMs),
+          unshieldedTransforms,
+          shieldedSlowestMs: Math.round(shielded.slowestMs),
+          shieldedTransforms,
+          shieldHitMs: Math.round(shieldHitMs),
+        };
       }
       notes.unshift(
         'Each S3, SSM and API call crosses a proxy that holds the request and the answer for half the round-trip time each, ' +
@@ -294,3 +359,5 @@ export function distanceRow(ctx: BenchContext): BenchRow {
 }
 
 const ms = (value: number) => `${value.toFixed(0)} ms`;
+const count = (value: number) => value.toFixed(0);
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
