@@ -3,11 +3,13 @@
  * HTTP: it holds each call for its round trip, charges a new connection its
  * handshake, counts calls made one after another but not calls made side by
  * side, and makes a `100-continue` body wait a round trip. And the one place
- * the product avoids that wait: a derivative's PUT to a real s3rver.
+ * the product avoids that wait: a derivative's PUT to a real s3rver. And the
+ * cache layers that model regional caches and Origin Shield.
  */
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
+import { cacheLayer } from '../../bench/lib/cache-layers.js';
 import {
   type LatencyProxy,
   type ProxyCall,
@@ -120,5 +122,30 @@ describe("a derivative's PUT", () => {
     const stored = await storage.store.getDerivative('big/x.jpg/w2560-hauto-q100-cover.jpeg');
     expect(stored?.body.equals(body)).to.equal(true);
     expect(stored?.metadata['resizer-source']).to.equal('r');
+  });
+});
+
+describe('bench/lib/cache-layers', () => {
+  it('consolidates concurrent misses into one request behind it, and keeps a 200 but never a no-store answer', async () => {
+    let calls = 0;
+    const layer = cacheLayer(async (uri) => {
+      calls += 1;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const cacheControl = uri === '/redirect' ? 'no-store' : 'public, max-age=31536000, immutable';
+      return {
+        status: uri === '/redirect' ? 302 : 200,
+        headers: { 'cache-control': cacheControl },
+        body: Buffer.alloc(0),
+      };
+    });
+    const answers = await Promise.all([1, 2, 3].map(() => layer.fetch('/a', 'width=1')));
+    expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200]);
+    expect(calls).to.equal(1);
+    await layer.fetch('/a', 'width=1');
+    expect(calls, 'a hit').to.equal(1);
+    await layer.fetch('/redirect', '');
+    await layer.fetch('/redirect', '');
+    expect(calls, 'the 302 is asked for again').to.equal(3);
+    expect(layer.forwarded()).to.equal(3);
   });
 });
