@@ -149,6 +149,8 @@ describe('deploy: Origin Shield and what may be cached on the way to a derivativ
         expect(passed.headers?.['cache-control']?.[0]?.value).to.equal('public, max-age=31536000, immutable');
       });
     } finally {
+      // Our containers' clients point at the servers closed below: no later test file may reuse them.
+      for (const dir of loaded) forgetBundle(dir);
       client.destroy();
       await ssm.close();
       await s3.close();
@@ -160,6 +162,16 @@ type Handler = (event: unknown) => Promise<Cfn>;
 
 async function loadHandler(stage: Stage, name: FunctionName): Promise<Handler> {
   const dir = await unpackedFunction(stage, name);
-  const require = createRequire(join(dir, 'index.js'));
-  return require(join(dir, ENTRY_FILE[name])).handler as Handler;
+  // A fresh container: another test file may have loaded this bundle with its own endpoints in its clients.
+  forgetBundle(dir);
+  loaded.add(dir);
+  return createRequire(join(dir, 'index.js'))(join(dir, ENTRY_FILE[name])).handler as Handler;
+}
+
+const loaded = new Set<string>();
+
+/** Drops a bundle's modules from the require cache, so the next `require` starts a new container. */
+function forgetBundle(dir: string): void {
+  const cache = createRequire(join(dir, 'index.js')).cache;
+  for (const id of Object.keys(cache)) if (id.startsWith(dir)) delete cache[id];
 }
