@@ -22,6 +22,7 @@ import { bytesRow } from './rows/bytes.js';
 import { coldStartRow } from './rows/cold-start.js';
 import { cropRow } from './rows/crop.js';
 import { decryptRow } from './rows/decrypt.js';
+import { distanceRow } from './rows/distance.js';
 import { hitRow } from './rows/hit.js';
 import { missRows } from './rows/miss.js';
 import { scalingRow } from './rows/scaling.js';
@@ -111,6 +112,7 @@ export async function runBench(options: BenchOptions): Promise<void> {
       coldStartRow(ctx),
       scalingRow(ctx),
       cropRow(ctx),
+      distanceRow(ctx),
     ];
     // BENCH_ROWS=1,7 runs only those rows (rows 1 and 2 run together) and writes no results file.
     const only = rowFilter();

@@ -24,7 +24,8 @@ serveChild({
     const config = createConfig();
     const s3 = await startS3rver({
       directory: join(args.dataDir, 's3'),
-      buckets: [config.originalsBucket, config.derivativesBucket],
+      // The staging bucket too: the distance row's staged upload goes through it.
+      buckets: [config.originalsBucket, config.derivativesBucket, config.stagingBucket],
     });
     embedded.push(s3);
     const dynamo = await startDynalite({ directory: join(args.dataDir, 'dynamodb') });

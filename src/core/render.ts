@@ -157,8 +157,10 @@ export type StoredCheck = 'fresh' | 'stale' | 'gone';
 
 /**
  * Whether a derivative found in storage may be served: its recorded revision
- * must be the original's current one. A derivative without a recorded
- * revision was stored before revisions existed and is served as it is.
+ * must be the original's current one. Fails closed: a derivative that records
+ * no revision (stored by anything but a render, or before revisions existed)
+ * is never proof of anything and counts as stale, so it is rendered again and
+ * overwritten; with its original gone it is `gone` like any other.
  */
 export async function checkStoredDerivative(
   deps: Pick<RenderDeps, 'storage'>,
@@ -166,9 +168,9 @@ export async function checkStoredDerivative(
   recordedRevision: string | undefined,
   options: StorageCallOptions = {},
 ): Promise<StoredCheck> {
-  if (recordedRevision === undefined) return 'fresh';
   const head = await deps.storage.headOriginal(key, options);
   if (!head) return 'gone';
+  if (recordedRevision === undefined) return 'stale';
   return originalRevision(head.metadata) === recordedRevision ? 'fresh' : 'stale';
 }
 

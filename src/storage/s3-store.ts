@@ -33,6 +33,18 @@ import type { EnvelopeMetadata } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
 import { derivativePrefix } from '../core/keys.js';
 import { IDENTITY_KEY_CODEC, type KeyCodec } from './key-codec.js';
+import {
+  type CallOptions,
+  copySource,
+  encode,
+  isNoSuchKey,
+  raceSignal,
+  read,
+  storageFailure,
+  write,
+} from './s3-calls.js';
+
+export type { CallOptions } from './s3-calls.js';
 
 export interface S3StoreOptions {
   client: S3Client;
@@ -50,11 +62,6 @@ export interface S3StoreOptions {
 
 /** What the operations share. */
 export type S3Context = Readonly<S3StoreOptions>;
-
-export interface CallOptions {
-  /** Ends the call, its retries and their backoff; an `HttpError` reason is thrown as it is. */
-  signal?: AbortSignal;
-}
 
 export interface StoredObject {
   body: Buffer;
@@ -424,22 +431,39 @@ export async function putDerivative(
   cacheControl: string,
   options: PutDerivativeOptions = {},
 ): Promise<void> {
-  await write(
-    (abortSignal) =>
-      ctx.client.send(
-        new PutObjectCommand({
-          Bucket: ctx.derivativesBucket,
-          Key: encode(ctx, derivativeKey),
-          Body: body,
-          ContentType: contentType,
-          CacheControl: cacheControl,
-          Metadata: options.metadata,
-        }),
-        { abortSignal },
-      ),
-    options,
-  );
+  await write((abortSignal) => {
+    const command = new PutObjectCommand({
+      Bucket: ctx.derivativesBucket,
+      Key: encode(ctx, derivativeKey),
+      Body: body,
+      ContentType: contentType,
+      CacheControl: cacheControl,
+      Metadata: options.metadata,
+    });
+    command.middlewareStack.add(
+      (next) => (args) => {
+        delete (args.request as { headers?: Record<string, string> }).headers?.Expect;
+        return next(args);
+      },
+      WITHOUT_EXPECT_CONTINUE,
+    );
+    return ctx.client.send(command, { abortSignal });
+  }, options);
 }
+
+/**
+ * The SDK sends `Expect: 100-continue` with every body of 2 MB or more, so the
+ * body waits a round trip for S3's go-ahead. A derivative is a buffer already
+ * in memory that the miss must store before it can answer (its 302): from a
+ * regional edge cache that wait is a round trip to us-east-1 on every large
+ * miss, to save sending a few MB that S3 almost never refuses.
+ */
+const WITHOUT_EXPECT_CONTINUE = {
+  step: 'build',
+  priority: 'low',
+  name: 'sendDerivativeBodyAtOnce',
+  override: true,
+} as const;
 
 /** Keys of the derivatives directly under `prefix` (`/` is the delimiter), page by page. */
 export const listDerivatives = (ctx: S3Context, prefix: string, options?: CallOptions) =>
@@ -546,68 +570,3 @@ export function createEdgeStore(options: S3StoreOptions) {
 }
 
 export type EdgeStore = ReturnType<typeof createEdgeStore>;
-
-// ---------------------------------------------------------------- calls
-
-function encode(ctx: S3Context, key: string): string {
-  return (ctx.keyCodec ?? IDENTITY_KEY_CODEC).encode(key);
-}
-
-function copySource(ctx: S3Context, key: string): string {
-  return `${ctx.originalsBucket}/${encode(ctx, key).split('/').map(encodeURIComponent).join('/')}`;
-}
-
-/** A read: missing (403/404) → undefined, other failures → `storage_error`. */
-async function read<T>(send: (signal?: AbortSignal) => Promise<T>, options: CallOptions): Promise<T | undefined> {
-  try {
-    return await send(options.signal);
-  } catch (error) {
-    if (isMissing(error) && !options.signal?.aborted) return undefined;
-    throw storageFailure(error, options.signal);
-  }
-}
-
-/** A write (put, copy, delete): every failure, 403 and 404 included, is `storage_error`. */
-async function write<T>(send: (signal?: AbortSignal) => Promise<T>, options: CallOptions): Promise<T> {
-  try {
-    return await send(options.signal);
-  } catch (error) {
-    throw storageFailure(error, options.signal);
-  }
-}
-
-function storageFailure(error: unknown, signal: AbortSignal | undefined): HttpError {
-  if (signal?.aborted && signal.reason instanceof HttpError) return signal.reason;
-  if (error instanceof HttpError) return error;
-  return new HttpError('storage_error', 'Storage is unavailable; try again', { cause: error });
-}
-
-function raceSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function isMissing(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e?.$metadata?.httpStatusCode;
-  return status === 404 || status === 403 || e?.name === 'NoSuchKey' || e?.name === 'NotFound';
-}
-
-function isNoSuchKey(error: unknown): boolean {
-  const e = error as { name?: string; Code?: string };
-  return e?.name === 'NoSuchKey' || e?.Code === 'NoSuchKey';
-}

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import sharp from 'sharp';
 import { META } from '../../src/core/envelope.js';
 import { createLogger } from '../../src/core/log.js';
+import { originalRevision, SOURCE_REVISION_META } from '../../src/core/render.js';
 import type { CloudFrontRequest, CloudFrontResultResponse } from '../../src/edge/cloudfront.js';
 import { createOriginRequestHandler } from '../../src/edge/origin-request.js';
 import { createOriginResponseHandler } from '../../src/edge/origin-response.js';
@@ -123,9 +124,15 @@ describe('edge handlers', () => {
   describe('origin-response', () => {
     it('passes a 200 from S3 through with our cache headers', async () => {
       const request = (await originRequest(
-        originRequestEvent({ uri: '/photos/cat.jpg', querystring: 'width=10' }),
+        originRequestEvent({ uri: '/photos/mountains.jpg', querystring: 'width=10' }),
       )) as CloudFrontRequest;
-      const event = originResponseEvent(request, 200, { 'Content-Type': 'image/jpeg', ETag: '"abc"' });
+      // A derivative is served only when it records the original's current revision.
+      const revision = originalRevision((await storage.store.headOriginal('photos/mountains.jpg'))?.metadata ?? {});
+      const event = originResponseEvent(request, 200, {
+        'Content-Type': 'image/jpeg',
+        ETag: '"abc"',
+        [`x-amz-meta-${SOURCE_REVISION_META}`]: revision,
+      });
       const result = await originResponse(event);
       expect(result.status).to.equal('200');
       expect(result.headers?.['cache-control']?.[0]?.value).to.equal('public, max-age=31536000, immutable');

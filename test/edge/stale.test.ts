@@ -194,6 +194,35 @@ describe('no stale derivative after a replace, a focal-point change or a DELETE'
     expect(hit.headers[`x-amz-meta-${SOURCE_REVISION_META}`]).to.equal(undefined);
   });
 
+  it('never serves a stored object that records no revision as fresh: a planted "derivative" is rendered over', async () => {
+    await put('t/planted.png', BLUE);
+    // What a write to the derivatives bucket by anything but a render leaves: no recorded revision.
+    const derivative = 't/planted.png/w34-hauto-q80-cover.webp';
+    await api.storage.store.putDerivative(
+      derivative,
+      Buffer.from('<html><script>alert(1)</script></html>'),
+      'text/html',
+      'public, max-age=31536000, immutable',
+    );
+    const before = transforms;
+    const response = await get('/t/planted.png', 'width=34');
+    expect(response.headers['content-type']).to.equal('image/webp');
+    expect(await image(response)).to.equal('blue');
+    expect(transforms, 'rendered again').to.equal(before + 1);
+    const stored = await api.storage.store.getDerivative(derivative);
+    expect(stored?.contentType).to.equal('image/webp');
+    expect(stored?.metadata[SOURCE_REVISION_META]).to.equal(
+      originalRevision((await api.storage.store.headOriginal('t/planted.png'))?.metadata ?? {}),
+    );
+  });
+
+  it('removes a stored object that records no revision once its original is gone', async () => {
+    const derivative = 't/planted-gone.png/w32-hauto-q80-cover.webp';
+    await api.storage.store.putDerivative(derivative, Buffer.from('<html></html>'), 'text/html', 'no-cache');
+    expect((await get('/t/planted-gone.png', 'width=32')).status).to.equal(404);
+    expect(await api.storage.store.getDerivative(derivative)).to.equal(undefined);
+  });
+
   it('answers 404 for a stored derivative whose original is gone, and removes it', async () => {
     const derivative = 't/gone.png/w30-hauto-q80-cover.webp';
     await api.storage.store.putDerivative(
