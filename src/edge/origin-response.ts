@@ -10,6 +10,7 @@ import type { EdgeResizerConfig } from '../core/config.js';
 import { HttpError, toHttpError } from '../core/errors.js';
 import { PLAYGROUND_PATH_PREFIX, parseDerivativeKey } from '../core/keys.js';
 import { createLogger, describeError, type Logger } from '../core/log.js';
+import { createMetricsEmitter, type MetricsSink } from '../core/metrics.js';
 import { parseImageParams } from '../core/params.js';
 import {
   checkStoredDerivative,
@@ -32,6 +33,7 @@ import {
   statusDescription,
   toCloudFrontHeaders,
 } from './cloudfront.js';
+import { observeRequest } from './miss-metrics.js';
 import { VIEWER_LOCATION_HEADER } from './origin-request.js';
 
 export { DERIVATIVE_CACHE_CONTROL };
@@ -51,6 +53,8 @@ export interface OriginResponseOptions {
   onTransform?: (timings: Record<string, number>) => void;
   /** Bounds concurrent misses (the local CDN); Lambda@Edge runs one request per container and passes none. */
   gate?: AdmissionGate;
+  /** Where each request's metrics line (CloudWatch embedded metric format) goes. @default console.log */
+  metrics?: MetricsSink;
 }
 
 export type OriginResponseHandler = (
@@ -62,9 +66,19 @@ const SOURCE_REVISION_HEADER = `x-amz-meta-${SOURCE_REVISION_META}`;
 
 export function createOriginResponseHandler(options: OriginResponseOptions): OriginResponseHandler {
   const { config, masterKey, logger = createLogger('info'), onTransform, gate } = options;
-  const deps: RenderDeps = { config, storage: missStorage(options.store), masterKey, gate, logger };
+  const shared: RenderDeps = { config, storage: missStorage(options.store), masterKey, gate, logger };
+  const emitMetrics = createMetricsEmitter(options.metrics);
 
   return async (event) => {
+    // One metrics line per request, from what this request did.
+    const observed = observeRequest(shared);
+    const result = await handle(event, observed.deps);
+    const record = observed.record(event, result);
+    if (record) emitMetrics(record);
+    return result;
+  };
+
+  async function handle(event: CloudFrontResponseEvent, deps: RenderDeps) {
     const startedAt = performance.now();
     const { request, response } = event.Records[0].cf;
     if (request.uri.startsWith(PLAYGROUND_PATH_PREFIX)) return response;
@@ -116,7 +130,7 @@ export function createOriginResponseHandler(options: OriginResponseOptions): Ori
       if (httpError.status >= 500) logger.error('transform failed', { uri: request.uri, ...describeError(error) });
       return errorResponse(httpError);
     }
-  };
+  }
 }
 
 /** The core's answer as a generated CloudFront response. */

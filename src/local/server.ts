@@ -76,6 +76,11 @@ export interface LocalServer {
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const dataDir = options.dataDir;
   const logger = createLogger(options.logLevel ?? 'info', options.log);
+  // Metrics lines (embedded metric format) go where the log goes, at `info` like the request log.
+  const metrics =
+    LOG_LEVELS.indexOf(options.logLevel ?? 'info') <= LOG_LEVELS.indexOf('info')
+      ? (options.log ?? ((line: string) => console.log(line)))
+      : () => {};
   const { masterKeyPath, apiToken } = await provisionSecrets(dataDir, options.apiToken);
 
   const config = createConfig({
@@ -110,6 +115,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     store,
     masterKey,
     logger,
+    metrics,
     gate,
     onTransform: () => {
       transformCount += 1;
@@ -144,6 +150,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         masterKey,
         apiToken: async () => apiToken,
         logger,
+        metrics,
         stagedUploadTtlSeconds: options.stagedUploadTtlSeconds,
         staging: createLocalStagingStore(config, wiring.s3Client, `${publicUrl}${S3_PART_PREFIX}`),
         // What a CloudFront invalidation of `/<key>*` does to the edge cache.
