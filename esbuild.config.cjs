@@ -26,6 +26,7 @@ const INFRA_STAGE_FIELDS = [
   'derivativeExpirationDays',
   'logRetentionDays',
   'originResponseMemory',
+  'additionalMetrics',
 ];
 
 /** The fields of EdgeResizerConfigInput (src/core/config.ts); test/deploy checks this list against DEFAULT_CONFIG. */

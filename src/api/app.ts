@@ -70,7 +70,10 @@ export interface ApiDeps {
   staging?: StagingStore;
   /** How long part URLs and upload ids stay valid. @default 1 hour */
   stagedUploadTtlSeconds?: number;
-  /** Where each request's metrics line (CloudWatch embedded metric format) goes. @default console.log */
+  /**
+   * Where each request's metrics line (CloudWatch embedded metric format) goes.
+   * @default stdout (console.log) with the default logger; nowhere when a `logger` is given without it
+   */
   metrics?: MetricsSink;
 }
 
@@ -97,7 +100,7 @@ interface ApiRequest {
 export function createApiHandler(deps: ApiDeps): StreamingHandler {
   const logger = deps.logger ?? createLogger('info');
   const uploads: UploadDeps = { ...deps, logger, keyLock: createKeyLock(KEY_WRITE_MAX_WAIT_MS) };
-  const emitMetrics = createMetricsEmitter(deps.metrics);
+  const emitMetrics = createMetricsEmitter(deps.metrics ?? (deps.logger ? () => {} : undefined));
 
   return async (event, responseStream) => {
     const startedAt = performance.now();

@@ -53,7 +53,10 @@ export interface OriginResponseOptions {
   onTransform?: (timings: Record<string, number>) => void;
   /** Bounds concurrent misses (the local CDN); Lambda@Edge runs one request per container and passes none. */
   gate?: AdmissionGate;
-  /** Where each request's metrics line (CloudWatch embedded metric format) goes. @default console.log */
+  /**
+   * Where each request's metrics line (CloudWatch embedded metric format) goes.
+   * @default stdout (console.log) with the default logger; nowhere when a `logger` is given without it
+   */
   metrics?: MetricsSink;
 }
 
@@ -67,7 +70,7 @@ const SOURCE_REVISION_HEADER = `x-amz-meta-${SOURCE_REVISION_META}`;
 export function createOriginResponseHandler(options: OriginResponseOptions): OriginResponseHandler {
   const { config, masterKey, logger = createLogger('info'), onTransform, gate } = options;
   const shared: RenderDeps = { config, storage: missStorage(options.store), masterKey, gate, logger };
-  const emitMetrics = createMetricsEmitter(options.metrics);
+  const emitMetrics = createMetricsEmitter(options.metrics ?? (options.logger ? () => {} : undefined));
 
   return async (event) => {
     // One metrics line per request, from what this request did.

@@ -1,0 +1,173 @@
+/**
+ * The packaged stacks' monitoring (resources/monitoring.yml): alarms and the
+ * dashboard name CloudFront's metrics as CloudFront documents them, the
+ * embedded metrics as the functions write them (src/core/metrics.ts), and
+ * the paid additional metrics are on in prod only.
+ */
+import { expect } from 'chai';
+import { METRICS, METRICS_NAMESPACE } from '../../src/core/metrics.js';
+import { type Cfn, packagedStages, STAGES, type Stage } from './stages.js';
+
+/**
+ * CloudFront's distribution metrics and the one statistic each takes ("Types
+ * of metrics for CloudFront", CloudFront Developer Guide: namespace
+ * AWS/CloudFront, dimensions DistributionId and Region=Global, read in us-east-1).
+ */
+const CLOUDFRONT_METRICS: Record<string, 'Sum' | 'Average'> = {
+  Requests: 'Sum',
+  BytesDownloaded: 'Sum',
+  BytesUploaded: 'Sum',
+  TotalErrorRate: 'Average',
+  '4xxErrorRate': 'Average',
+  '5xxErrorRate': 'Average',
+  CacheHitRate: 'Average',
+  LambdaExecutionError: 'Sum',
+  LambdaValidationError: 'Sum',
+  LambdaLimitExceededError: 'Sum',
+};
+/** "Types of metrics for Lambda functions" (Lambda Developer Guide). */
+const LAMBDA_METRICS = ['Invocations', 'Errors', 'Throttles', 'Duration'];
+/** How an `Fn::Sub` string names the distribution's id. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not a JS template
+const DISTRIBUTION_ID_IN_SUB = '${ImageDistribution}';
+/** Regions with a regional edge cache, where Lambda@Edge replicas run (and where their metrics land). */
+const EDGE_REGION_COUNT = 13;
+
+const alarms = (template: Cfn): [string, Cfn][] =>
+  Object.entries(template.Resources as Record<string, Cfn>).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+
+/** The dashboard JSON with the `Fn::Sub` references left as `${Name}`. */
+function dashboardOf(template: Cfn): { widgets: { properties: { metrics: unknown[][] } }[] } {
+  const body = template.Resources.Dashboard.Properties.DashboardBody;
+  expect(body).to.have.property('Fn::Sub');
+  return JSON.parse(body['Fn::Sub']);
+}
+
+describe('monitoring (packaged stacks)', function () {
+  this.timeout(300_000);
+  let stages: Record<Stage, { template: Cfn }>;
+  before(async () => {
+    stages = await packagedStages();
+  });
+
+  for (const stage of STAGES) {
+    describe(stage, () => {
+      const template = () => stages[stage].template;
+
+      it('alarms on the 5xx rate and on any Lambda@Edge execution or validation error, to the alarm topic', () => {
+        const byMetric = new Map(
+          alarms(template()).map(([, a]) => [`${a.Properties.Namespace}/${a.Properties.MetricName}`, a]),
+        );
+        for (const name of ['5xxErrorRate', 'LambdaExecutionError', 'LambdaValidationError']) {
+          const alarm = byMetric.get(`AWS/CloudFront/${name}`);
+          expect(alarm, `an alarm on ${name}`).to.not.equal(undefined);
+          expect(alarm.Properties.Statistic).to.equal(CLOUDFRONT_METRICS[name]);
+          expect(alarm.Properties.Dimensions).to.have.deep.members([
+            { Name: 'DistributionId', Value: { Ref: 'ImageDistribution' } },
+            { Name: 'Region', Value: 'Global' },
+          ]);
+          expect(alarm.Properties.AlarmActions).to.deep.equal([{ Ref: 'AlarmTopic' }]);
+          expect(alarm.Properties.TreatMissingData).to.equal('notBreaching');
+        }
+        expect(byMetric.get('AWS/CloudFront/LambdaExecutionError')?.Properties.Threshold).to.equal(0);
+        expect(byMetric.get('AWS/CloudFront/LambdaValidationError')?.Properties.Threshold).to.equal(0);
+      });
+
+      it('names only documented metrics, each with its documented statistic and dimensions', () => {
+        for (const [id, alarm] of alarms(template())) {
+          const { Namespace, MetricName, Statistic, Dimensions } = alarm.Properties;
+          if (Namespace === 'AWS/CloudFront') {
+            expect(CLOUDFRONT_METRICS, id).to.have.property(MetricName);
+            expect(Statistic, id).to.equal(CLOUDFRONT_METRICS[MetricName]);
+          } else if (Namespace === 'AWS/Lambda') {
+            expect(LAMBDA_METRICS, id).to.include(MetricName);
+            expect(Dimensions, id).to.deep.equal([{ Name: 'FunctionName', Value: { Ref: 'ApiLambdaFunction' } }]);
+          } else {
+            expect(`${Namespace}/${MetricName}`, id).to.equal('AWS/Billing/EstimatedCharges');
+          }
+        }
+      });
+
+      it('the topic accepts CloudWatch alarms, and an e-mail subscription only when alarmEmail is set', () => {
+        const t = template();
+        const statement = t.Resources.AlarmTopicPolicy.Properties.PolicyDocument.Statement[0];
+        expect(statement).to.include({ Effect: 'Allow', Action: 'sns:Publish' });
+        expect(statement.Principal).to.deep.equal({ Service: 'cloudwatch.amazonaws.com' });
+        expect(t.Resources.AlarmEmailSubscription.Condition).to.equal('HasAlarmEmail');
+        expect(t.Parameters.AlarmEmail.Default).to.equal('');
+        expect(t.Resources.BillingAlarm.Condition).to.equal('HasBillingAlarm');
+        expect(t.Parameters.BillingAlarmUsd.Default).to.equal('0');
+      });
+
+      it(`CloudFront's paid additional metrics are ${stage === 'prod' ? 'on' : 'off'}`, () => {
+        const t = template();
+        const subscription = t.Resources.ImageDistributionAdditionalMetrics;
+        expect(subscription.Type).to.equal('AWS::CloudFront::MonitoringSubscription');
+        expect(subscription.Condition).to.equal('AdditionalMetricsEnabled');
+        expect(subscription.Properties.DistributionId).to.deep.equal({ Ref: 'ImageDistribution' });
+        const [left, right] = t.Conditions.AdditionalMetricsEnabled['Fn::Equals'];
+        expect(left === right).to.equal(stage === 'prod');
+      });
+
+      it('the dashboard reads CloudFront in us-east-1 with its dimensions, and the embedded metrics in every edge region', () => {
+        const t = template();
+        const widgets = dashboardOf(t).widgets;
+        const references = new Set<string>();
+        const edgeRegions = new Set<string>();
+        const embedded = new Set<string>();
+        for (const widget of widgets) {
+          for (const line of widget.properties.metrics) {
+            const options = (typeof line.at(-1) === 'object' ? line.at(-1) : {}) as Record<string, string>;
+            if (typeof line[0] === 'object') {
+              // A SEARCH expression: it names its metric and dimensions.
+              const expression = (line[0] as { expression: string }).expression;
+              const match = /\{([^}]+)\}.*MetricName="([A-Za-z]+)"/.exec(expression);
+              expect(match, expression).to.not.equal(null);
+              const [namespace, ...dimensions] = (match?.[1] ?? '').split(',');
+              const name = match?.[2] as keyof typeof METRICS;
+              expect(namespace).to.equal(METRICS_NAMESPACE);
+              expect(METRICS, expression).to.have.property(name);
+              expect(dimensions).to.deep.equal(['Stage', 'Function', ...METRICS[name].by]);
+              expect(expression).to.include(`Stage="${stage}"`);
+              continue;
+            }
+            const [namespace, name, ...rest] = line as string[];
+            const dimensions = Object.fromEntries(
+              rest.filter((v) => typeof v === 'string').flatMap((v, i, all) => (i % 2 === 0 ? [[v, all[i + 1]]] : [])),
+            );
+            for (const value of Object.values(dimensions)) {
+              for (const ref of String(value).matchAll(/\$\{([A-Za-z0-9]+)\}/g)) references.add(ref[1] ?? '');
+            }
+            if (namespace === 'AWS/CloudFront') {
+              expect(CLOUDFRONT_METRICS, name).to.have.property(name ?? '');
+              expect(dimensions).to.deep.equal({ Region: 'Global', DistributionId: DISTRIBUTION_ID_IN_SUB });
+              expect(options.region).to.equal('us-east-1');
+              expect(options.stat).to.equal(CLOUDFRONT_METRICS[name ?? '']);
+            } else if (namespace === 'AWS/Lambda') {
+              expect(LAMBDA_METRICS).to.include(name);
+            } else {
+              expect(namespace).to.equal(METRICS_NAMESPACE);
+              expect(METRICS, name).to.have.property(name ?? '');
+              expect(METRICS[name as keyof typeof METRICS].by).to.deep.equal([]);
+              expect(dimensions).to.deep.equal({ Stage: stage, Function: 'originResponse' });
+              embedded.add(name ?? '');
+              edgeRegions.add(options.region ?? '');
+            }
+          }
+        }
+        expect(edgeRegions.size).to.equal(EDGE_REGION_COUNT);
+        for (const name of [
+          'Misses',
+          'TransformTime',
+          'StoreTime',
+          'OutputBytes',
+          'OriginalBytes',
+          'Redirects',
+          'Busy',
+        ])
+          expect(embedded, name).to.include(name);
+        for (const ref of references) expect(t.Resources, `Fn::Sub names ${ref}`).to.have.property(ref);
+      });
+    });
+  }
+});
