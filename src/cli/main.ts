@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CliError, DEFAULT_DATA_DIR, EXIT, env } from './common.js';
 import { keygen } from './keygen.js';
 import { keysAdd, keysList, keysRetire } from './keys.js';
+import { logs } from './logs.js';
 import { purge } from './purge.js';
 import { serve } from './serve.js';
 import { sign } from './sign.js';
@@ -111,6 +112,19 @@ program
   .addOption(tokenOption())
   .addOption(dataDirOption())
   .action(purge);
+
+program
+  .command('logs')
+  .description("a function's log events from every region where it ran, merged by time (locally: the local CDN's log)")
+  .option('--stage <stage>', 'deployed stage (dev, prod…); without it, or `local`, the data dir')
+  .option('--function <name>', 'originResponse, originRequest, api or viewerRequest', 'originResponse')
+  .option('--since <duration>', '30s, 15m, 2h or 7d', '15m')
+  .option('--follow', 'keep polling for new events until Ctrl-C')
+  .option('--filter <pattern>', 'CloudWatch Logs filter pattern (locally: a substring)')
+  .option('--json', 'one JSON object per event, with the raw message')
+  .option('--name-prefix <prefix>', "the stack's namePrefix parameter", 'edge-resizer')
+  .addOption(dataDirOption())
+  .action((options) => logs(options));
 
 program
   .command('bench')

@@ -3,6 +3,7 @@ import { isLogLevel } from '../core/log.js';
 import { ensurePlaygroundBuilt } from '../local/playground-build.js';
 import { startLocalServer } from '../local/server.js';
 import { CliError, env } from './common.js';
+import { teeToLocalLog } from './local-log-file.js';
 import { loadStageConfig } from './stage-config.js';
 
 export interface ServeOptions {
@@ -34,6 +35,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     apiToken: env('API_TOKEN'),
     signingSecret: env('SIGNING_SECRET'),
     logLevel: level,
+    log: teeToLocalLog(options.dataDir),
     config: settings,
   }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE')
