@@ -11,6 +11,7 @@ import { logs } from './logs.js';
 import { purge } from './purge.js';
 import { serve } from './serve.js';
 import { sign } from './sign.js';
+import { stats } from './stats.js';
 import { upload } from './upload.js';
 
 // The AWS SDK warns once that releases after January 2027 need Node 22; we pin
@@ -125,6 +126,16 @@ program
   .option('--name-prefix <prefix>', "the stack's namePrefix parameter", 'edge-resizer')
   .addOption(dataDirOption())
   .action((options) => logs(options));
+
+program
+  .command('stats')
+  .description('misses, hits, bytes saved, format mix and errors over a window, from the metrics of every region')
+  .option('--stage <stage>', "deployed stage; without it, or `local`, the local CDN's log")
+  .option('--since <duration>', '30s, 15m, 2h or 7d', '1h')
+  .option('--distribution-id <id>', 'the stack output DistributionId, for viewer requests and hits (DISTRIBUTION_ID)')
+  .option('--json', 'one JSON object')
+  .addOption(dataDirOption())
+  .action((options) => stats(options));
 
 program
   .command('bench')

@@ -84,6 +84,9 @@ export const METRICS = {
 } as const satisfies Record<string, { unit: EmfUnit; by: readonly string[] }>;
 export type MetricName = keyof typeof METRICS;
 
+/** The values the `Format` dimension takes (what `formatOf` gives for the encoders' content types). */
+export const SERVED_FORMATS = ['webp', 'avif', 'jpeg', 'png', 'gif'] as const;
+
 /** One request's outcome: the metrics it produced and the values of the extra dimensions. */
 export interface MetricsRecord {
   stage: string;

@@ -88,7 +88,8 @@ export async function startFakeLogsApi(options: { pageSize?: number } = {}): Pro
     if (operation === 'FilterLogEvents') {
       const name = String(input.logGroupName ?? '');
       const events = inRegion.get(name);
-      if (!events) return send(400, { __type: 'ResourceNotFoundException', message: 'The specified log group does not exist.' });
+      if (!events)
+        return send(400, { __type: 'ResourceNotFoundException', message: 'The specified log group does not exist.' });
       const startTime = typeof input.startTime === 'number' ? input.startTime : 0;
       const endTime = typeof input.endTime === 'number' ? input.endTime : Number.POSITIVE_INFINITY;
       const term = typeof input.filterPattern === 'string' ? input.filterPattern.replace(/^"|"$/g, '') : '';
