@@ -4,7 +4,10 @@
  * embedded metrics as the functions write them (src/core/metrics.ts), and
  * the paid additional metrics are on in prod only.
  */
+
+import { createRequire } from 'node:module';
 import { expect } from 'chai';
+import { EDGE_REGIONS } from '../../src/cli/stage-resources.js';
 import { METRICS, METRICS_NAMESPACE } from '../../src/core/metrics.js';
 import { type Cfn, packagedStages, STAGES, type Stage } from './stages.js';
 
@@ -42,6 +45,8 @@ function dashboardOf(template: Cfn): { widgets: { properties: { metrics: unknown
   expect(body).to.have.property('Fn::Sub');
   return JSON.parse(body['Fn::Sub']);
 }
+
+const require = createRequire(import.meta.url);
 
 describe('monitoring (packaged stacks)', function () {
   this.timeout(300_000);
@@ -156,6 +161,9 @@ describe('monitoring (packaged stacks)', function () {
           }
         }
         expect(edgeRegions.size).to.equal(EDGE_REGION_COUNT);
+        // The dashboard and the CLI (logs, stats) look in the same regions.
+        expect([...edgeRegions].sort()).to.deep.equal([...EDGE_REGIONS].sort());
+        expect(require('../../resources/dashboard.cjs').EDGE_REGIONS).to.deep.equal([...EDGE_REGIONS]);
         for (const name of [
           'Misses',
           'TransformTime',
