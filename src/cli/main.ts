@@ -9,6 +9,7 @@ import { keygen } from './keygen.js';
 import { keysAdd, keysList, keysRetire } from './keys.js';
 import { logs } from './logs.js';
 import { purge } from './purge.js';
+import { rotateMasterKey } from './rotate-master-key.js';
 import { serve } from './serve.js';
 import { sign } from './sign.js';
 import { stats } from './stats.js';
@@ -136,6 +137,14 @@ program
   .option('--json', 'one JSON object')
   .addOption(dataDirOption())
   .action((options) => stats(options));
+
+program
+  .command('rotate-master-key')
+  .description(
+    "re-wrap every original's data key under a new master key (no body re-encrypted), resumably, then read each back; locally: stop serve first",
+  )
+  .addOption(dataDirOption())
+  .action((options) => rotateMasterKey(options));
 
 program
   .command('bench')
