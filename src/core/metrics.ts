@@ -130,7 +130,15 @@ export function toEmf(record: MetricsRecord): Record<string, unknown> {
 
 export type MetricsSink = (line: string) => void;
 
-/** Writes one EMF line per record: `console.log` at the edge, where the runtime sends stdout to CloudWatch Logs. */
+/**
+ * Writes one EMF line per record: `console.log` at the edge, where the runtime
+ * sends it to CloudWatch Logs. In Lambda's text log format (what the stack
+ * uses) the runtime prefixes time, request id and level, and CloudWatch still
+ * extracts the metrics from the JSON after it ("Logging and monitoring Node.js
+ * Lambda functions", Lambda Developer Guide); a function switched to the JSON
+ * log format would wrap the line as a string and must pass a sink writing to
+ * `process.stdout` instead.
+ */
 export function createMetricsEmitter(sink: MetricsSink = (line) => console.log(line)): (record: MetricsRecord) => void {
   return (record) => {
     // A metric must never break the request it describes.
