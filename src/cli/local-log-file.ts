@@ -25,8 +25,10 @@ export function localLogFiles(dataDir: string): string[] {
 
 /**
  * A log sink that writes each line to `write` (stdout by default) and appends
- * it to the data dir's log file. A failing append (disk full, directory
- * removed) is reported once on stderr and never stops the CDN.
+ * it to the data dir's log file: the lines of one turn of the event loop in
+ * one append, so a busy local CDN makes one write per turn, not per request;
+ * what is pending is written when the process exits. A failing append (disk
+ * full, directory removed) is reported once on stderr and never stops the CDN.
  */
 export function teeToLocalLog(
   dataDir: string,
@@ -37,24 +39,47 @@ export function teeToLocalLog(
   const write = options.write ?? ((line: string) => console.log(line));
   let size: number | undefined;
   let failed = false;
-  return (line) => {
-    write(line);
-    if (failed) return;
+  let pending: string[] = [];
+  let scheduled = false;
+
+  const flush = () => {
+    scheduled = false;
+    const lines = pending;
+    pending = [];
+    if (failed || lines.length === 0) return;
     try {
       if (size === undefined) {
         mkdirSync(join(dataDir, LOCAL_LOG_DIR), { recursive: true, mode: 0o700 });
         size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
       }
-      const bytes = Buffer.byteLength(line) + 1;
-      if (size > 0 && size + bytes > maxBytes) {
-        renameSync(path, `${path}.1`);
-        size = 0;
+      let chunk = '';
+      for (const line of lines) {
+        const text = `${line}\n`;
+        const bytes = Buffer.byteLength(text);
+        if (size + Buffer.byteLength(chunk) + bytes > maxBytes && size + chunk.length > 0) {
+          if (chunk) appendFileSync(path, chunk, { mode: 0o600 });
+          renameSync(path, `${path}.1`);
+          size = 0;
+          chunk = '';
+        }
+        chunk += text;
       }
-      appendFileSync(path, `${line}\n`, { mode: 0o600 });
-      size += bytes;
+      appendFileSync(path, chunk, { mode: 0o600 });
+      size += Buffer.byteLength(chunk);
     } catch (error) {
       failed = true;
       process.stderr.write(`edge-resizer: not writing ${path} any more: ${(error as Error).message}\n`);
+    }
+  };
+  process.once('exit', flush);
+
+  return (line) => {
+    write(line);
+    if (failed) return;
+    pending.push(line);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
     }
   };
 }

@@ -173,6 +173,7 @@ describe('edge-resizer logs', function () {
       const sink = teeToLocalLog(dir, { maxBytes: 1000, write: (line) => lines.push(line) });
       for (let i = 0; i < 40; i += 1) sink(JSON.stringify({ time: new Date().toISOString(), message: `line ${i}` }));
       expect(lines).to.have.length(40);
+      await new Promise((resolve) => setImmediate(resolve)); // one append per turn of the event loop
       const [older, current] = await Promise.all(localLogFiles(dir).map((f) => readFile(f, 'utf8')));
       expect(Buffer.byteLength(current ?? '')).to.be.at.most(1000);
       expect(Buffer.byteLength(older ?? '')).to.be.at.most(1000);
