@@ -143,6 +143,9 @@ program
   .description(
     "re-wrap every original's data key under a new master key (no body re-encrypted), resumably, then read each back; locally: stop serve first",
   )
+  .option('--stage <stage>', 'deployed stage (its SSM key parameter and originals bucket); without it, the data dir')
+  .option('--phase <phase>', 'deployed: prepare, then rotate, then finish (docs/operations.md)', 'rotate')
+  .option('--name-prefix <prefix>', "the stack's namePrefix parameter", 'edge-resizer')
   .addOption(dataDirOption())
   .action((options) => rotateMasterKey(options));
 

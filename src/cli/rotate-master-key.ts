@@ -29,6 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import { createConfig } from '../core/config.js';
 import {
   decryptBuffer,
@@ -42,9 +43,12 @@ import {
 import { HttpError } from '../core/errors.js';
 import { startS3rver } from '../local/embedded-servers.js';
 import { originalObjects } from '../storage/original-objects.js';
-import type { S3Store } from '../storage/s3-store.js';
+import { createS3Store, type S3Store } from '../storage/s3-store.js';
+import { readSsmParameter } from '../storage/ssm-parameter.js';
+import { putSsmParameter } from '../storage/ssm-write.js';
 import { createLocalS3Client, createLocalS3Store } from '../wiring/local.js';
-import { CliError, env, forEachLimited } from './common.js';
+import { CliError, EXIT, env, forEachLimited } from './common.js';
+import { checkStage, DEFAULT_NAME_PREFIX, HOME_REGION } from './stage-resources.js';
 
 /** Where the key material lives: the data dir's key file, or (deployed) the SSM parameter. */
 export interface KeyMaterial {
@@ -79,6 +83,12 @@ export interface RotationDeps {
   afterPage?: (progress: RotationProgress) => Promise<void> | void;
   /** Listing page size. @default 1000 */
   pageSize?: number;
+  /**
+   * Once verified, make the key material the new key alone and remove the
+   * marker. Deployed, the rotate phase passes false: containers that loaded the
+   * prepared keyring still wrap with the old key until they reload. @default true
+   */
+  finish?: boolean;
 }
 
 export interface RotationReport {
@@ -154,8 +164,10 @@ export async function runRotation(deps: RotationDeps): Promise<RotationReport> {
   }
 
   // 4. Only the new key is needed now.
-  await deps.keys.write(formatKeyring([newKey]));
-  await deps.progress.clear();
+  if (deps.finish !== false) {
+    await deps.keys.write(formatKeyring([newKey]));
+    await deps.progress.clear();
+  }
   return { keyId, previousKeyIds: previous.map(masterKeyId), rewrapped, alreadyDone, verified };
 }
 
@@ -186,10 +198,16 @@ async function rewrapOne(
   }
 }
 
-// ------------------------------------------------------------------ local CLI
+// ------------------------------------------------------------------ the CLI
 
 export interface RotateOptions {
   dataDir: string;
+  /** Deployed: the stage whose SSM parameter and originals bucket are rotated. */
+  stage?: string;
+  /** Deployed: `prepare`, `rotate` or `finish` (docs/operations.md). */
+  phase?: string;
+  /** The stack's `namePrefix` parameter (names the buckets). */
+  namePrefix?: string;
 }
 
 /** The data dir's key file, written whole or not at all (a temporary file renamed over it), mode 0600. */
@@ -227,6 +245,11 @@ export function progressFile(path: string): ProgressMarker {
 
 /** Locally: the data dir's key file and its embedded s3rver (or `S3_ENDPOINT`). Stop `serve` first. */
 export async function rotateMasterKey(options: RotateOptions): Promise<void> {
+  if (options.stage !== undefined && options.stage !== 'local') {
+    const report = await rotateDeployed(options, deployedDeps(checkStage(options.stage), options.namePrefix));
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
   const config = createConfig({ stage: 'local' });
   const keyPath = join(options.dataDir, 'master.key');
   try {
@@ -254,4 +277,125 @@ export async function rotateMasterKey(options: RotateOptions): Promise<void> {
   } finally {
     await s3rver?.close();
   }
+}
+
+// ------------------------------------------------------------------ deployed
+
+export const PHASES = ['prepare', 'rotate', 'finish'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** What the deployed marker parameter holds: the phase reached and the walk's progress. */
+interface DeployedMarker extends RotationProgress {
+  phase: 'prepared' | 'rotating' | 'rotated';
+}
+
+export interface DeployedDeps {
+  store: RotationStore;
+  /** The master key parameter. */
+  keys: KeyMaterial;
+  /** The rotation's marker parameter (JSON); '{}' when none. */
+  marker: KeyMaterial;
+  log?: (line: string) => void;
+  pageSize?: number;
+}
+
+/**
+ * The deployed rotation in three phases, because every container reads the key
+ * once: `prepare` makes the keyring `old, new` (old still wraps, new is
+ * accepted) and stops, so containers can pick it up; `rotate` makes it
+ * `new, old`, re-wraps and verifies; `finish`, once every container has reloaded,
+ * walks again (what containers of the prepared keyring wrapped with the old key
+ * in between), verifies and leaves the new key alone.
+ */
+export async function rotateDeployed(options: RotateOptions, deps: DeployedDeps): Promise<Record<string, unknown>> {
+  const phase = (options.phase ?? 'rotate') as Phase;
+  if (!(PHASES as readonly string[]).includes(phase)) {
+    throw new CliError(`--phase takes ${PHASES.join(', ')}, not '${options.phase}'`, EXIT.usage);
+  }
+  const log = deps.log ?? (() => {});
+  const marker = await readMarker(deps.marker);
+  const keys = keyringOf(parseMasterKey(await deps.keys.read()));
+  if (phase === 'prepare') {
+    if (keys.length > 1) throw new CliError('A rotation is already under way (the key parameter holds a keyring)');
+    const fresh = randomBytes(32);
+    await deps.marker.write(JSON.stringify({ phase: 'prepared', keyId: masterKeyId(fresh), after: '' }));
+    await deps.keys.write(formatKeyring([keys[0] as Buffer, fresh]));
+    log('prepared: the key parameter holds the old key (still wrapping) and the new one');
+    return { phase: 'prepared', keyId: masterKeyId(fresh) };
+  }
+  const newKey = marker && keys.find((key) => masterKeyId(key) === marker.keyId);
+  if (!marker || !newKey) throw new CliError('No prepared rotation: run rotate-master-key --phase prepare first');
+  const expected = phase === 'rotate' ? ['prepared', 'rotating'] : ['rotated'];
+  if (!expected.includes(marker.phase)) {
+    throw new CliError(
+      `The rotation is ${marker.phase}: --phase ${phase} comes after ${phase === 'rotate' ? 'prepare' : 'rotate'}`,
+    );
+  }
+  if (keys[0] !== newKey) {
+    // The new key wraps from now on; the old one is still accepted.
+    await deps.keys.write(formatKeyring([newKey, ...keys.filter((key) => key !== newKey)]));
+  }
+  const markerPhase: DeployedMarker['phase'] = phase === 'rotate' ? 'rotating' : 'rotated';
+  const progress: ProgressMarker = {
+    read: async () => (phase === 'rotate' ? marker : { ...marker, after: '' }),
+    write: (p) => deps.marker.write(JSON.stringify({ phase: markerPhase, ...p })),
+    clear: () => deps.marker.write('{}'),
+  };
+  const report = await runRotation({
+    store: deps.store,
+    keys: deps.keys,
+    progress,
+    log,
+    pageSize: deps.pageSize,
+    finish: phase === 'finish',
+  });
+  if (phase === 'rotate') await deps.marker.write(JSON.stringify({ phase: 'rotated', keyId: report.keyId, after: '' }));
+  return { phase: phase === 'rotate' ? 'rotated' : 'finished', ...report };
+}
+
+async function readMarker(parameter: KeyMaterial): Promise<DeployedMarker | undefined> {
+  try {
+    const value = JSON.parse(await parameter.read()) as Partial<DeployedMarker>;
+    if (
+      (value.phase === 'prepared' || value.phase === 'rotating' || value.phase === 'rotated') &&
+      typeof value.keyId === 'string' &&
+      typeof value.after === 'string'
+    )
+      return { phase: value.phase, keyId: value.keyId, after: value.after };
+  } catch {
+    // no marker
+  }
+  return undefined;
+}
+
+/** The stage's parameters and originals bucket, with the SDK's usual credentials. */
+function deployedDeps(stage: string, namePrefix = DEFAULT_NAME_PREFIX): DeployedDeps {
+  const client = new S3Client({ region: HOME_REGION });
+  const credentials = async () => {
+    const resolved = await client.config.credentials();
+    return {
+      accessKeyId: resolved.accessKeyId,
+      secretAccessKey: resolved.secretAccessKey,
+      sessionToken: resolved.sessionToken,
+    };
+  };
+  const ssm = { region: HOME_REGION, credentials, timeoutMs: 10_000 };
+  const parameter = (name: string, missing?: string): KeyMaterial => ({
+    read: () =>
+      readSsmParameter({ ...ssm, maxAttempts: 3 }, name).catch((error: { type?: string }) => {
+        if (error.type === 'ParameterNotFound' && missing !== undefined) return missing;
+        throw error;
+      }),
+    write: (text) => putSsmParameter(ssm, name, text),
+  });
+  return {
+    store: createS3Store({
+      client,
+      originalsBucket: `${namePrefix}-${stage}-originals`,
+      derivativesBucket: `${namePrefix}-${stage}-derivatives`,
+    }),
+    keys: parameter(`/edge-resizer/${stage}/master-key`),
+    marker: parameter(`/edge-resizer/${stage}/master-key-rotation`, '{}'),
+    log: (line) => process.stderr.write(`  ${line}\n`),
+  };
 }

@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
+import type { CliError } from '../../src/cli/common.js';
 import {
   type KeyMaterial,
   type ProgressMarker,
   type RotationProgress,
+  rotateDeployed,
   runRotation,
 } from '../../src/cli/rotate-master-key.js';
 import {
@@ -27,7 +29,10 @@ import {
 } from '../../src/core/envelope.js';
 import { startLocalServer } from '../../src/local/server.js';
 import { originalObjects } from '../../src/storage/original-objects.js';
+import { readSsmParameter } from '../../src/storage/ssm-parameter.js';
+import { putSsmParameter } from '../../src/storage/ssm-write.js';
 import { runCli } from '../helpers/cli.js';
+import { type FakeSsm, startFakeSsm } from '../helpers/fake-ssm.js';
 import { fixture } from '../helpers/images.js';
 import { startTestStorage, type TestStorage } from '../helpers/storage.js';
 
@@ -220,5 +225,95 @@ describe('rotate-master-key (the bin, on a local CDN data dir)', function () {
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('rotate-master-key --stage (deployed: SSM keyring in three phases)', function () {
+  this.timeout(120_000);
+  let storage: TestStorage;
+  let ssm: FakeSsm;
+  const KEY_PARAMETER = '/edge-resizer/prod/master-key';
+  const MARKER_PARAMETER = '/edge-resizer/prod/master-key-rotation';
+
+  before(async () => {
+    storage = await startTestStorage();
+    ssm = await startFakeSsm({ [KEY_PARAMETER]: storage.masterKey.toString('hex') });
+    for (const key of ['a.bin', 'b.bin', 'c.bin']) {
+      const { body, metadata } = encryptBuffer(Buffer.from(`bytes of ${key}`), storage.masterKey);
+      await storage.store.putOriginal(key, body, metadata, body.length);
+    }
+  });
+  after(async () => {
+    await ssm.close();
+    await storage.close();
+  });
+
+  const options = {
+    region: 'us-east-1',
+    endpoint: '',
+    credentials: { accessKeyId: 'AKIDSSM', secretAccessKey: 'ssm-test' },
+    timeoutMs: 5000,
+  };
+  const parameter = (name: string, missing?: string): KeyMaterial => ({
+    read: () =>
+      readSsmParameter({ ...options, endpoint: ssm.endpoint, maxAttempts: 1 }, name).catch(
+        (error: { type?: string }) => {
+          if (error.type === 'ParameterNotFound' && missing !== undefined) return missing;
+          throw error;
+        },
+      ),
+    write: (text) => putSsmParameter({ ...options, endpoint: ssm.endpoint }, name, text),
+  });
+  const deps = () => ({
+    store: storage.store,
+    keys: parameter(KEY_PARAMETER),
+    marker: parameter(MARKER_PARAMETER, '{}'),
+  });
+  /** A container that read the key parameter now: it uploads with the keyring's first key. */
+  const container = () => parseMasterKey(ssm.parameters.get(KEY_PARAMETER) ?? '');
+  const readsAll = async (key: Buffer) => {
+    for await (const page of originalObjects(storage.store)) {
+      for (const object of page) {
+        const stored = await storage.store.getOriginal(object.key);
+        decryptBuffer(stored?.body ?? Buffer.alloc(0), stored?.metadata ?? {}, key);
+      }
+    }
+  };
+
+  it('refuses to rotate before prepare, and a bad phase as usage', async () => {
+    const early = await rotateDeployed({ dataDir: '', stage: 'prod', phase: 'rotate' }, deps()).catch((e: Error) => e);
+    expect((early as Error).message).to.match(/--phase prepare first/);
+    const bad = await rotateDeployed({ dataDir: '', stage: 'prod', phase: 'now' }, deps()).catch((e: CliError) => e);
+    expect((bad as CliError).exitCode).to.equal(2);
+    expect(ssm.parameters.get(KEY_PARAMETER)).to.equal(storage.masterKey.toString('hex'));
+  });
+
+  it('prepare → rotate → finish: readers of every phase read everything, and what old containers wrote in between is caught', async () => {
+    const oldOnly = Buffer.from(storage.masterKey);
+    const prepared = await rotateDeployed({ dataDir: '', stage: 'prod', phase: 'prepare' }, deps());
+    const preparedRing = container();
+    expect(keyringOf(preparedRing)).to.have.length(2);
+    expect(preparedRing.equals(storage.masterKey), 'the old key still wraps after prepare').to.equal(true);
+    expect(masterKeyId(keyringOf(preparedRing)[1] as Buffer)).to.equal(prepared.keyId);
+    await readsAll(oldOnly); // nothing re-wrapped yet: containers that never reloaded still read all
+
+    const rotated = await rotateDeployed({ dataDir: '', stage: 'prod', phase: 'rotate' }, deps());
+    expect(rotated).to.include({ phase: 'rotated', rewrapped: 3, verified: 3, keyId: prepared.keyId });
+    const rotatingRing = container();
+    expect(masterKeyId(rotatingRing), 'the new key wraps after rotate').to.equal(prepared.keyId);
+    expect(keyringOf(rotatingRing), 'the old key is still accepted').to.have.length(2);
+    await readsAll(preparedRing); // a container of the prepared keyring reads the re-wrapped originals
+
+    // A container still holding the prepared keyring uploads with the old key.
+    const late = encryptBuffer(Buffer.from('late upload'), preparedRing);
+    await storage.store.putOriginal('0-late.bin', late.body, late.metadata, late.body.length);
+
+    const finished = await rotateDeployed({ dataDir: '', stage: 'prod', phase: 'finish' }, deps());
+    expect(finished).to.include({ phase: 'finished', rewrapped: 1, alreadyDone: 3, verified: 4 });
+    const finalKey = container();
+    expect(keyringOf(finalKey)).to.have.length(1);
+    expect(masterKeyId(finalKey)).to.equal(prepared.keyId);
+    expect(ssm.parameters.get(MARKER_PARAMETER)).to.equal('{}');
+    await readsAll(Buffer.from(finalKey));
   });
 });
