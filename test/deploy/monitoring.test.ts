@@ -6,10 +6,32 @@
  */
 
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { expect } from 'chai';
+import sharp from 'sharp';
+import { startSsmServer } from '../../bench/lib/ssm-server.js';
 import { EDGE_REGIONS } from '../../src/cli/stage-resources.js';
+import { createConfig } from '../../src/core/config.js';
+import { encryptBuffer, formatKeyring, generateMasterKeyHex, parseMasterKey } from '../../src/core/envelope.js';
 import { METRICS, METRICS_NAMESPACE } from '../../src/core/metrics.js';
-import { type Cfn, packagedStages, STAGES, type Stage } from './stages.js';
+import type { CloudFrontRequest, CloudFrontResultResponse } from '../../src/edge/cloudfront.js';
+import { startS3rver } from '../../src/local/embedded-servers.js';
+import { createS3Client, LOCAL_CREDENTIALS } from '../../src/storage/clients.js';
+import { createS3Store } from '../../src/storage/s3-store.js';
+import { emfMetrics, emfProblems } from '../helpers/emf.js';
+import { originRequestEvent, originResponseEvent } from '../helpers/events.js';
+import { fixture } from '../helpers/images.js';
+import { withEnv } from './packaged.js';
+import {
+  type Cfn,
+  deployWorkDir,
+  edgeConfigFrom,
+  type Packaged,
+  packagedStages,
+  STAGES,
+  type Stage,
+  unpackedFunction,
+} from './stages.js';
 
 /**
  * CloudFront's distribution metrics and the one statistic each takes ("Types
@@ -50,7 +72,7 @@ const require = createRequire(import.meta.url);
 
 describe('monitoring (packaged stacks)', function () {
   this.timeout(300_000);
-  let stages: Record<Stage, { template: Cfn }>;
+  let stages: Record<Stage, Packaged>;
   before(async () => {
     stages = await packagedStages();
   });
@@ -178,4 +200,83 @@ describe('monitoring (packaged stacks)', function () {
       });
     });
   }
+
+  it('the packaged prod origin-response writes one valid EMF line per request, reading a master-key keyring from SSM', async function () {
+    this.timeout(120_000);
+    const packaged = stages.prod;
+    const config = createConfig(edgeConfigFrom(packaged.state.service.custom.edgeConfig));
+    const s3 = await startS3rver({
+      directory: join(deployWorkDir(), 's3rver-monitoring'),
+      buckets: [config.originalsBucket, config.derivativesBucket],
+    });
+    // Mid-rotation: the parameter is a keyring, and the original was wrapped by its second key.
+    const [newHex, oldHex] = [generateMasterKeyHex(), generateMasterKeyHex()];
+    const keyring = formatKeyring([parseMasterKey(newHex), parseMasterKey(oldHex)]);
+    const ssm = await startSsmServer({ '/edge-resizer/prod/master-key': keyring }, { credentials: LOCAL_CREDENTIALS });
+    const client = createS3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      credentials: LOCAL_CREDENTIALS,
+      timeoutMs: 5000,
+      maxAttempts: 2,
+    });
+    const store = createS3Store({
+      client,
+      originalsBucket: config.originalsBucket,
+      derivativesBucket: config.derivativesBucket,
+    });
+    const lines: string[] = [];
+    const log = console.log;
+    try {
+      const { body, metadata } = encryptBuffer(fixture('photos/fig.jpg'), parseMasterKey(oldHex));
+      await store.putOriginal('photos/fig.jpg', body, metadata, body.length);
+      const dirs = {
+        originRequest: await unpackedFunction('prod', 'originRequest'),
+        originResponse: await unpackedFunction('prod', 'originResponse'),
+      };
+      const load = (name: keyof typeof dirs, file: string) =>
+        (require(join(dirs[name], file)) as { handler: (event: unknown) => Promise<unknown> }).handler;
+      const env = {
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_SESSION_TOKEN: 'monitoring-test-session',
+      };
+      await withEnv(env, async () => {
+        const originRequest = load('originRequest', 'src/entry/origin-request.js');
+        const originResponse = load('originResponse', 'src/entry/origin-response.js');
+        console.log = (...args: unknown[]) => lines.push(args.map(String).join(' '));
+        try {
+          // prod snaps widths to allowedWidths: 128 is one of them.
+          const forwarded = (await originRequest(
+            originRequestEvent({ uri: '/photos/fig.jpg', querystring: 'width=128', accept: 'image/webp' }),
+          )) as CloudFrontRequest;
+          const result = (await originResponse(originResponseEvent(forwarded, 403))) as CloudFrontResultResponse;
+          expect(result.status, result.body).to.equal('200');
+          expect((await sharp(Buffer.from(result.body ?? '', 'base64')).metadata()).width).to.equal(128);
+          const missing = (await originRequest(
+            originRequestEvent({ uri: '/photos/none.jpg', querystring: 'width=128', accept: 'image/webp' }),
+          )) as CloudFrontRequest;
+          expect(
+            ((await originResponse(originResponseEvent(missing, 403))) as CloudFrontResultResponse).status,
+          ).to.equal('404');
+        } finally {
+          console.log = log;
+        }
+      });
+      const emf = lines.filter((line) => line.includes('"_aws"'));
+      expect(emf, lines.join('\n')).to.have.length(2);
+      for (const line of emf) expect(emfProblems(line)).to.deep.equal([]);
+      const [miss, missing] = emf.map((line) => JSON.parse(line));
+      expect(miss).to.include({ Stage: 'prod', Function: 'originResponse', Misses: 1, Served: 1 });
+      expect(emfMetrics(emf[0] ?? '').OriginalBytes).to.equal(fixture('photos/fig.jpg').length);
+      expect(missing).to.include({ Stage: 'prod', ErrorCode: 'not_found', Errors: 1 });
+    } finally {
+      console.log = log;
+      client.destroy();
+      await ssm.close();
+      await s3.close();
+    }
+  });
 });
