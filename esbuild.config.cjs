@@ -27,6 +27,7 @@ const INFRA_STAGE_FIELDS = [
   'logRetentionDays',
   'originResponseMemory',
   'originShield',
+  'additionalMetrics',
 ];
 
 /** The fields of EdgeResizerConfigInput (src/core/config.ts); test/deploy checks this list against DEFAULT_CONFIG. */

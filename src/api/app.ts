@@ -22,6 +22,7 @@ import { focalPointFromJson, parseFocalPoint } from '../core/focal-point.js';
 import { parseImageKey, validateImageKey } from '../core/keys.js';
 import { checkOriginalBytes, jsonTooLarge, MAX_JSON_BYTES, originalTooLarge } from '../core/limits.js';
 import { createLogger, describeError, type Logger } from '../core/log.js';
+import { apiRecord, createMetricsEmitter, type MetricsSink } from '../core/metrics.js';
 import { parseUserMeta } from '../core/user-meta.js';
 import type { MasterKeyProvider } from '../storage/master-key.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
@@ -74,6 +75,11 @@ export interface ApiDeps {
   staging?: StagingStore;
   /** How long part URLs and upload ids stay valid. @default 1 hour */
   stagedUploadTtlSeconds?: number;
+  /**
+   * Where each request's metrics line (CloudWatch embedded metric format) goes.
+   * @default stdout (console.log) with the default logger; nowhere when a `logger` is given without it
+   */
+  metrics?: MetricsSink;
 }
 
 const IMAGES_PATH = '/api/images';
@@ -99,14 +105,18 @@ interface ApiRequest {
 export function createApiHandler(deps: ApiDeps): StreamingHandler {
   const logger = deps.logger ?? createLogger('info');
   const uploads: UploadDeps = { ...deps, logger, keyLock: createKeyLock(KEY_WRITE_MAX_WAIT_MS) };
+  const emitMetrics = createMetricsEmitter(deps.metrics ?? (deps.logger ? () => {} : undefined));
 
   return async (event, responseStream) => {
+    const startedAt = performance.now();
+    let errorCode: string | undefined;
     const reply = createReply(responseStream);
     const request = toApiRequest(event);
     try {
       await route(request, reply);
     } catch (error) {
       const httpError = toHttpError(error);
+      errorCode = httpError.code;
       if (httpError.status >= 500) {
         logger.error('api request failed', {
           method: request.method,
@@ -117,6 +127,8 @@ export function createApiHandler(deps: ApiDeps): StreamingHandler {
       }
       if (reply.started) return reply.abort();
       await reply.error(httpError).catch(() => reply.abort());
+    } finally {
+      emitMetrics(apiRecord(deps.config.stage, { durationMs: performance.now() - startedAt, errorCode }));
     }
   };
 

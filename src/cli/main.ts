@@ -8,10 +8,13 @@ import { CliError, DEFAULT_DATA_DIR, EXIT, env } from './common.js';
 import { keygen } from './keygen.js';
 import { keysAdd, keysList, keysRetire } from './keys.js';
 import { logRetention } from './log-retention.js';
+import { logs } from './logs.js';
 import { purge } from './purge.js';
+import { rotateMasterKey } from './rotate-master-key.js';
 import { serve } from './serve.js';
 import { sign } from './sign.js';
 import { smoke } from './smoke.js';
+import { stats } from './stats.js';
 import { upload } from './upload.js';
 
 // The AWS SDK warns once that releases after January 2027 need Node 22; we pin
@@ -141,6 +144,40 @@ program
   .action(async (options) => {
     process.exitCode = await logRetention(options);
   });
+
+program
+  .command('logs')
+  .description("a function's log events from every region where it ran, merged by time (locally: the local CDN's log)")
+  .option('--stage <stage>', 'deployed stage (dev, prod…); without it, or `local`, the data dir')
+  .option('--function <name>', 'originResponse, originRequest, api or viewerRequest', 'originResponse')
+  .option('--since <duration>', '30s, 15m, 2h or 7d', '15m')
+  .option('--follow', 'keep polling for new events until Ctrl-C')
+  .option('--filter <pattern>', 'CloudWatch Logs filter pattern (locally: a substring)')
+  .option('--json', 'one JSON object per event, with the raw message')
+  .option('--name-prefix <prefix>', "the stack's namePrefix parameter", 'edge-resizer')
+  .addOption(dataDirOption())
+  .action((options) => logs(options));
+
+program
+  .command('stats')
+  .description('misses, hits, bytes saved, format mix and errors over a window, from the metrics of every region')
+  .option('--stage <stage>', "deployed stage; without it, or `local`, the local CDN's log")
+  .option('--since <duration>', '30s, 15m, 2h or 7d', '1h')
+  .option('--distribution-id <id>', 'the stack output DistributionId, for viewer requests and hits (DISTRIBUTION_ID)')
+  .option('--json', 'one JSON object')
+  .addOption(dataDirOption())
+  .action((options) => stats(options));
+
+program
+  .command('rotate-master-key')
+  .description(
+    "re-wrap every original's data key under a new master key (no body re-encrypted), resumably, then read each back; locally: stop serve first",
+  )
+  .option('--stage <stage>', 'deployed stage (its SSM key parameter and originals bucket); without it, the data dir')
+  .option('--phase <phase>', 'deployed: prepare, then rotate, then finish (docs/operations.md)', 'rotate')
+  .option('--name-prefix <prefix>', "the stack's namePrefix parameter", 'edge-resizer')
+  .addOption(dataDirOption())
+  .action((options) => rotateMasterKey(options));
 
 program
   .command('bench')

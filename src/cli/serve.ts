@@ -5,6 +5,7 @@ import { startLocalServer } from '../local/server.js';
 import { holdPlaygroundUntil } from '../local/static.js';
 import { CliError, env } from './common.js';
 import { readSigningKeys } from './keys.js';
+import { teeToLocalLog } from './local-log-file.js';
 import { loadStageConfig } from './stage-config.js';
 
 export interface ServeOptions {
@@ -40,6 +41,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     apiToken: env('API_TOKEN'),
     signingSecret: env('SIGNING_SECRET'),
     logLevel: level,
+    log: teeToLocalLog(options.dataDir),
     config: settings,
   }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE')

@@ -5,7 +5,7 @@
  * key with AES-256-GCM. The wrap and the metadata names follow S3EC v2, so the
  * objects stay readable by its "AES/GCM" keyring given the same master key.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { HttpError } from './errors.js';
 
@@ -29,13 +29,64 @@ export const META = {
 
 export type EnvelopeMetadata = Record<string, string>;
 
-/** Reads a master key given as 64 hex characters or 32 raw bytes. */
+/**
+ * Which master key wrapped an object's data key: a fingerprint of the key
+ * (never the key), so a reader holding several keys tries the right one first
+ * and a rotation can tell what it has re-wrapped. Not part of S3EC v2's
+ * metadata; an object without it was wrapped before key ids existed.
+ */
+export const KEY_ID_META = 'resizer-kid';
+
+/**
+ * The keys a master key accepts besides itself: a keyring (the key file or
+ * parameter holding several keys, one per line, the first the one that
+ * wraps) parses to its first key, and its others are remembered here, so
+ * every reader that holds the first key also unwraps what the others wrapped.
+ * That is what lets a rotation re-wrap objects while readers that loaded the
+ * keyring keep reading both the re-wrapped and the not yet re-wrapped ones.
+ */
+const previousKeys = new WeakMap<Buffer, readonly Buffer[]>();
+const keyIds = new WeakMap<Buffer, string>();
+
+/**
+ * Reads a master key given as 64 hex characters or 32 raw bytes, or a keyring:
+ * several 64-hex keys separated by whitespace, the first one the key that wraps.
+ */
 export function parseMasterKey(material: Buffer | string): Buffer {
   const text = Buffer.isBuffer(material) ? material.toString('latin1') : material;
   const trimmed = text.trim();
   if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
   if (Buffer.isBuffer(material) && material.length === KEY_BYTES) return material;
-  throw new Error('A master key must be 64 hex characters (256 bits)');
+  const keys = trimmed.split(/\s+/);
+  if (keys.length > 1 && keys.length <= MAX_KEYRING && keys.every((key) => /^[0-9a-fA-F]{64}$/.test(key))) {
+    const [primary, ...previous] = keys.map((key) => Buffer.from(key, 'hex')) as [Buffer, ...Buffer[]];
+    previousKeys.set(primary, previous);
+    return primary;
+  }
+  throw new Error('A master key must be 64 hex characters (256 bits), or a keyring of such keys, one per line');
+}
+
+/** A keyring holds the key that wraps and the ones a rotation is moving away from: a few at most. */
+const MAX_KEYRING = 4;
+
+/** Every key `masterKey` unwraps with: itself first, then its keyring's others. */
+export function keyringOf(masterKey: Buffer): readonly Buffer[] {
+  return [masterKey, ...(previousKeys.get(masterKey) ?? [])];
+}
+
+/** A keyring as a key file or parameter holds it: the wrapping key first, one hex key per line. */
+export function formatKeyring(keys: readonly Buffer[]): string {
+  return `${keys.map((key) => key.toString('hex')).join('\n')}\n`;
+}
+
+/** The id of a master key (KEY_ID_META): 16 characters of a domain-separated SHA-256 of it. */
+export function masterKeyId(masterKey: Buffer): string {
+  let id = keyIds.get(masterKey);
+  if (id === undefined) {
+    id = createHash('sha256').update('edge-resizer master key id\0').update(masterKey).digest('base64url').slice(0, 16);
+    keyIds.set(masterKey, id);
+  }
+  return id;
 }
 
 /** A new master key as 64 hex characters. */
@@ -49,34 +100,78 @@ interface DataKey {
   metadata: EnvelopeMetadata;
 }
 
-function newDataKey(masterKey: Buffer, plaintextLength: number): DataKey {
-  const dataKey = randomBytes(KEY_BYTES);
-  const iv = randomBytes(IV_BYTES);
-  // S3EC v2 "AES/GCM" wrap: wrapIv || AES-GCM(masterKey, dataKey, aad = content algorithm) || tag.
+/** S3EC v2 "AES/GCM" wrap: wrapIv || AES-GCM(masterKey, dataKey, aad = content algorithm) || tag. */
+function wrapDataKey(dataKey: Buffer, masterKey: Buffer): string {
   const wrapIv = randomBytes(IV_BYTES);
   const wrap = createCipheriv('aes-256-gcm', masterKey, wrapIv);
   wrap.setAAD(Buffer.from(CONTENT_ALGORITHM));
-  const wrapped = Buffer.concat([wrapIv, wrap.update(dataKey), wrap.final(), wrap.getAuthTag()]);
+  return Buffer.concat([wrapIv, wrap.update(dataKey), wrap.final(), wrap.getAuthTag()]).toString('base64');
+}
+
+function newDataKey(masterKey: Buffer, plaintextLength: number): DataKey {
+  const dataKey = randomBytes(KEY_BYTES);
+  const iv = randomBytes(IV_BYTES);
   return {
     dataKey,
     iv,
     metadata: {
-      [META.wrappedKey]: wrapped.toString('base64'),
+      [META.wrappedKey]: wrapDataKey(dataKey, masterKey),
       [META.iv]: iv.toString('base64'),
       [META.contentAlgorithm]: CONTENT_ALGORITHM,
       [META.wrapAlgorithm]: WRAP_ALGORITHM,
       [META.tagLength]: String(TAG_BYTES * 8),
       [META.plaintextLength]: String(plaintextLength),
       [META.materialDescription]: '{}',
+      [KEY_ID_META]: masterKeyId(masterKey),
     },
   };
+}
+
+/**
+ * The metadata fields that re-wrap an object's data key under `masterKey`
+ * (the key that wraps), the data key unwrapped with any key of its keyring:
+ * the body and its IV are untouched, so nothing is re-encrypted. Throws
+ * `decrypt_failed` when no key of the keyring unwraps it.
+ */
+export function rewrapDataKey(metadata: EnvelopeMetadata, masterKey: Buffer): EnvelopeMetadata {
+  const { dataKey } = unwrapDataKey(metadata, masterKey);
+  return { [META.wrappedKey]: wrapDataKey(dataKey, masterKey), [KEY_ID_META]: masterKeyId(masterKey) };
+}
+
+/** Whether `masterKey` itself (not another key of its keyring) wrapped this object's data key. */
+export function isWrappedBy(metadata: EnvelopeMetadata, masterKey: Buffer): boolean {
+  const recorded = metadata[KEY_ID_META];
+  if (recorded !== undefined && recorded !== masterKeyId(masterKey)) return false;
+  try {
+    unwrapWith(metadata, masterKey);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function decryptFailed(reason: string, cause?: unknown): HttpError {
   return new HttpError('decrypt_failed', `The original could not be decrypted: ${reason}`, { cause });
 }
 
+/** Unwraps with the keyring of `masterKey`: the key the object names first, then the others. */
 function unwrapDataKey(metadata: EnvelopeMetadata, masterKey: Buffer): { dataKey: Buffer; iv: Buffer } {
+  const keys = keyringOf(masterKey);
+  if (keys.length === 1) return unwrapWith(metadata, masterKey);
+  const named = metadata[KEY_ID_META];
+  const ordered = [...keys].sort((a, b) => Number(masterKeyId(b) === named) - Number(masterKeyId(a) === named));
+  let failure: unknown;
+  for (const key of ordered) {
+    try {
+      return unwrapWith(metadata, key);
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
+function unwrapWith(metadata: EnvelopeMetadata, masterKey: Buffer): { dataKey: Buffer; iv: Buffer } {
   if (metadata[META.contentAlgorithm] !== CONTENT_ALGORITHM || metadata[META.wrapAlgorithm] !== WRAP_ALGORITHM) {
     throw decryptFailed('unknown encryption algorithm');
   }

@@ -10,6 +10,7 @@ import type { EdgeResizerConfig } from '../core/config.js';
 import { HttpError, toHttpError } from '../core/errors.js';
 import { PLAYGROUND_PATH_PREFIX, parseDerivativeKey } from '../core/keys.js';
 import { createLogger, describeError, type Logger } from '../core/log.js';
+import { createMetricsEmitter, type MetricsSink } from '../core/metrics.js';
 import { parseImageParams } from '../core/params.js';
 import {
   checkStoredDerivative,
@@ -33,6 +34,7 @@ import {
   statusDescription,
   toCloudFrontHeaders,
 } from './cloudfront.js';
+import { observeRequest } from './miss-metrics.js';
 import { VIEWER_LOCATION_HEADER } from './origin-request.js';
 import { READ_ONLY_HEADERS } from './result-rules.js';
 
@@ -53,6 +55,11 @@ export interface OriginResponseOptions {
   onTransform?: (timings: Record<string, number>) => void;
   /** Bounds concurrent misses (the local CDN); Lambda@Edge runs one request per container and passes none. */
   gate?: AdmissionGate;
+  /**
+   * Where each request's metrics line (CloudWatch embedded metric format) goes.
+   * @default stdout (console.log) with the default logger; nowhere when a `logger` is given without it
+   */
+  metrics?: MetricsSink;
 }
 
 export type OriginResponseHandler = (
@@ -64,9 +71,19 @@ const SOURCE_REVISION_HEADER = `x-amz-meta-${SOURCE_REVISION_META}`;
 
 export function createOriginResponseHandler(options: OriginResponseOptions): OriginResponseHandler {
   const { config, masterKey, logger = createLogger('info'), onTransform, gate } = options;
-  const deps: RenderDeps = { config, storage: missStorage(options.store), masterKey, gate, logger };
+  const shared: RenderDeps = { config, storage: missStorage(options.store), masterKey, gate, logger };
+  const emitMetrics = createMetricsEmitter(options.metrics ?? (options.logger ? () => {} : undefined));
 
   return async (event) => {
+    // One metrics line per request, from what this request did.
+    const observed = observeRequest(shared);
+    const result = await handle(event, observed.deps);
+    const record = observed.record(event, result);
+    if (record) emitMetrics(record);
+    return result;
+  };
+
+  async function handle(event: CloudFrontResponseEvent, deps: RenderDeps) {
     const startedAt = performance.now();
     const { request, response } = event.Records[0].cf;
     if (request.uri.startsWith(PLAYGROUND_PATH_PREFIX)) return response;
@@ -119,7 +136,7 @@ export function createOriginResponseHandler(options: OriginResponseOptions): Ori
       if (httpError.status >= 500) logger.error('transform failed', { uri: request.uri, ...describeError(error) });
       return keepReadOnlyHeaders(errorResponse(httpError), response.headers);
     }
-  };
+  }
 }
 
 /**

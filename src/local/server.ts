@@ -80,6 +80,11 @@ export interface LocalServer {
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const dataDir = options.dataDir;
   const logger = createLogger(options.logLevel ?? 'info', options.log);
+  // Metrics lines (embedded metric format) go where the log goes, at `info` like the request log.
+  const metrics =
+    LOG_LEVELS.indexOf(options.logLevel ?? 'info') <= LOG_LEVELS.indexOf('info')
+      ? (options.log ?? ((line: string) => console.log(line)))
+      : () => {};
   const { masterKeyPath, apiToken } = await provisionSecrets(dataDir, options.apiToken);
 
   const config = createConfig({
@@ -114,6 +119,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const originResponse = createOriginResponseHandler({
     ...edgeWiring,
     logger,
+    metrics,
     gate,
     onTransform: () => {
       transformCount += 1;
@@ -164,7 +170,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     // CloudFormation makes the table deployed; here it is made once, on start.
     await apiWiring.metadata.ensureTable();
     // A function URL refuses an event over 6 MB before the function runs: so does this door.
-    return createApiRequestListener(createApiHandler(apiWiring), { maxBodyBytes: MAX_DIRECT_UPLOAD_BYTES });
+    return createApiRequestListener(createApiHandler({ ...apiWiring, metrics }), {
+      maxBodyBytes: MAX_DIRECT_UPLOAD_BYTES,
+    });
   }
 
   // The request log is an `info` line: below that level nothing per request is done for it.

@@ -8,8 +8,15 @@ import {
   createEncryptStream,
   decryptBuffer,
   encryptBuffer,
+  formatKeyring,
+  generateMasterKeyHex,
+  isWrappedBy,
+  KEY_ID_META,
   META,
+  masterKeyId,
+  parseMasterKey,
   planRangeDecrypt,
+  rewrapDataKey,
   TAG_BYTES,
 } from '../../src/core/envelope.js';
 import { HttpError } from '../../src/core/errors.js';
@@ -179,5 +186,55 @@ describe('core/envelope', () => {
       const [out] = await Promise.all([buffer(plan.stream), pipeline(Readable.from([stored]), plan.stream)]);
       expect(out.equals(plaintext.subarray(start, end + 1)), `range ${start}-${end}`).to.equal(true);
     }
+  });
+});
+
+describe('envelope: key ids, keyrings and re-wrapping (master-key rotation)', () => {
+  const oldKey = parseMasterKey(generateMasterKeyHex());
+  const newKey = parseMasterKey(generateMasterKeyHex());
+  const plaintext = Buffer.from('an original, never re-encrypted');
+
+  it('names the wrapping key in the metadata, by a fingerprint that is not the key', () => {
+    const { metadata } = encryptBuffer(plaintext, oldKey);
+    expect(metadata[KEY_ID_META])
+      .to.equal(masterKeyId(oldKey))
+      .and.match(/^[A-Za-z0-9_-]{16}$/);
+    expect(masterKeyId(oldKey)).to.not.equal(masterKeyId(newKey));
+    expect(JSON.stringify(metadata)).to.not.include(oldKey.toString('hex').slice(0, 16));
+  });
+
+  it('re-wraps the data key under the new key without touching the body; the old key no longer opens it', () => {
+    const { body, metadata } = encryptBuffer(plaintext, oldKey);
+    const keyring = parseMasterKey(formatKeyring([newKey, oldKey]));
+    const patch = rewrapDataKey(metadata, keyring);
+    const rewrapped = { ...metadata, ...patch };
+    expect(Object.keys(patch).sort()).to.deep.equal([KEY_ID_META, META.wrappedKey].sort());
+    expect(rewrapped[META.iv]).to.equal(metadata[META.iv]);
+    expect(decryptBuffer(body, rewrapped, newKey)).to.deep.equal(plaintext);
+    expect(isWrappedBy(rewrapped, newKey)).to.equal(true);
+    expect(isWrappedBy(metadata, newKey)).to.equal(false);
+    expectDecryptFailed(() => decryptBuffer(body, rewrapped, oldKey));
+  });
+
+  it('a keyring reads what either of its keys wrapped, and wraps new objects with its first key', () => {
+    const keyring = parseMasterKey(`${newKey.toString('hex')}\n${oldKey.toString('hex')}\n`);
+    expect(keyring.equals(newKey)).to.equal(true);
+    const byOld = encryptBuffer(plaintext, oldKey);
+    const byNew = encryptBuffer(plaintext, keyring);
+    expect(decryptBuffer(byOld.body, byOld.metadata, keyring)).to.deep.equal(plaintext);
+    expect(decryptBuffer(byNew.body, byNew.metadata, keyring)).to.deep.equal(plaintext);
+    expect(byNew.metadata[KEY_ID_META]).to.equal(masterKeyId(newKey));
+    // An object without a key id (wrapped before ids existed) is tried with every key.
+    const { [KEY_ID_META]: _id, ...legacy } = byOld.metadata;
+    expect(decryptBuffer(byOld.body, legacy, keyring)).to.deep.equal(plaintext);
+    // A key outside the keyring still fails as before.
+    const other = parseMasterKey(generateMasterKeyHex());
+    expectDecryptFailed(() => decryptBuffer(byOld.body, byOld.metadata, other));
+    expectDecryptFailed(() => rewrapDataKey(byOld.metadata, other));
+  });
+
+  it('refuses a keyring with anything but 64-hex keys', () => {
+    expect(() => parseMasterKey(`${newKey.toString('hex')}\nnot-a-key`)).to.throw(/64 hex/);
+    expect(() => parseMasterKey(`${newKey.toString('hex')} ${'ab'.repeat(31)}`)).to.throw(/64 hex/);
   });
 });
