@@ -27,9 +27,11 @@ describe('edge-resizer logs', function () {
   this.timeout(60_000);
   let fake: FakeLogsApi;
   let env: Record<string, string>;
-  const now = Date.now();
+  // Taken when the tests start, not when mocha loads the file (minutes earlier in a full run).
+  let now: number;
 
   before(async () => {
+    now = Date.now();
     fake = await startFakeLogsApi({ pageSize: 2 });
     env = {
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: fake.endpoint,

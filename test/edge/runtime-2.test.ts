@@ -90,7 +90,11 @@ describe('edge/runtime-2 (the viewer function as CloudFront Functions runtime 2.
 
   it('holds exactly the documented globals, each with only its documented members', () => {
     const context = createRuntime2Context();
-    const globals = runInContext('Object.getOwnPropertyNames(globalThis)', context) as string[];
+    // A name V8 will not let go (`gc` under --expose-gc) is left holding undefined.
+    const globals = runInContext(
+      'Object.getOwnPropertyNames(globalThis).filter(function (n) { return globalThis[n] !== undefined || n === "undefined"; })',
+      context,
+    ) as string[];
     expect([...globals].sort()).to.deep.equal(
       [...Object.keys(RUNTIME_2_OBJECTS), ...RUNTIME_2_GLOBAL_FUNCTIONS]
         .filter((name) => globals.includes(name))

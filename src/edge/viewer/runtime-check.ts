@@ -197,7 +197,10 @@ export function createRuntime2Context(extra: Record<string, unknown> = {}): obje
   const functionPrototype = runInContext('Function.prototype', context) as object;
   const pruned = new Set<object>();
   for (const name of Object.getOwnPropertyNames(global)) {
-    if (!GLOBAL_NAMES.has(name)) deleteOwn(global, name);
+    if (GLOBAL_NAMES.has(name) || deleteOwn(global, name)) continue;
+    // V8 installs some globals non-configurable (`gc` under --expose-gc, which a test may set at run
+    // time): such a name cannot go, but its value can.
+    if (Object.getOwnPropertyDescriptor(global, name)?.writable === true) global[name] = undefined;
   }
   for (const [name, surface] of Object.entries(RUNTIME_2_OBJECTS)) {
     const builtin = global[name] as Record<string, unknown> | undefined;
