@@ -96,6 +96,8 @@ export interface RuleConfig {
   widthPolicy: 'reject' | 'snap';
   presets: Record<string, string>;
   presetPolicy: 'open' | 'only';
+  /** Under `presetPolicy: only`, the preset a URL without one gets; null: such a URL is refused. */
+  defaultPreset: string | null;
 }
 
 export interface Rect {
@@ -356,6 +358,18 @@ export function parseParams(pairs: Array<[string, string]>, cfg: RuleConfig): Im
             ')',
         );
       }
+    }
+    // A preset may carry what every answer must have (a watermark): no URL goes without one.
+    if (own.preset == null) {
+      if (cfg.defaultPreset == null) {
+        fail(
+          'preset',
+          'Parameter preset is required here: this stage takes only preset, format and dpr (presets: ' +
+            (Object.keys(cfg.presets).join(', ') || 'none defined') +
+            ')',
+        );
+      }
+      own.preset = cfg.defaultPreset;
     }
   }
   let params = own;

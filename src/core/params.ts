@@ -99,6 +99,7 @@ export function ruleConfig(config: EdgeResizerConfig): RuleConfig {
     widthPolicy: config.widthPolicy,
     presets: config.presets,
     presetPolicy: config.presetPolicy,
+    defaultPreset: config.defaultPreset,
   };
 }
 

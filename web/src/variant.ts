@@ -128,6 +128,7 @@ export function presetExpansion(name: string, stage: StageSettings = DEFAULT_STA
     widthPolicy: 'reject',
     presets: stage.presets,
     presetPolicy: 'open',
+    defaultPreset: null,
   };
   const parsed: ImageParams = parseParams(decodeQuery(query), rules);
   const out: Partial<VariantParams> = {};

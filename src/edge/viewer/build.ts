@@ -52,7 +52,7 @@ const UNSUPPORTED = [
 ] as const;
 
 const MANGLED =
-  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|autoAvif|signingSecret|decimals|focalCoordinate)$/;
+  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|decimals|focalCoordinate)$/;
 
 const cache = new Map<string, string>();
 
