@@ -13,12 +13,10 @@ import {
   type Flip,
   GRAVITIES,
   type Gravity,
-  IMAGE_PARAM_NAMES,
   type ImageParams,
   NEUTRAL,
   PRESET_ONLY_PARAMS,
   parseParams,
-  RANGES,
   REQUESTED_FORMATS,
   type Rect,
   type RequestedFormat,
@@ -26,6 +24,13 @@ import {
   type Rotation,
   type RuleConfig,
 } from '../../src/core/param-rules.js';
+import {
+  type DecimalDescriptor,
+  descriptor,
+  IMAGE_PARAM_NAMES,
+  type IntegerDescriptor,
+} from '../../src/core/params/registry.js';
+import { PARAM_RULES } from '../../src/core/params/rule-table.js';
 
 // Names, values and defaults come from the server's own rules (src/core/param-rules.ts
 // and the default stage of src/core/config.ts), so the playground cannot drift from them.
@@ -34,7 +39,23 @@ export type Fit = FitMode;
 export const FORMATS = REQUESTED_FORMATS;
 export type Format = RequestedFormat;
 export type { Flip, Gravity, Rect, Rotation };
-export { FLIPS, GRAVITIES, IMAGE_PARAM_NAMES, PRESET_ONLY_PARAMS, RANGES, ROTATIONS };
+export { FLIPS, GRAVITIES, IMAGE_PARAM_NAMES, PRESET_ONLY_PARAMS, ROTATIONS };
+
+/** A numeric parameter's range, from its descriptor; `decimals` for a number input's step. */
+const range = (d: IntegerDescriptor | DecimalDescriptor) => ({
+  min: d.lowest,
+  max: d.highest as number,
+  decimals: d.kind === 'decimal' ? d.decimals : 0,
+});
+/** Ranges of the playground's numeric controls. */
+export const RANGES = {
+  quality: range(descriptor('quality')),
+  dpr: range(descriptor('dpr')),
+  focal: range(descriptor('fx')),
+  blur: range(descriptor('blur')),
+  sharpen: range(descriptor('sharpen')),
+  trim: range(descriptor('trim')),
+};
 
 /** The server's defaults (CONTRACT.md §3); a URL leaves these out. */
 export const DEFAULT_QUALITY = DEFAULT_CONFIG.defaultQuality;
@@ -129,6 +150,7 @@ export function presetExpansion(name: string, stage: StageSettings = DEFAULT_STA
     presets: stage.presets,
     presetPolicy: 'open',
     defaultPreset: null,
+    params: PARAM_RULES,
   };
   const parsed: ImageParams = parseParams(decodeQuery(query), rules);
   const out: Partial<VariantParams> = {};
