@@ -92,6 +92,11 @@ function ruleOf(cfg: RuleConfig, name: string): ParamRule | undefined {
   return undefined;
 }
 
+/** A pipeline step's `Variant` field (`true`: the parameter's own name). */
+function fieldOf(rule: ParamRule): string {
+  return rule.field === true ? rule.param : (rule.field as string);
+}
+
 const RECT = 'x,y,w,h of integers (w and h at least 1)';
 const COLOUR = 'hex colour rgb, rgba, rrggbb or rrggbbaa';
 
@@ -118,9 +123,9 @@ function parseValue(rule: ParamRule, raw: string, cfg: RuleConfig): unknown {
   }
   if (kind === 'colour') return colour(name, raw);
   if (kind === 'rect') return rect(name, raw);
-  // A preset, by name: a prototype-free lookup (a name like `constructor` is not a preset).
-  if (!Object.hasOwn(cfg.presets, raw)) {
-    const names = Object.keys(cfg.presets);
+  // A preset, by name: among the stage's own names (`constructor` is not a preset).
+  const names = Object.keys(cfg.presets);
+  if (names.indexOf(raw) === -1) {
     expected(name, names.length ? 'one of ' + names.join(', ') : 'a preset (this stage defines none)', raw);
   }
   return raw;
@@ -207,29 +212,17 @@ export function parseParams(pairs: Array<[string, string]>, cfg: RuleConfig): Im
   const own = parseAll(byName, cfg, null);
   const names = Object.keys(byName);
   if (cfg.presetPolicy === 'only') {
+    const why =
+      ' here: this stage takes only preset, format and dpr (presets: ' +
+      (Object.keys(cfg.presets).join(', ') || 'none defined') +
+      ')';
     for (let i = 0; i < names.length; i++) {
-      if (!has(PRESET_ONLY_PARAMS, names[i] as string)) {
-        const presets = Object.keys(cfg.presets).join(', ') || 'none defined';
-        fail(
-          names[i] as string,
-          'Parameter ' +
-            names[i] +
-            ' is not allowed here: this stage takes only preset, format and dpr (presets: ' +
-            presets +
-            ')',
-        );
-      }
+      if (!has(PRESET_ONLY_PARAMS, names[i] as string))
+        fail(names[i] as string, 'Parameter ' + names[i] + ' is not allowed' + why);
     }
     // A preset may carry what every answer must have (a watermark): no URL goes without one.
     if (own.preset == null) {
-      if (cfg.defaultPreset == null) {
-        fail(
-          'preset',
-          'Parameter preset is required here: this stage takes only preset, format and dpr (presets: ' +
-            (Object.keys(cfg.presets).join(', ') || 'none defined') +
-            ')',
-        );
-      }
+      if (cfg.defaultPreset == null) fail('preset', 'Parameter preset is required' + why);
       own.preset = cfg.defaultPreset;
     }
   }
@@ -313,7 +306,7 @@ export function canonicalize(params: ImageParams, cfg: RuleConfig): CanonicalPar
   for (let i = 0; i < cfg.params.length; i++) {
     const rule = cfg.params[i] as ParamRule;
     const value = source[rule.param];
-    if (rule.field != null && value != null && value !== rule.neutral) target[rule.field] = value;
+    if (rule.field != null && value != null && value !== rule.neutral) target[fieldOf(rule)] = value;
   }
   return canonical;
 }
@@ -363,7 +356,7 @@ export function canonicalQuery(c: CanonicalParams, cfg: RuleConfig): string {
   const values = c as unknown as Record<string, unknown>;
   for (let i = 0; i < cfg.params.length; i++) {
     const rule = cfg.params[i] as ParamRule;
-    const value = rule.field == null ? null : values[rule.field];
+    const value = rule.field == null ? null : values[fieldOf(rule)];
     if (value != null) add(rule.param, queryText(value));
   }
   return parts.join('&');

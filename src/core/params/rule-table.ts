@@ -14,8 +14,8 @@ export interface ParamRule {
   highest?: number | 'maxDimension';
   decimals?: number;
   choices?: readonly (string | number)[];
-  /** A pipeline step's `Variant` field. */
-  field?: string;
+  /** A pipeline step's `Variant` field; `true` when it is the parameter's name (the usual case: fewer bytes). */
+  field?: string | true;
   /** A pipeline step's value that folds away. */
   neutral?: number | string;
 }
@@ -29,7 +29,7 @@ export function compileRules(params: readonly ParamDescriptor[]): ParamRule[] {
     }
     if (d.kind === 'decimal') rule.decimals = d.decimals;
     if (d.kind === 'choice') rule.choices = d.choices;
-    if (d.variant) rule.field = d.variant.field;
+    if (d.variant) rule.field = d.variant.field === d.name ? true : d.variant.field;
     if (d.variant && d.neutral !== undefined) rule.neutral = d.neutral;
     return rule;
   });

@@ -54,7 +54,7 @@ const UNSUPPORTED = [
 
 /** The config's and the parameter table's field names (`ParamRule`), shortened with their uses. */
 const MANGLED =
-  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate)$/;
+  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate)$/;
 
 const cache = new Map<string, string>();
 

@@ -36,8 +36,12 @@ export interface CfRequest {
   querystring: Record<string, CfValue>;
   headers: Record<string, CfValue>;
   cookies?: Record<string, CfValue>;
-  /** The query string exactly as received, without `?` (runtime 2.0). */
-  rawQueryString?: () => string | undefined;
+  /**
+   * The query string exactly as received, without `?`; undefined without one
+   * (runtime 2.0 has it on every request: "General helper methods", CloudFront
+   * Developer Guide), so the function never rebuilds it from `querystring`.
+   */
+  rawQueryString: () => string | undefined;
 }
 
 export interface CfResponse {
@@ -81,7 +85,7 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
     // The playground (the default root object and its assets) is not an image.
     if (request.uri === '/' || request.uri.indexOf('/_playground/') === 0) return request;
 
-    const raw = rawQuery(request);
+    const raw = request.rawQueryString();
     const pairs = raw == null ? [] : decodeQuery(raw);
     if (config.signingSecret) {
       // A repeated parameter is ambiguous for the signature too (CONTRACT.md §5).
@@ -133,23 +137,6 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
     request.headers.accept = { value: explicitFormat ? '*/*' : normalizeAccept(accept, config.autoAvif) };
     return request;
   };
-}
-
-/** The query as received: runtime 2.0's `rawQueryString()`, else rebuilt from the (undecoded) object. */
-function rawQuery(request: CfRequest): string | undefined {
-  if (typeof request.rawQueryString === 'function') return request.rawQueryString();
-  const pairs: string[] = [];
-  const names = Object.keys(request.querystring);
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
-    const entry = request.querystring[name] as CfValue;
-    const values = entry.multiValue?.length ? entry.multiValue : [entry];
-    for (let j = 0; j < values.length; j++) {
-      const value = (values[j] as CfValue).value;
-      pairs.push(value === '' ? name : name + '=' + value);
-    }
-  }
-  return pairs.length ? pairs.join('&') : undefined;
 }
 
 /**
