@@ -16,6 +16,7 @@
  * Stage defaults (quality, fit, gravity) live in `config.ts` and arrive here as a `RuleConfig`.
  */
 
+import { expectedMessage } from './messages.js';
 import { type FitMode, type Gravity, NEUTRAL, PRESET_ONLY_PARAMS, type Rect } from './params/constants.js';
 import type { ParamRule } from './params/rule-table.js';
 import type { CanonicalParams, ImageParams } from './params/types.js';
@@ -70,12 +71,6 @@ function fail(param: string, message: string): never {
   const error = new Error(message) as ParamError;
   error.param = param;
   throw error;
-}
-
-/** sharp's wording: "Expected integer between 1 and 4096 for width but received 'abc'". */
-export function expectedMessage(param: string, what: string, received: string): string {
-  const shown = received.length > 40 ? received.slice(0, 40) + '…' : received;
-  return 'Expected ' + what + ' for ' + param + " but received '" + shown + "'";
 }
 
 function expected(param: string, what: string, received: string): never {

@@ -85,11 +85,10 @@ describe('core/params: the parameter registry', () => {
       expect(perParameter).to.be.below(100);
       expect(withNextWave).to.be.at.most(MAX_FUNCTION_BYTES);
       expect(projected).to.be.at.most(MAX_FUNCTION_BYTES);
-    });
-
-    // The target: 1.5 KB left after sixteen more parameters. Not reached yet (see the figure logged above).
-    it.skip('leaves 1.5 KB of headroom after sixteen more parameters', () => {
-      expect(projected).to.be.at.most(MAX_FUNCTION_BYTES - 1536);
+      // The aim is 1.5 KB left after them (MAX_FUNCTION_BYTES - 1536); logged until it is reached.
+      if (projected > MAX_FUNCTION_BYTES - 1536) {
+        console.log(`      headroom after sixteen more: ${Math.round(MAX_FUNCTION_BYTES - projected)} B, aim 1536 B`);
+      }
     });
   });
 });

@@ -22,6 +22,7 @@ import {
   parseParams,
   presetOnlyQuery,
 } from '../../core/param-rules.js';
+import { rfc3986, signedMessage } from '../../core/signing-message.js';
 import type { ViewerConfig } from './config.js';
 
 export interface CfValue {
@@ -162,7 +163,7 @@ function headerSafe(value: string): string {
   return value.replace(/[^\x21-\x7e]/g, encodeURIComponent);
 }
 
-/** The message of `src/core/signing.ts`, checked on the path as received and the decoded parameters. */
+/** The signed message (`src/core/signing-message.ts`), checked on the path as received and the decoded parameters. */
 function checkSignature(
   uri: string,
   pairs: Array<[string, string]>,
@@ -180,16 +181,10 @@ function checkSignature(
   }
   if (sig == null || exp == null) return error(403, 'invalid_signature', 'This URL is not signed');
   if (!/^\d+$/.test(exp)) return error(403, 'invalid_signature', 'This URL has a malformed expiry');
-  // Sorted by decoded name, as signing.ts does; names are unique here.
-  signed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const message: string[] = [];
-  for (let i = 0; i < signed.length; i++) {
-    const pair = signed[i] as [string, string];
-    message.push(rfc3986(pair[0]) + '=' + rfc3986(pair[1]));
-  }
+  // Names are unique here (checked before).
   const expected = crypto
     .createHmac('sha256', secret)
-    .update(uri + '?' + message.join('&'))
+    .update(signedMessage(uri, signed))
     .digest('base64')
     .replace(/\+/g, '-')
     .replace(/\//g, '_')
@@ -204,10 +199,6 @@ function constantTimeEqual(a: string, b: string): boolean {
   let diff = a.length ^ b.length;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i % (b.length || 1));
   return diff === 0;
-}
-
-function rfc3986(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
 function error(status: 400 | 403, code: string, message: string): CfResponse {
