@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { createConfig } from '../../src/core/config.js';
+import { canonicalize, canonicalQuery, decodeQuery, parseParams } from '../../src/core/param-rules.js';
 import { parameterTable } from '../../src/core/params/docs-table.js';
-import { GRAVITIES, PARAMS, RESIZE_ORDER, STEPS } from '../../src/core/params/registry.js';
-import { PARAM_RULES, type ParamRule } from '../../src/core/params/rule-table.js';
+import { GRAVITIES, PARAMS, type ParamDescriptor, RESIZE_ORDER, STEPS } from '../../src/core/params/registry.js';
+import { compileRules, PARAM_RULES, type ParamRule } from '../../src/core/params/rule-table.js';
+import { ruleConfig } from '../../src/core/params.js';
 import { buildViewerFunction, MAX_FUNCTION_BYTES } from '../../src/edge/viewer/build.js';
 import { type ViewerConfig, viewerConfig } from '../../src/edge/viewer/config.js';
+import { isViewerResponse, loadViewerFunction, toQueryString, viewerEvent } from '../../src/local/viewer-function.js';
 
 /** What the prod stage bakes in (serverless.yml): its width allow-list, a signing secret, the KeyValueStore. */
 const prod: ViewerConfig = viewerConfig(
@@ -63,6 +66,33 @@ describe('core/params: the parameter registry', () => {
     const orders = STEPS.map((d) => d.variant.order);
     expect(new Set([...orders, RESIZE_ORDER]).size, 'one place each in the order of operations').to.equal(
       orders.length + 1,
+    );
+  });
+
+  it('takes a new pipeline step from its descriptor alone: parsed, folded when neutral, in the canonical query', () => {
+    const brightness: ParamDescriptor = {
+      name: 'brightness',
+      kind: 'decimal',
+      lowest: 0.1,
+      highest: 10,
+      decimals: 2,
+      neutral: 1,
+      label: 'Brightness',
+      doc: 'multiplies the brightness',
+      variant: { field: 'brightness', token: 'bri', order: 65 },
+    };
+    const rules = { ...ruleConfig(createConfig()), params: compileRules([...PARAMS, brightness]) };
+    const canonical = (query: string) =>
+      canonicalQuery(canonicalize(parseParams(decodeQuery(query), rules), rules), rules);
+    expect(canonical('brightness=1.50&width=10&blur=2')).to.equal('width=10&blur=2&brightness=1.5');
+    expect(canonical('brightness=1&width=10')).to.equal('width=10');
+    expect(() => canonical('brightness=11')).to.throw(
+      "Expected number between 0.1 and 10 for brightness but received '11'",
+    );
+    const handle = loadViewerFunction({ ...viewerConfig(createConfig(), null), params: rules.params });
+    const result = handle(viewerEvent('GET', '/a.jpg', 'brightness=2&width=10', {}, '203.0.113.7'));
+    expect(isViewerResponse(result) ? result.statusCode : toQueryString(result.querystring)).to.equal(
+      'width=10&brightness=2',
     );
   });
 
