@@ -20,19 +20,16 @@ import {
   uploadImage,
   uploadStaged,
 } from './api.js';
+import { drawStepControls, parseRect, readStepControls, writeStepControls } from './controls.js';
 import {
   baselineParams,
-  bgText,
   cacheStatus,
-  DEFAULT_BG,
   DEFAULT_FORMAT,
   DEFAULT_QUALITY,
   DEFAULT_STAGE,
   defaultParams,
   expectedSize,
   type Fit,
-  FLIPS,
-  type Flip,
   type Format,
   formatBytes,
   formatLabel,
@@ -45,9 +42,6 @@ import {
   parseServerTiming,
   parseWidthList,
   RANGES,
-  type Rect,
-  ROTATIONS,
-  type Rotation,
   type StageSettings,
   savingPercent,
   srcsetSnippet,
@@ -64,6 +58,9 @@ function $<T extends HTMLElement = HTMLElement>(id: string): T {
   if (!element) throw new Error(`#${id} is missing from index.html`);
   return element as T;
 }
+
+// Drawn first, so the lookups below find them like the fields written in index.html.
+const stepControls = drawStepControls($('effects-grid'));
 
 const el = {
   alert: $('alert'),
@@ -112,12 +109,6 @@ const el = {
   fx: $<HTMLInputElement>('fx'),
   fy: $<HTMLInputElement>('fy'),
   rect: $<HTMLInputElement>('rect'),
-  rotate: $<HTMLSelectElement>('rotate'),
-  flip: $<HTMLSelectElement>('flip'),
-  blur: $<HTMLInputElement>('blur'),
-  sharpen: $<HTMLInputElement>('sharpen'),
-  trim: $<HTMLInputElement>('trim'),
-  bg: $<HTMLInputElement>('bg'),
   originalStage: $('original-stage'),
   originalImg: $<HTMLImageElement>('original-img'),
   focalMarker: $('focal-marker'),
@@ -463,16 +454,7 @@ function decimalValue(input: HTMLInputElement): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** `x,y,w,h` → a rect, or undefined for anything else (the server would refuse it anyway). */
-function parseRect(text: string): Rect | undefined {
-  const parts = text.split(',').map((part) => part.trim());
-  if (parts.length !== 4 || !parts.every((part) => /^\d+$/.test(part))) return undefined;
-  const [x, y, width, height] = parts.map(Number) as [number, number, number, number];
-  return width > 0 && height > 0 ? { x, y, width, height } : undefined;
-}
-
 function paramsA(): VariantParams {
-  const bg = `${el.bg.value.replace('#', '').toLowerCase()}ff`;
   return {
     width: numberValue(el.widthNumber),
     height: numberValue(el.heightNumber),
@@ -484,13 +466,7 @@ function paramsA(): VariantParams {
     gravity: (el.gravity.value as Gravity) || undefined,
     fx: decimalValue(el.fx),
     fy: decimalValue(el.fy),
-    rect: parseRect(el.rect.value),
-    rotate: Number(el.rotate.value) as Rotation,
-    flip: (el.flip.value as Flip) || undefined,
-    blur: decimalValue(el.blur),
-    sharpen: decimalValue(el.sharpen),
-    trim: numberValue(el.trim),
-    bg: bg.length === 8 ? bg : DEFAULT_BG,
+    ...readStepControls(stepControls),
   };
 }
 
@@ -511,14 +487,9 @@ function fillSelect(select: HTMLSelectElement, values: readonly (string | number
 $<HTMLDetailsElement>('effects').open = window.matchMedia('(min-width: 900px)').matches;
 fillSelect(el.gravity, GRAVITIES);
 el.gravity.value = DEFAULT_STAGE.defaultGravity;
-fillSelect(el.rotate, ROTATIONS, (v) => `${v}°`);
-fillSelect(el.flip, FLIPS, (v) => ({ h: 'h (mirror)', v: 'v (upside down)', hv: 'hv (both)' })[v] ?? v);
 for (const [input, range, step] of [
   [el.fx, RANGES.focal, '0.001'],
   [el.fy, RANGES.focal, '0.001'],
-  [el.blur, RANGES.blur, '0.1'],
-  [el.sharpen, RANGES.sharpen, '0.1'],
-  [el.trim, RANGES.trim, '1'],
 ] as const) {
   input.min = String(range.min);
   input.max = String(range.max);
@@ -536,13 +507,7 @@ function applyControls(params: VariantParams): void {
   el.gravity.value = params.gravity ?? state.stage.defaultGravity;
   el.fx.value = params.fx === undefined ? '' : String(params.fx);
   el.fy.value = params.fy === undefined ? '' : String(params.fy);
-  el.rect.value = params.rect ? `${params.rect.x},${params.rect.y},${params.rect.width},${params.rect.height}` : '';
-  el.rotate.value = String(params.rotate ?? 0);
-  el.flip.value = params.flip ?? '';
-  el.blur.value = params.blur === undefined ? '' : String(params.blur);
-  el.sharpen.value = params.sharpen === undefined ? '' : String(params.sharpen);
-  el.trim.value = params.trim === undefined ? '' : String(params.trim);
-  el.bg.value = `#${bgText(params.bg ?? DEFAULT_BG).slice(0, 6)}`;
+  writeStepControls(stepControls, params);
   syncRanges();
   renderRectBox();
 }

@@ -38,6 +38,10 @@ interface DescriptorBase {
   name: string;
   /** For the playground's control and the docs' table. */
   label: string;
+  /** The playground's hint after the label (`sigma`, `x,y,w,h`). */
+  unit?: string;
+  /** The playground's names of some choices (`h` → `h (mirror)`); a number choice shows with `unit`. */
+  choiceLabels?: Readonly<Record<string, string>>;
   /** One line for the docs' table. */
   doc: string;
   /** A pipeline step: copied into the variant when not neutral. */
@@ -178,6 +182,7 @@ export const PARAMS = [
     name: 'rect',
     kind: 'rect',
     label: 'Rect',
+    unit: 'x,y,w,h',
     doc: "cut out first, in the displayed original's pixels",
     variant: { field: 'rect', token: 'rect', order: 10 },
   },
@@ -187,6 +192,7 @@ export const PARAMS = [
     choices: ROTATIONS,
     neutral: NEUTRAL.rotate,
     label: 'Rotate',
+    unit: '°',
     doc: 'degrees clockwise, after the EXIF orientation',
     variant: { field: 'rotate', token: 'rot', order: 30 },
   },
@@ -195,6 +201,7 @@ export const PARAMS = [
     kind: 'choice',
     choices: FLIPS,
     label: 'Flip',
+    choiceLabels: { h: 'h (mirror)', v: 'v (upside down)', hv: 'hv (both)' },
     doc: '`h` mirrors left-right, `v` upside down, `hv` both',
     variant: { field: 'flip', token: 'flip', order: 40 },
   },
@@ -205,6 +212,7 @@ export const PARAMS = [
     highest: 100,
     decimals: 1,
     label: 'Blur',
+    unit: 'sigma',
     doc: 'Gaussian sigma in output pixels',
     variant: { field: 'blur', token: 'blur', order: 60 },
   },
@@ -215,6 +223,7 @@ export const PARAMS = [
     highest: 10,
     decimals: 1,
     label: 'Sharpen',
+    unit: 'sigma',
     doc: "sigma of sharp's `sharpen`",
     variant: { field: 'sharpen', token: 'sharpen', order: 70 },
   },
@@ -232,6 +241,7 @@ export const PARAMS = [
     lowest: 1,
     highest: 100,
     label: 'Trim',
+    unit: 'threshold',
     doc: 'threshold: a border matching the top-left pixel is cut away',
     variant: { field: 'trim', token: 'trim', order: 20 },
   },
