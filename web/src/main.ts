@@ -20,7 +20,10 @@ import {
   uploadImage,
   uploadStaged,
 } from './api.js';
-import { drawStepControls, parseRect, readStepControls, writeStepControls } from './controls.js';
+import { parseRect, readStepControls, writeStepControls } from './controls.js';
+import { $, clearError, el, isAuthError, showError, state, stepControls } from './page.js';
+import { type CurrentVariant, initFormatsPanel, staleFormats } from './panels/formats.js';
+import { initSnippetsPanel, renderSnippets as renderSnippetsOf } from './panels/snippets.js';
 import {
   baselineParams,
   cacheStatus,
@@ -36,129 +39,17 @@ import {
   GRAVITIES,
   type Gravity,
   IMAGE_ACCEPT,
-  imgTag,
   MAX_DIMENSION,
   PRESET_ONLY_PARAMS,
   parseServerTiming,
-  parseWidthList,
   RANGES,
-  type StageSettings,
   savingPercent,
-  srcsetSnippet,
-  ssim,
   type VariantParams,
   variantUrl,
 } from './variant.js';
 
 const PREVIEW_DEBOUNCE_MS = 250;
 const MAX_PREVIEW_HEIGHT = 440;
-
-function $<T extends HTMLElement = HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`#${id} is missing from index.html`);
-  return element as T;
-}
-
-// Drawn first, so the lookups below find them like the fields written in index.html.
-const stepControls = drawStepControls($('effects-grid'));
-
-const el = {
-  alert: $('alert'),
-  tokenState: $('token-state'),
-  changeToken: $<HTMLButtonElement>('change-token'),
-  tokenPanel: $('token-panel'),
-  tokenForm: $<HTMLFormElement>('token-form'),
-  tokenInput: $<HTMLInputElement>('token-input'),
-  tokenForget: $<HTMLButtonElement>('token-forget'),
-  tokenCancel: $<HTMLButtonElement>('token-cancel'),
-  dropzone: $('dropzone'),
-  chooseFiles: $<HTMLButtonElement>('choose-files'),
-  fileInput: $<HTMLInputElement>('file-input'),
-  uploads: $<HTMLUListElement>('uploads'),
-  listStatus: $('list-status'),
-  imageList: $<HTMLUListElement>('image-list'),
-  imageCount: $('image-count'),
-  editorTitle: $('editor-title'),
-  originalInfo: $('original-info'),
-  editorBody: $('editor-body'),
-  controls: $<HTMLFormElement>('controls'),
-  widthRange: $<HTMLInputElement>('width-range'),
-  widthNumber: $<HTMLInputElement>('width-number'),
-  heightRange: $<HTMLInputElement>('height-range'),
-  heightNumber: $<HTMLInputElement>('height-number'),
-  fit: $<HTMLSelectElement>('fit'),
-  dpr: $<HTMLSelectElement>('dpr'),
-  resetSize: $<HTMLButtonElement>('reset-size'),
-  format: $<HTMLSelectElement>('format'),
-  quality: $<HTMLInputElement>('quality'),
-  qualityValue: $<HTMLOutputElement>('quality-value'),
-  compare: $<HTMLInputElement>('compare'),
-  formatB: $<HTMLSelectElement>('format-b'),
-  qualityB: $<HTMLInputElement>('quality-b'),
-  qualityBValue: $<HTMLOutputElement>('quality-b-value'),
-  compareSummary: $('compare-summary'),
-  snippetUrl: $('snippet-url'),
-  snippetImg: $('snippet-img'),
-  snippetSrcset: $('snippet-srcset'),
-  srcsetWidths: $<HTMLInputElement>('srcset-widths'),
-  srcsetSizes: $<HTMLInputElement>('srcset-sizes'),
-  copyStatus: $('copy-status'),
-  preset: $<HTMLSelectElement>('preset'),
-  presetExpansion: $('preset-expansion'),
-  gravity: $<HTMLSelectElement>('gravity'),
-  fx: $<HTMLInputElement>('fx'),
-  fy: $<HTMLInputElement>('fy'),
-  rect: $<HTMLInputElement>('rect'),
-  originalStage: $('original-stage'),
-  originalImg: $<HTMLImageElement>('original-img'),
-  focalMarker: $('focal-marker'),
-  rectBox: $('rect-box'),
-  clearFocal: $<HTMLButtonElement>('clear-focal'),
-  clearRect: $<HTMLButtonElement>('clear-rect'),
-  focalStatus: $('focal-status'),
-  formats: $('formats'),
-  compareFormats: $<HTMLButtonElement>('compare-formats'),
-  formatsTable: $<HTMLTableElement>('formats-table'),
-  formatsStatus: $('formats-status'),
-};
-
-const state: {
-  token?: { token: string; source: TokenSource };
-  images: Map<string, ImageItem>;
-  selected?: ImageItem;
-  listAbort?: AbortController;
-  previewAbort?: AbortController;
-  previewTimer?: ReturnType<typeof setTimeout>;
-  stage: StageSettings;
-  formatsAbort?: AbortController;
-} = { images: new Map(), stage: DEFAULT_STAGE };
-
-// ---------------------------------------------------------------- alerts
-
-let alertSource: string | undefined;
-
-/** Shows an error in the alert region; `source` lets a later success clear only its own error. */
-function showError(source: string, context: string, error: unknown): void {
-  const text = error instanceof ApiError ? error.readable : error instanceof Error ? error.message : String(error);
-  alertSource = source;
-  el.alert.replaceChildren();
-  const message = document.createElement('p');
-  message.textContent = `${context}: ${text}`;
-  const dismiss = document.createElement('button');
-  dismiss.type = 'button';
-  dismiss.className = 'button secondary small';
-  dismiss.textContent = 'Dismiss';
-  dismiss.addEventListener('click', () => clearError());
-  el.alert.append(message, dismiss);
-}
-
-function clearError(source?: string): void {
-  if (source !== undefined && source !== alertSource) return;
-  alertSource = undefined;
-  el.alert.replaceChildren();
-}
-
-const isAuthError = (error: unknown) => error instanceof ApiError && (error.status === 401 || error.status === 403);
 
 // ---------------------------------------------------------------- token
 
@@ -471,6 +362,14 @@ function paramsA(): VariantParams {
 }
 
 const imageUrl = (key: string, params: VariantParams) => variantUrl(key, params, state.stage);
+
+/** Variant A, as the formats and snippets panels see it. */
+const currentVariant: CurrentVariant = () =>
+  state.selected ? { key: state.selected.key, params: paramsA(), urlOf: imageUrl } : undefined;
+const renderSnippets = (output?: { width: number; height: number; dpr: number }) =>
+  renderSnippetsOf(currentVariant, output);
+initFormatsPanel(currentVariant);
+initSnippetsPanel();
 
 // ---------------------------------------------------------------- crop and effect controls
 
@@ -953,175 +852,6 @@ async function setFocal(item: ImageItem, point: { x: number; y: number } | null)
   el.focalStatus.dataset.focal = item.focalPoint ? `${item.focalPoint.x},${item.focalPoint.y}` : '';
   renderFocalMarker();
   schedulePreview(0);
-}
-
-// ---------------------------------------------------------------- format comparison
-
-const COMPARED_FORMATS: readonly Format[] = ['avif', 'webp', 'jpeg', 'auto'];
-/** Scored at most this many pixels on the longest side, so a large variant stays quick to score. */
-const SCORE_MAX_SIDE = 1024;
-
-async function pixelsOf(blob: Blob, width: number, height: number): Promise<Uint8ClampedArray> {
-  const bitmap = await createImageBitmap(blob);
-  const canvas = document.createElement('canvas');
-  canvas.width = width;
-  canvas.height = height;
-  const context = canvas.getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D;
-  context.drawImage(bitmap, 0, 0, width, height);
-  bitmap.close();
-  return context.getImageData(0, 0, width, height).data;
-}
-
-async function fetchVariant(path: string, signal: AbortSignal) {
-  const response = await fetch(path, { headers: { Accept: IMAGE_ACCEPT }, cache: 'no-store', signal });
-  if (!response.ok) throw await errorFromResponse(response);
-  const blob = await response.blob();
-  return { blob, contentType: response.headers.get('content-type'), bytes: blob.size };
-}
-
-/** On demand (the button): each format of the current variant, its bytes and SSIM against a lossless PNG. */
-async function compareFormats(): Promise<void> {
-  const item = state.selected;
-  if (!item) return;
-  state.formatsAbort?.abort();
-  const abort = new AbortController();
-  state.formatsAbort = abort;
-  const base = paramsA();
-  const body = el.formatsTable.tBodies[0] as HTMLTableSectionElement;
-  body.replaceChildren();
-  el.formatsTable.hidden = true;
-  el.formats.setAttribute('aria-busy', 'true');
-  el.compareFormats.disabled = true;
-  try {
-    el.formatsStatus.textContent = 'Fetching the lossless reference (PNG)…';
-    const reference = await fetchVariant(imageUrl(item.key, { ...base, format: 'png' }), abort.signal);
-    const refBitmap = await createImageBitmap(reference.blob);
-    const scale = Math.min(1, SCORE_MAX_SIDE / Math.max(refBitmap.width, refBitmap.height));
-    const w = Math.max(1, Math.round(refBitmap.width * scale));
-    const h = Math.max(1, Math.round(refBitmap.height * scale));
-    refBitmap.close();
-    const refPixels = await pixelsOf(reference.blob, w, h);
-    const rows: Array<{ format: Format; contentType: string | null; bytes: number; score: number; path: string }> = [];
-    for (const format of COMPARED_FORMATS) {
-      el.formatsStatus.textContent = `Fetching and scoring ${format}…`;
-      const path = imageUrl(item.key, { ...base, format });
-      const got = await fetchVariant(path, abort.signal);
-      const score = ssim(refPixels, await pixelsOf(got.blob, w, h), w, h);
-      rows.push({ format, contentType: got.contentType, bytes: got.bytes, score, path });
-    }
-    if (abort.signal.aborted) return;
-    const jpeg = rows.find((row) => row.format === 'jpeg');
-    const smallest = Math.min(...rows.map((row) => row.bytes));
-    for (const row of rows) {
-      const tr = document.createElement('tr');
-      tr.dataset.format = row.format;
-      tr.dataset.bytes = String(row.bytes);
-      tr.dataset.score = row.score.toFixed(4);
-      tr.dataset.contentType = row.contentType ?? '';
-      tr.dataset.best = String(row.bytes === smallest);
-      const saving = jpeg ? savingPercent(jpeg.bytes, row.bytes) : 0;
-      const cells = [
-        row.format,
-        formatLabel(row.contentType),
-        formatBytes(row.bytes),
-        row.format === 'jpeg' ? '—' : `${saving >= 0 ? '−' : '+'}${Math.abs(saving).toFixed(0)}%`,
-        row.score.toFixed(4),
-      ];
-      cells.forEach((text, i) => {
-        const td = document.createElement('td');
-        td.textContent = text;
-        if (i >= 2) td.className = 'num';
-        tr.append(td);
-      });
-      body.append(tr);
-    }
-    el.formatsTable.hidden = false;
-    const auto = rows.find((row) => row.format === 'auto');
-    el.formatsStatus.textContent =
-      auto && jpeg
-        ? `auto served ${formatLabel(auto.contentType)}: ${formatBytes(auto.bytes)} against JPEG's ${formatBytes(jpeg.bytes)} (${savingPercent(jpeg.bytes, auto.bytes).toFixed(0)}% fewer bytes), SSIM ${auto.score.toFixed(4)} against ${jpeg.score.toFixed(4)}; scored at ${w}×${h}.`
-        : '';
-    clearError('formats');
-  } catch (error) {
-    if (abort.signal.aborted) return;
-    el.formatsStatus.textContent = 'The comparison failed.';
-    showError('formats', 'Could not compare formats', error);
-  } finally {
-    if (state.formatsAbort === abort) {
-      el.formats.removeAttribute('aria-busy');
-      el.compareFormats.disabled = false;
-    }
-  }
-}
-el.compareFormats.addEventListener('click', () => void compareFormats());
-
-/** A changed variant makes the table stale: cleared, compared again on demand. */
-function staleFormats(): void {
-  if (el.formatsTable.hidden && !state.formatsAbort) return;
-  state.formatsAbort?.abort();
-  state.formatsAbort = undefined;
-  el.formats.removeAttribute('aria-busy');
-  el.compareFormats.disabled = false;
-  el.formatsTable.hidden = true;
-  (el.formatsTable.tBodies[0] as HTMLTableSectionElement).replaceChildren();
-  el.formatsStatus.textContent = 'The variant changed: compare again.';
-}
-
-// ---------------------------------------------------------------- snippets
-
-let lastOutput: { width: number; height: number; dpr: number } | undefined;
-
-function renderSnippets(output?: { width: number; height: number; dpr: number }): void {
-  const item = state.selected;
-  if (!item) return;
-  if (output) lastOutput = output;
-  const params = paramsA();
-  const origin = location.origin;
-  const url = origin + imageUrl(item.key, params);
-  const measured = lastOutput && lastOutput.dpr === params.dpr ? lastOutput : undefined;
-  const size = measured ?? expectedSize(item, params);
-  const css = { width: Math.round(size.width / params.dpr), height: Math.round(size.height / params.dpr) };
-  el.snippetUrl.textContent = url;
-  el.snippetImg.textContent = imgTag(url, css);
-  const snippet = srcsetSnippet(origin, item, params, {
-    widths: parseWidthList(el.srcsetWidths.value),
-    sizes: el.srcsetSizes.value,
-    stage: state.stage,
-  });
-  el.snippetSrcset.textContent = snippet.html;
-  el.snippetSrcset.dataset.widths = snippet.widths.join(',');
-}
-
-async function copyText(text: string): Promise<void> {
-  try {
-    await navigator.clipboard.writeText(text);
-    return;
-  } catch {
-    // No clipboard permission (an http:// origin that is not localhost, say): the old way.
-  }
-  const area = document.createElement('textarea');
-  area.value = text;
-  area.setAttribute('readonly', '');
-  area.className = 'visually-hidden';
-  document.body.append(area);
-  area.select();
-  const ok = document.execCommand('copy');
-  area.remove();
-  if (!ok) throw new Error('the browser refused to copy; select the text and copy it by hand');
-}
-
-for (const button of document.querySelectorAll<HTMLButtonElement>('[data-copy]')) {
-  button.addEventListener('click', async () => {
-    const source = $(button.dataset.copy as string);
-    try {
-      await copyText(source.textContent ?? '');
-      el.copyStatus.textContent = `Copied: ${button.textContent?.replace(/^Copy /, '')}`;
-      button.classList.add('copied');
-      setTimeout(() => button.classList.remove('copied'), 1500);
-    } catch (error) {
-      showError('copy', 'Could not copy', error);
-    }
-  });
 }
 
 // Resizing the window changes the frame's width: refit the preview boxes.
