@@ -5,7 +5,6 @@
 import { thumbHashToDataURL } from 'thumbhash';
 import './style.css';
 import {
-  ApiError,
   displayName,
   errorFromResponse,
   forgetToken,
@@ -13,17 +12,15 @@ import {
   type ImageItem,
   listImages,
   resolveToken,
-  STAGED_UPLOAD_THRESHOLD,
-  saveFocalPoint,
   storeToken,
   type TokenSource,
-  uploadImage,
-  uploadStaged,
 } from './api.js';
-import { parseRect, readStepControls, writeStepControls } from './controls.js';
+import { readStepControls, writeStepControls } from './controls.js';
 import { $, clearError, el, isAuthError, showError, state, stepControls } from './page.js';
 import { type CurrentVariant, initFormatsPanel, staleFormats } from './panels/formats.js';
+import { initOriginalPanel, renderRectBox, showOriginal } from './panels/original.js';
 import { initSnippetsPanel, renderSnippets as renderSnippetsOf } from './panels/snippets.js';
+import { initUploadPanel } from './panels/upload.js';
 import {
   baselineParams,
   cacheStatus,
@@ -217,80 +214,13 @@ async function refreshList(): Promise<void> {
 
 // ---------------------------------------------------------------- upload
 
-async function uploadFiles(files: readonly File[]): Promise<void> {
-  if (!files.length) return;
-  if (!state.token) {
-    showError('token', 'Cannot upload', new Error('enter the API token first'));
-    openTokenPanel();
-    return;
-  }
-  for (const file of files) {
-    const li = document.createElement('li');
-    li.className = 'upload';
-    const name = document.createElement('span');
-    name.className = 'upload-name';
-    name.textContent = file.name;
-    const progress = document.createElement('progress');
-    progress.max = 1;
-    progress.value = 0;
-    progress.setAttribute('aria-label', `Uploading ${file.name}`);
-    const status = document.createElement('span');
-    status.className = 'upload-status';
-    status.textContent = formatBytes(file.size);
-    li.append(name, progress, status);
-    el.uploads.append(li);
-    try {
-      const upload = file.size > STAGED_UPLOAD_THRESHOLD ? uploadStaged : uploadImage;
-      li.dataset.path = file.size > STAGED_UPLOAD_THRESHOLD ? 'staged' : 'single';
-      const result = await upload(file, state.token.token, (fraction) => {
-        progress.value = fraction;
-        status.textContent = `${Math.round(fraction * 100)}%`;
-      });
-      status.textContent = 'Uploaded';
-      li.classList.add('done');
-      setTimeout(() => li.remove(), 4000);
-      const item: ImageItem = { ...result, meta: result.meta ?? { filename: encodeURIComponent(file.name) } };
-      addImage(item, 'start');
-      el.listStatus.textContent = '';
-      select(item, { reveal: true });
-      clearError('upload');
-    } catch (error) {
-      li.classList.add('failed');
-      status.textContent = error instanceof ApiError ? error.code : 'failed';
-      showError(isAuthError(error) ? 'token' : 'upload', `Could not upload ${file.name}`, error);
-      setTimeout(() => li.remove(), 8000);
-    }
-  }
-}
-
-el.chooseFiles.addEventListener('click', () => el.fileInput.click());
-el.fileInput.addEventListener('change', () => {
-  const files = [...(el.fileInput.files ?? [])];
-  el.fileInput.value = '';
-  void uploadFiles(files);
-});
-
-// Anything dropped on the page goes to the dropzone, never navigates away.
-let dragDepth = 0;
-window.addEventListener('dragenter', (event) => {
-  if (!event.dataTransfer?.types.includes('Files')) return;
-  dragDepth += 1;
-  el.dropzone.classList.add('dragging');
-});
-window.addEventListener('dragleave', () => {
-  dragDepth = Math.max(0, dragDepth - 1);
-  if (dragDepth === 0) el.dropzone.classList.remove('dragging');
-});
-window.addEventListener('dragover', (event) => {
-  event.preventDefault();
-  if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
-});
-window.addEventListener('drop', (event) => {
-  event.preventDefault();
-  dragDepth = 0;
-  el.dropzone.classList.remove('dragging');
-  const files = [...(event.dataTransfer?.files ?? [])].filter((f) => f.type.startsWith('image/') || f.type === '');
-  void uploadFiles(files);
+initUploadPanel({
+  askForToken: openTokenPanel,
+  uploaded(item) {
+    addImage(item, 'start');
+    el.listStatus.textContent = '';
+    select(item, { reveal: true });
+  },
 });
 
 // ---------------------------------------------------------------- editor
@@ -721,138 +651,7 @@ function renderTiming(cell: HTMLElement, header: string | null, elapsedMs: numbe
 
 // ---------------------------------------------------------------- original: focal point and rect
 
-/** The whole original, small: the frame the focal point and `rect` are given in (displayed pixels). */
-function showOriginal(item: ImageItem): void {
-  const width = Math.min(item.width, 960);
-  el.originalImg.src = variantUrl(item.key, { ...defaultParams(), width: width < item.width ? width : undefined });
-  el.originalImg.dataset.key = item.key;
-  el.focalStatus.textContent = item.focalPoint
-    ? `Stored focal point: ${item.focalPoint.x}, ${item.focalPoint.y}`
-    : 'No focal point stored: gravity=focal crops around the centre.';
-  renderFocalMarker();
-  renderRectBox();
-}
-
-function renderFocalMarker(): void {
-  const point = state.selected?.focalPoint;
-  el.focalMarker.hidden = !point;
-  if (point) {
-    el.focalMarker.style.left = `${point.x * 100}%`;
-    el.focalMarker.style.top = `${point.y * 100}%`;
-  }
-}
-
-function renderRectBox(box?: { left: number; top: number; width: number; height: number }): void {
-  const item = state.selected;
-  const rect = parseRect(el.rect.value);
-  const shown =
-    box ??
-    (item && rect
-      ? {
-          left: rect.x / item.width,
-          top: rect.y / item.height,
-          width: rect.width / item.width,
-          height: rect.height / item.height,
-        }
-      : undefined);
-  el.rectBox.hidden = !shown;
-  if (shown) {
-    el.rectBox.style.left = `${shown.left * 100}%`;
-    el.rectBox.style.top = `${shown.top * 100}%`;
-    el.rectBox.style.width = `${shown.width * 100}%`;
-    el.rectBox.style.height = `${shown.height * 100}%`;
-  }
-}
-
-const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
-/** Where a pointer is, as fractions of the displayed original. */
-function fractionAt(event: PointerEvent): { x: number; y: number } {
-  const box = el.originalImg.getBoundingClientRect();
-  return { x: clamp01((event.clientX - box.left) / box.width), y: clamp01((event.clientY - box.top) / box.height) };
-}
-
-let drag: { start: { x: number; y: number }; startPx: { x: number; y: number }; moved: boolean } | undefined;
-
-el.originalStage.addEventListener('pointerdown', (event) => {
-  if (!state.selected || !el.originalImg.naturalWidth) return;
-  event.preventDefault();
-  el.originalStage.setPointerCapture(event.pointerId);
-  drag = { start: fractionAt(event), startPx: { x: event.clientX, y: event.clientY }, moved: false };
-});
-el.originalStage.addEventListener('pointermove', (event) => {
-  if (!drag) return;
-  if (Math.hypot(event.clientX - drag.startPx.x, event.clientY - drag.startPx.y) > 4) drag.moved = true;
-  if (!drag.moved) return;
-  const end = fractionAt(event);
-  renderRectBox({
-    left: Math.min(drag.start.x, end.x),
-    top: Math.min(drag.start.y, end.y),
-    width: Math.abs(end.x - drag.start.x),
-    height: Math.abs(end.y - drag.start.y),
-  });
-});
-el.originalStage.addEventListener('pointerup', (event) => {
-  const item = state.selected;
-  const done = drag;
-  drag = undefined;
-  if (!item || !done) return;
-  const end = fractionAt(event);
-  if (!done.moved) {
-    void setFocal(item, { x: Math.round(end.x * 1000) / 1000, y: Math.round(end.y * 1000) / 1000 });
-    return;
-  }
-  // In the displayed original's pixels, inside the image, at least 1×1.
-  const x = Math.min(item.width - 1, Math.round(Math.min(done.start.x, end.x) * item.width));
-  const y = Math.min(item.height - 1, Math.round(Math.min(done.start.y, end.y) * item.height));
-  const w = Math.max(1, Math.min(item.width - x, Math.round(Math.abs(end.x - done.start.x) * item.width)));
-  const h = Math.max(1, Math.min(item.height - y, Math.round(Math.abs(end.y - done.start.y) * item.height)));
-  el.rect.value = `${x},${y},${w},${h}`;
-  renderRectBox();
-  schedulePreview(0);
-});
-el.originalStage.addEventListener('pointercancel', () => {
-  drag = undefined;
-  renderRectBox();
-});
-el.rect.addEventListener('input', () => renderRectBox());
-el.clearRect.addEventListener('click', () => {
-  el.rect.value = '';
-  renderRectBox();
-  schedulePreview(0);
-});
-el.clearFocal.addEventListener('click', () => {
-  if (state.selected) void setFocal(state.selected, null);
-});
-
-/** Stores the focal point with PATCH (which purges the key's derivatives), then re-renders the crops. */
-async function setFocal(item: ImageItem, point: { x: number; y: number } | null): Promise<void> {
-  if (!state.token) {
-    showError('token', 'Cannot save the focal point', new Error('enter the API token first'));
-    return;
-  }
-  el.focalStatus.textContent = point ? `Saving focal point ${point.x}, ${point.y}…` : 'Clearing the focal point…';
-  try {
-    const saved = await saveFocalPoint(state.token.token, item.key, point);
-    item.focalPoint = saved.focalPoint ?? null;
-    state.images.set(item.key, item);
-    clearError('focal');
-  } catch (error) {
-    el.focalStatus.textContent = 'The focal point was not saved.';
-    showError(isAuthError(error) ? 'token' : 'focal', 'Could not save the focal point', error);
-    return;
-  }
-  if (state.selected !== item) return;
-  // The stored point decides only with gravity=focal and no fx/fy in the URL.
-  el.fx.value = '';
-  el.fy.value = '';
-  el.gravity.value = 'focal';
-  el.focalStatus.textContent = item.focalPoint
-    ? `Focal point saved: ${item.focalPoint.x}, ${item.focalPoint.y} (gravity=focal; the crops re-render)`
-    : 'Focal point cleared: gravity=focal crops around the centre.';
-  el.focalStatus.dataset.focal = item.focalPoint ? `${item.focalPoint.x},${item.focalPoint.y}` : '';
-  renderFocalMarker();
-  schedulePreview(0);
-}
+initOriginalPanel({ changed: () => schedulePreview(0) });
 
 // Resizing the window changes the frame's width: refit the preview boxes.
 let resizeFrame = 0;
