@@ -48,6 +48,7 @@ const CONFIG_FIELDS = {
   defaultGravity: true,
   presets: true,
   presetPolicy: true,
+  defaultPreset: true,
   autoAvif: true,
   avifMaxOutputPixels: true,
   storage: ['timeoutMs', 'maxAttempts'],

@@ -28,6 +28,8 @@ const PRESET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export interface StageSettings {
   presets?: Record<string, string>;
   presetPolicy?: PresetPolicy;
+  /** Under `presetPolicy: only`, the preset a URL without one is answered with. */
+  defaultPreset?: string;
   autoAvif?: boolean;
   defaultGravity?: GravityName;
   defaultQuality?: number;
@@ -40,6 +42,7 @@ export interface StageSettings {
 export const STAGE_SETTING_FIELDS = [
   'presets',
   'presetPolicy',
+  'defaultPreset',
   'autoAvif',
   'defaultGravity',
   'defaultQuality',
@@ -201,6 +204,17 @@ export function parseStageSettings(input: unknown, options: StageSettingsOptions
   }
   if (!options.partial && settings.presetPolicy === 'only' && Object.keys(settings.presets ?? {}).length === 0) {
     throw new StageConfigError('presetPolicy', 'presetPolicy: only needs at least one preset in presets');
+  }
+  if (own(input, 'defaultPreset')) {
+    const name = input.defaultPreset;
+    if (typeof name !== 'string' || !PRESET_NAME.test(name)) fail('defaultPreset', 'a preset name', name);
+    settings.defaultPreset = name;
+    if (!options.partial) {
+      // Outside `only` a URL without a preset is the full-size image: a default there would silently do nothing.
+      if (settings.presetPolicy !== 'only') fail('defaultPreset', 'presetPolicy: only alongside', name);
+      const names = Object.keys(settings.presets ?? {});
+      if (!names.includes(name)) fail('defaultPreset', `one of the presets (${names.join(', ')})`, name);
+    }
   }
   return settings;
 }

@@ -95,6 +95,8 @@ export interface EdgeResizerConfig {
   presets: Record<string, string>;
   /** @default 'open' */
   presetPolicy: PresetPolicy;
+  /** Under `presetPolicy: only`, the preset a URL without `preset` is answered with; null: such a URL is a 400. @default null */
+  defaultPreset: string | null;
   /** `format=auto` answers AVIF to an `Accept` with `image/avif`. @default true */
   autoAvif: boolean;
   /** Output pixels above which `format=auto` falls back from AVIF to WebP/JPEG, so an AVIF miss fits the budget. */
@@ -132,6 +134,7 @@ export const DEFAULT_CONFIG: EdgeResizerConfig = {
   defaultGravity: 'focal',
   presets: {},
   presetPolicy: 'open',
+  defaultPreset: null,
   autoAvif: true,
   avifMaxOutputPixels: DEFAULT_AVIF_MAX_OUTPUT_PIXELS,
   // Lambda@Edge origin-response has 30 s in all: three attempts of at most 5 s each leave room to transform.

@@ -3,6 +3,7 @@
  * `HttpError` carrying the contract's status and snake_case code (CONTRACT.md §4);
  * adapters (edge handlers, API, local server, CLI) turn it into a response.
  */
+import { expectedMessage } from './messages.js';
 
 /** The codes of CONTRACT.md §4, plus `busy` (503, with `Retry-After`) for the transform time budget and concurrent writes of one key. */
 export const ErrorCode = {
@@ -87,11 +88,5 @@ export function busyError(message: string, options: { cause?: unknown; retryAfte
 
 /** sharp-style message: "Expected integer between 1 and 4096 for width but received 'abc'". */
 export function invalidParam(name: string, expected: string, received: unknown): HttpError {
-  return new HttpError('invalid_param', `Expected ${expected} for ${name} but received ${describeValue(received)}`);
-}
-
-function describeValue(value: unknown): string {
-  const text = String(value);
-  const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
-  return `'${shown}'`;
+  return new HttpError('invalid_param', expectedMessage(name, expected, String(received)));
 }

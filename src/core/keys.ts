@@ -5,7 +5,7 @@
  * key's derivatives are exactly the prefix `<key>/`.
  */
 import { HttpError } from './errors.js';
-import { FIT_MODES, type FitMode, FLIPS, GRAVITIES, type Gravity } from './param-rules.js';
+import { FIT_MODES, type FitMode, GRAVITIES, type Gravity, RESIZE_ORDER, type Rect, STEPS } from './params/registry.js';
 import type { Variant, VariantFormat } from './params.js';
 
 export const MAX_KEY_LENGTH = 512;
@@ -79,26 +79,48 @@ const FORMAT_TOKENS: Record<VariantFormat, string> = {
 /** `top-left` → `gtopleft`: a variant name's parts are separated by `-`. */
 const gravityToken = (gravity: Gravity) => `g${gravity.replace('-', '')}`;
 
+type Step = (typeof STEPS)[number];
+
+/** A step's value as its key part writes it: `rect10_20_300_200`, `blur2.5`. */
+function keyText(value: unknown): string {
+  if (typeof value !== 'object') return String(value);
+  const r = value as Rect;
+  return `${r.x}_${r.y}_${r.width}_${r.height}`;
+}
+
+/** The placement's part: `-g<gravity>` or `-fp<x>_<y>`, at the resize's place in the order of operations. */
+function placementPart(variant: Variant): string | undefined {
+  if (variant.focal) return `fp${variant.focal.x}_${variant.focal.y}`;
+  if (variant.gravity !== undefined && variant.gravity !== 'focal') return gravityToken(variant.gravity);
+  return undefined;
+}
+
 /**
  * `w400-h300-q80-cover.webp`: an unset dimension is written `auto`; the
- * revision-3 parameters follow only when not neutral, in the order they apply:
- * `-rect<x>_<y>_<w>_<h>`, `-trim<t>`, `-rot<deg>`, `-flip<h|v|hv>`,
- * `-g<gravity>` or `-fp<x>_<y>`, `-blur<sigma>`, `-sharpen<sigma>`,
- * `-bg<rrggbbaa>`. So a URL without them names the key it always named.
+ * pipeline steps (`params/registry.ts`) follow only when not neutral, in the
+ * order they apply, each its token then its value (`-rect<x>_<y>_<w>_<h>`,
+ * `-trim<t>`, `-rot<deg>`, `-flip<h|v|hv>`, `-blur<sigma>`, `-sharpen<sigma>`,
+ * `-bg<rrggbbaa>`), with `-g<gravity>` or `-fp<x>_<y>` at the resize. So a URL
+ * without them names the key it always named.
  */
 export function variantName(variant: Variant): string {
   const dimension = (value: number | undefined) => (value === undefined ? 'auto' : String(value));
   const parts = [`w${dimension(variant.width)}`, `h${dimension(variant.height)}`, `q${variant.quality}`, variant.fit];
-  const { rect, focal } = variant;
-  if (rect) parts.push(`rect${rect.x}_${rect.y}_${rect.width}_${rect.height}`);
-  if (variant.trim !== undefined) parts.push(`trim${variant.trim}`);
-  if (variant.rotate !== undefined) parts.push(`rot${variant.rotate}`);
-  if (variant.flip !== undefined) parts.push(`flip${variant.flip}`);
-  if (focal) parts.push(`fp${focal.x}_${focal.y}`);
-  else if (variant.gravity !== undefined && variant.gravity !== 'focal') parts.push(gravityToken(variant.gravity));
-  if (variant.blur !== undefined) parts.push(`blur${variant.blur}`);
-  if (variant.sharpen !== undefined) parts.push(`sharpen${variant.sharpen}`);
-  if (variant.background !== undefined) parts.push(`bg${variant.background}`);
+  const values = variant as unknown as Record<string, unknown>;
+  let placed = false;
+  for (const step of STEPS) {
+    if (!placed && step.variant.order > RESIZE_ORDER) {
+      const placement = placementPart(variant);
+      if (placement) parts.push(placement);
+      placed = true;
+    }
+    const value = values[step.variant.field];
+    if (value !== undefined) parts.push(step.variant.token + keyText(value));
+  }
+  if (!placed) {
+    const placement = placementPart(variant);
+    if (placement) parts.push(placement);
+  }
   return `${parts.join('-')}.${FORMAT_TOKENS[variant.format]}`;
 }
 
@@ -114,52 +136,49 @@ export function derivativePrefix(key: string): string {
 const BASE_PATTERN = /^w(auto|\d+)-h(auto|\d+)-q(\d+)-([a-z]+)$/;
 const NUMBER = /^\d+(\.\d+)?$/;
 const INTEGER = /^\d+$/;
-const PART_PREFIXES = ['rect', 'trim', 'rot', 'flip', 'fp', 'blur', 'sharpen', 'bg'] as const;
 
-/** Reads one revision-3 part of a variant name into `variant`; false when it is not one we write. */
-function readPart(part: string, variant: Variant): boolean {
-  const prefix = PART_PREFIXES.find((p) => part.startsWith(p)) ?? '';
-  const value = part.slice(prefix.length);
-  const numbers = value.split('_');
-  switch (prefix) {
-    case 'rect':
-      if (numbers.length !== 4 || !numbers.every((n) => INTEGER.test(n))) return false;
-      variant.rect = {
-        x: Number(numbers[0]),
-        y: Number(numbers[1]),
-        width: Number(numbers[2]),
-        height: Number(numbers[3]),
-      };
-      return true;
-    case 'fp':
-      if (numbers.length !== 2 || !numbers.every((n) => NUMBER.test(n))) return false;
-      variant.focal = { x: Number(numbers[0]), y: Number(numbers[1]) };
-      return true;
-    case 'trim':
-    case 'blur':
-    case 'sharpen':
-      if (!NUMBER.test(value)) return false;
-      variant[prefix] = Number(value);
-      return true;
-    case 'rot':
-      if (!['90', '180', '270'].includes(value)) return false;
-      variant.rotate = Number(value) as 90 | 180 | 270;
-      return true;
-    case 'flip':
-      if (!(FLIPS as readonly string[]).includes(value)) return false;
-      variant.flip = value as Variant['flip'];
-      return true;
-    case 'bg':
-      if (!/^[0-9a-f]{8}$/.test(value)) return false;
-      variant.background = value;
-      return true;
-    default: {
-      const gravity = GRAVITIES.find((g) => gravityToken(g) === part);
-      if (gravity === undefined || gravity === 'focal') return false;
-      variant.gravity = gravity;
-      return true;
+/** A step's value read back from its key text; undefined when it is not a value we write. */
+function readValue(step: Step, text: string): unknown {
+  switch (step.kind) {
+    case 'rect': {
+      const numbers = text.split('_');
+      if (numbers.length !== 4 || !numbers.every((n) => INTEGER.test(n))) return undefined;
+      return { x: Number(numbers[0]), y: Number(numbers[1]), width: Number(numbers[2]), height: Number(numbers[3]) };
     }
+    case 'choice': {
+      const choice = (step.choices as readonly (string | number)[]).find((c) => String(c) === text);
+      return choice === ('neutral' in step ? step.neutral : undefined) ? undefined : choice;
+    }
+    case 'colour':
+      return /^[0-9a-f]{8}$/.test(text) ? text : undefined;
+    default:
+      return NUMBER.test(text) ? Number(text) : undefined;
   }
+}
+
+/** Reads one part after the base of a variant name into `variant`; false when it is not one we write. */
+function readPart(part: string, variant: Variant): boolean {
+  const values = variant as unknown as Record<string, unknown>;
+  // The longest token that starts the part: a token may start another one.
+  let step: Step | undefined;
+  for (const s of STEPS)
+    if (part.startsWith(s.variant.token) && (!step || s.variant.token.length > step.variant.token.length)) step = s;
+  if (step) {
+    const value = readValue(step, part.slice(step.variant.token.length));
+    if (value === undefined) return false;
+    values[step.variant.field] = value;
+    return true;
+  }
+  if (part.startsWith('fp')) {
+    const numbers = part.slice(2).split('_');
+    if (numbers.length !== 2 || !numbers.every((n) => NUMBER.test(n))) return false;
+    variant.focal = { x: Number(numbers[0]), y: Number(numbers[1]) };
+    return true;
+  }
+  const gravity = GRAVITIES.find((g) => gravityToken(g) === part);
+  if (gravity === undefined || gravity === 'focal') return false;
+  variant.gravity = gravity;
+  return true;
 }
 
 /** The inverse of `derivativeKey`; undefined when the string is not one we wrote. */

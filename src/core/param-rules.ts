@@ -1,89 +1,45 @@
 /**
- * The one source of the image URL parameter rules (CONTRACT.md §3): names,
- * values, neutral values, validation messages, preset expansion and the
+ * The image URL parameter rules (CONTRACT.md §3) as an interpreter of the
+ * parameter table (`params/rule-table.ts`, compiled from the descriptors of
+ * `params/registry.ts`): validation and its messages, preset expansion and the
  * canonical form. Three runtimes use it:
  *   - `params.ts` (origin-request, the miss path, tests), which wraps its errors in `HttpError`;
  *   - the viewer-request CloudFront Function (`src/edge/viewer/`), bundled by
  *     esbuild for `cloudfront-js-2.0`, which rewrites every URL to its canonical query;
- *   - the playground (`web/src/variant.ts`), for names, ranges and neutral values.
+ *   - the playground (`web/src/variant.ts`), for preset expansion.
  *
- * So this module imports nothing and is written for CloudFront Functions'
- * runtime: no destructuring, `for…of`, default arguments or array spread
- * (esbuild refuses to build them, see `src/edge/viewer/build.ts`), and only
- * ES5 built-ins (`indexOf`, not `includes`). Stage defaults (quality, fit,
- * gravity) live in `config.ts` and arrive here as a `RuleConfig`.
+ * The table arrives in the `RuleConfig` (the viewer function has it baked in),
+ * so this module takes only constants from the registry and is written for
+ * CloudFront Functions' runtime: no destructuring, `for…of`, default arguments
+ * or array spread (esbuild refuses to build them, see `src/edge/viewer/build.ts`),
+ * and only ES5 built-ins (`indexOf`, not `includes`; no `Object.hasOwn`).
+ * Stage defaults (quality, fit, gravity) live in `config.ts` and arrive here as a `RuleConfig`.
  */
 
-export type FitMode = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
-export const FIT_MODES: readonly FitMode[] = ['cover', 'contain', 'fill', 'inside', 'outside'];
-export const REQUESTED_FORMATS = ['auto', 'webp', 'avif', 'jpeg', 'png'] as const;
-export type RequestedFormat = (typeof REQUESTED_FORMATS)[number];
+import { expectedMessage } from './messages.js';
+import { type FitMode, type Gravity, NEUTRAL, PRESET_ONLY_PARAMS, type Rect } from './params/constants.js';
+import type { ParamRule } from './params/rule-table.js';
+import type { CanonicalParams, ImageParams } from './params/types.js';
 
-/** Where a crop keeps the image, or where `contain` places it in its padding. */
-export const GRAVITIES = [
-  'center',
-  'top',
-  'bottom',
-  'left',
-  'right',
-  'top-left',
-  'top-right',
-  'bottom-left',
-  'bottom-right',
-  'attention',
-  'entropy',
-  'focal',
-] as const;
-export type Gravity = (typeof GRAVITIES)[number];
-export const FLIPS = ['h', 'v', 'hv'] as const;
-export type Flip = (typeof FLIPS)[number];
-export const ROTATIONS = [0, 90, 180, 270] as const;
-export type Rotation = (typeof ROTATIONS)[number];
-
-/** The query parameters that shape a derivative; every other parameter is ignored (and dropped at the edge). */
-export const IMAGE_PARAM_NAMES = [
-  'width',
-  'height',
-  'quality',
-  'fit',
-  'format',
-  'dpr',
-  'gravity',
-  'fx',
-  'fy',
-  'rect',
-  'rotate',
-  'flip',
-  'blur',
-  'sharpen',
-  'bg',
-  'trim',
-  'preset',
-] as const;
-export type ImageParamName = (typeof IMAGE_PARAM_NAMES)[number];
-/** What a URL may carry besides `preset` under `presetPolicy: only`. */
-export const PRESET_ONLY_PARAMS: readonly ImageParamName[] = ['preset', 'format', 'dpr'];
-
-/** Ranges of §3, for validation and for the playground's controls. */
-export const RANGES = {
-  quality: { min: 1, max: 100 },
-  dpr: { min: 1, max: 4, decimals: 2 },
-  focal: { min: 0, max: 1, decimals: 3 },
-  blur: { min: 0.3, max: 100, decimals: 1 },
-  sharpen: { min: 0.5, max: 10, decimals: 1 },
-  trim: { min: 1, max: 100 },
-} as const;
-
-/** Values that change nothing: written or left off, the same derivative. */
-export const NEUTRAL = {
-  format: 'auto' as RequestedFormat,
-  dpr: 1,
-  rotate: 0 as Rotation,
-  /** `rrggbbaa`: opaque white, what a page most likely is. */
-  background: 'ffffffff',
-  /** A focal point's missing coordinate. */
-  focalCoordinate: 0.5,
-} as const;
+export {
+  FIT_MODES,
+  type FitMode,
+  FLIPS,
+  type Flip,
+  type FocalPoint,
+  GRAVITIES,
+  type Gravity,
+  NEUTRAL,
+  PRESET_ONLY_PARAMS,
+  REQUESTED_FORMATS,
+  type Rect,
+  type RequestedFormat,
+  ROTATIONS,
+  type Rotation,
+} from './params/constants.js';
+export type { ImageParamName } from './params/registry.js';
+export type { ParamRule } from './params/rule-table.js';
+export type { CanonicalParams, ImageParams } from './params/types.js';
 
 /** The stage settings the rules depend on (a slice of `EdgeResizerConfig`, baked into the viewer function). */
 export interface RuleConfig {
@@ -96,65 +52,10 @@ export interface RuleConfig {
   widthPolicy: 'reject' | 'snap';
   presets: Record<string, string>;
   presetPolicy: 'open' | 'only';
-}
-
-export interface Rect {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-export interface FocalPoint {
-  x: number;
-  y: number;
-}
-
-/** Parameters as the URL (and its preset) wrote them, validated, before canonicalization. */
-export interface ImageParams {
-  width?: number;
-  height?: number;
-  quality?: number;
-  fit?: FitMode;
-  format?: RequestedFormat;
-  dpr?: number;
-  gravity?: Gravity;
-  fx?: number;
-  fy?: number;
-  rect?: Rect;
-  rotate?: Rotation;
-  flip?: Flip;
-  blur?: number;
-  sharpen?: number;
-  /** `rrggbbaa`, lower case. */
-  bg?: string;
-  trim?: number;
-  /** The preset the URL named (already expanded into the fields above). */
-  preset?: string;
-}
-
-/**
- * The canonical form: dpr folded into pixels, the width policy applied, values
- * that cannot matter folded away, neutral values absent. Two URLs name the same
- * derivative iff these are equal (and their negotiated formats are).
- */
-export interface CanonicalParams {
-  width?: number;
-  height?: number;
-  quality: number;
-  fit: FitMode;
-  format: RequestedFormat;
-  /** Only where a crop or padding happens; absent means `focal` (the stored point, else the centre). */
-  gravity?: Exclude<Gravity, 'focal'>;
-  /** An explicit focal point (`fx`/`fy`), only where a crop or padding happens. */
-  focal?: FocalPoint;
-  rect?: Rect;
-  trim?: number;
-  rotate?: Exclude<Rotation, 0>;
-  flip?: Flip;
-  blur?: number;
-  sharpen?: number;
-  background?: string;
+  /** Under `presetPolicy: only`, the preset a URL without one gets; null: such a URL is refused. */
+  defaultPreset: string | null;
+  /** The parameter table, in the canonical query's order (`PARAM_RULES`). */
+  params: readonly ParamRule[];
 }
 
 /** A bad parameter: the adapters answer 400 `invalid_param` with this message. */
@@ -172,44 +73,62 @@ function fail(param: string, message: string): never {
   throw error;
 }
 
-/** sharp's wording: "Expected integer between 1 and 4096 for width but received 'abc'". */
 function expected(param: string, what: string, received: string): never {
-  const shown = received.length > 40 ? received.slice(0, 40) + '…' : received;
-  return fail(param, 'Expected ' + what + ' for ' + param + " but received '" + shown + "'");
+  return fail(param, expectedMessage(param, what, received));
 }
 
-function has(list: readonly string[], value: string): boolean {
+function has(list: readonly unknown[], value: unknown): boolean {
   return list.indexOf(value) !== -1;
 }
 
-function integer(param: string, raw: string, min: number, max: number): number {
-  const value = Number(raw);
-  if (!/^\d{1,9}$/.test(raw) || value < min || value > max) {
-    expected(param, 'integer between ' + min + ' and ' + max, raw);
-  }
-  return value;
+/** The rule of an image parameter; undefined for any other query parameter. */
+function ruleOf(cfg: RuleConfig, name: string): ParamRule | undefined {
+  for (let i = 0; i < cfg.params.length; i++) if ((cfg.params[i] as ParamRule).param === name) return cfg.params[i];
+  return undefined;
 }
 
-function decimal(param: string, raw: string, range: { min: number; max: number; decimals: number }): number {
-  const value = Number(raw);
-  const pattern = new RegExp('^\\d{1,9}(\\.\\d{1,' + range.decimals + '})?$');
-  if (!pattern.test(raw) || value < range.min || value > range.max) {
+/** A pipeline step's `Variant` field (`true`: the parameter's own name). */
+function fieldOf(rule: ParamRule): string {
+  return rule.field === true ? rule.param : (rule.field as string);
+}
+
+const RECT = 'x,y,w,h of integers (w and h at least 1)';
+const COLOUR = 'hex colour rgb, rgba, rrggbb or rrggbbaa';
+
+/** Validates one parameter's value by its rule; every value is checked, even one that folds away later. */
+function parseValue(rule: ParamRule, raw: string, cfg: RuleConfig): unknown {
+  const name = rule.param;
+  const kind = rule.kind;
+  if (kind === 'integer' || kind === 'decimal') {
+    const lowest = rule.lowest as number;
+    const highest = rule.highest === 'maxDimension' ? cfg.maxDimension : (rule.highest as number);
+    const value = Number(raw);
+    const integer = kind === 'integer';
+    const pattern = integer ? /^\d{1,9}$/ : new RegExp('^\\d{1,9}(\\.\\d{1,' + rule.decimals + '})?$');
     // At most `decimals` decimals too; sharp's wording keeps the message short.
-    expected(param, 'number between ' + range.min + ' and ' + range.max, raw);
+    if (!pattern.test(raw) || value < lowest || value > highest) {
+      expected(name, (integer ? 'integer' : 'number') + ' between ' + lowest + ' and ' + highest, raw);
+    }
+    return value;
   }
-  return value;
-}
-
-function choice<T extends string>(param: string, raw: string, choices: readonly T[]): T {
-  if (!has(choices, raw)) expected(param, 'one of ' + choices.join(', '), raw);
-  return raw as T;
+  if (kind === 'choice') {
+    const choices = rule.choices as readonly (string | number)[];
+    for (let i = 0; i < choices.length; i++) if (String(choices[i]) === raw) return choices[i];
+    return expected(name, 'one of ' + choices.join(', '), raw);
+  }
+  if (kind === 'colour') return colour(name, raw);
+  if (kind === 'rect') return rect(name, raw);
+  // A preset, by name: among the stage's own names (`constructor` is not a preset).
+  const names = Object.keys(cfg.presets);
+  if (names.indexOf(raw) === -1) {
+    expected(name, names.length ? 'one of ' + names.join(', ') : 'a preset (this stage defines none)', raw);
+  }
+  return raw;
 }
 
 /** `rgb`, `rgba`, `rrggbb` or `rrggbbaa`, any case → `rrggbbaa` lower case. */
 function colour(param: string, raw: string): string {
-  if (!/^([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i.test(raw)) {
-    expected(param, 'hex colour rgb, rgba, rrggbb or rrggbbaa', raw);
-  }
+  if (!/^([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i.test(raw)) expected(param, COLOUR, raw);
   let hex = raw.toLowerCase();
   if (hex.length <= 4) {
     let long = '';
@@ -221,12 +140,11 @@ function colour(param: string, raw: string): string {
 
 function rect(param: string, raw: string): Rect {
   const parts = raw.split(',');
-  const what = 'x,y,w,h of integers (w and h at least 1)';
-  if (parts.length !== 4) expected(param, what, raw);
+  if (parts.length !== 4) expected(param, RECT, raw);
   const numbers: number[] = [];
   for (let i = 0; i < 4; i++) {
     const part = parts[i] as string;
-    if (!/^\d{1,9}$/.test(part) || (i >= 2 && Number(part) < 1)) expected(param, what, raw);
+    if (!/^\d{1,9}$/.test(part) || (i >= 2 && Number(part) < 1)) expected(param, RECT, raw);
     numbers.push(Number(part));
   }
   return {
@@ -237,61 +155,10 @@ function rect(param: string, raw: string): Rect {
   };
 }
 
-/** Validates one parameter's value into `into`; every value is checked, even one that folds away later. */
-function parseValue(name: ImageParamName, raw: string, into: ImageParams, cfg: RuleConfig): void {
-  switch (name) {
-    case 'width':
-    case 'height':
-      into[name] = integer(name, raw, 1, cfg.maxDimension);
-      return;
-    case 'quality':
-      into.quality = integer(name, raw, RANGES.quality.min, RANGES.quality.max);
-      return;
-    case 'fit':
-      into.fit = choice(name, raw, FIT_MODES);
-      return;
-    case 'format':
-      into.format = choice(name, raw, REQUESTED_FORMATS);
-      return;
-    case 'dpr':
-      into.dpr = decimal(name, raw, RANGES.dpr);
-      return;
-    case 'gravity':
-      into.gravity = choice(name, raw, GRAVITIES);
-      return;
-    case 'fx':
-    case 'fy':
-      into[name] = decimal(name, raw, RANGES.focal);
-      return;
-    case 'rect':
-      into.rect = rect(name, raw);
-      return;
-    case 'rotate':
-      into.rotate = Number(choice(name, raw, ['0', '90', '180', '270'])) as Rotation;
-      return;
-    case 'flip':
-      into.flip = choice(name, raw, FLIPS);
-      return;
-    case 'blur':
-      into.blur = decimal(name, raw, RANGES.blur);
-      return;
-    case 'sharpen':
-      into.sharpen = decimal(name, raw, RANGES.sharpen);
-      return;
-    case 'bg':
-      into.bg = colour(name, raw);
-      return;
-    case 'trim':
-      into.trim = integer(name, raw, RANGES.trim.min, RANGES.trim.max);
-      return;
-    case 'preset':
-      if (Object.keys(cfg.presets).indexOf(raw) === -1) {
-        const names = Object.keys(cfg.presets);
-        expected(name, names.length ? 'one of ' + names.join(', ') : 'a preset (this stage defines none)', raw);
-      }
-      into.preset = raw;
-      return;
-  }
+/** A value as the canonical query writes it. */
+function queryText(value: unknown): string {
+  const r = value as Rect;
+  return typeof value === 'object' ? r.x + ',' + r.y + ',' + r.width + ',' + r.height : String(value);
 }
 
 /** Splits `a=1&b=2` into decoded pairs (`+` is a space, as in forms); a malformed escape stays as written. */
@@ -319,11 +186,11 @@ export function decodeComponent(value: string): string {
 }
 
 /** The image parameters of decoded pairs, by name; a repeated one is ambiguous (CloudFront, S3 and we could disagree). */
-function imageParamsByName(pairs: Array<[string, string]>): Record<string, string> {
+function imageParamsByName(pairs: Array<[string, string]>, cfg: RuleConfig): Record<string, string> {
   const byName: Record<string, string> = Object.create(null);
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i] as [string, string];
-    if (!has(IMAGE_PARAM_NAMES, pair[0])) continue;
+    if (!ruleOf(cfg, pair[0])) continue;
     if (byName[pair[0]] != null) fail(pair[0], 'Parameter ' + pair[0] + ' is given more than once');
     byName[pair[0]] = pair[1];
   }
@@ -336,26 +203,22 @@ function imageParamsByName(pairs: Array<[string, string]>): Record<string, strin
  * parameters are ignored.
  */
 export function parseParams(pairs: Array<[string, string]>, cfg: RuleConfig): ImageParams {
-  const byName = imageParamsByName(pairs);
-  const own: ImageParams = {};
-  const names = Object.keys(byName) as ImageParamName[];
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i] as ImageParamName;
-    parseValue(name, byName[name] as string, own, cfg);
-  }
+  const byName = imageParamsByName(pairs, cfg);
+  const own = parseAll(byName, cfg, null);
+  const names = Object.keys(byName);
   if (cfg.presetPolicy === 'only') {
+    const why =
+      ' here: this stage takes only preset, format and dpr (presets: ' +
+      (Object.keys(cfg.presets).join(', ') || 'none defined') +
+      ')';
     for (let i = 0; i < names.length; i++) {
-      if (!has(PRESET_ONLY_PARAMS, names[i] as string)) {
-        const presets = Object.keys(cfg.presets).join(', ') || 'none defined';
-        fail(
-          names[i] as string,
-          'Parameter ' +
-            names[i] +
-            ' is not allowed here: this stage takes only preset, format and dpr (presets: ' +
-            presets +
-            ')',
-        );
-      }
+      if (!has(PRESET_ONLY_PARAMS, names[i] as string))
+        fail(names[i] as string, 'Parameter ' + names[i] + ' is not allowed' + why);
+    }
+    // A preset may carry what every answer must have (a watermark): no URL goes without one.
+    if (own.preset == null) {
+      if (cfg.defaultPreset == null) fail('preset', 'Parameter preset is required' + why);
+      own.preset = cfg.defaultPreset;
     }
   }
   let params = own;
@@ -375,18 +238,21 @@ export function parseParams(pairs: Array<[string, string]>, cfg: RuleConfig): Im
   return params;
 }
 
+/** Parses every parameter of `byName` by its rule; `preset` names the preset they come from, if they do. */
+function parseAll(byName: Record<string, string>, cfg: RuleConfig, preset: string | null): ImageParams {
+  const params: Record<string, unknown> = {};
+  const names = Object.keys(byName);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    if (preset != null && name === 'preset') fail('preset', 'Preset ' + preset + ' names another preset');
+    params[name] = parseValue(ruleOf(cfg, name) as ParamRule, byName[name] as string, cfg);
+  }
+  return params as ImageParams;
+}
+
 /** A preset's own parameters; a preset names no other preset. */
 function presetParams(name: string, cfg: RuleConfig): ImageParams {
-  const pairs = decodeQuery(cfg.presets[name] as string);
-  const byName = imageParamsByName(pairs);
-  const params: ImageParams = {};
-  const names = Object.keys(byName) as ImageParamName[];
-  for (let i = 0; i < names.length; i++) {
-    const param = names[i] as ImageParamName;
-    if (param === 'preset') fail('preset', 'Preset ' + name + ' names another preset');
-    parseValue(param, byName[param] as string, params, cfg);
-  }
-  return params;
+  return parseAll(imageParamsByName(decodeQuery(cfg.presets[name] as string), cfg), cfg, name);
 }
 
 function merge(base: ImageParams, over: ImageParams): ImageParams {
@@ -429,13 +295,14 @@ export function canonicalize(params: ImageParams, cfg: RuleConfig): CanonicalPar
       if (gravity !== 'focal') canonical.gravity = gravity;
     }
   }
-  const copied = ['rect', 'trim', 'flip', 'blur', 'sharpen'] as const;
-  for (let i = 0; i < copied.length; i++) {
-    const name = copied[i] as (typeof copied)[number];
-    if (params[name] != null) (canonical as unknown as Record<string, unknown>)[name] = params[name];
+  // The pipeline steps: copied under their variant field, unless neutral.
+  const target = canonical as unknown as Record<string, unknown>;
+  const source = params as Record<string, unknown>;
+  for (let i = 0; i < cfg.params.length; i++) {
+    const rule = cfg.params[i] as ParamRule;
+    const value = source[rule.param];
+    if (rule.field != null && value != null && value !== rule.neutral) target[fieldOf(rule)] = value;
   }
-  if (params.rotate) canonical.rotate = params.rotate;
-  if (params.bg != null && params.bg !== NEUTRAL.background) canonical.background = params.bg;
   return canonical;
 }
 
@@ -480,18 +347,12 @@ export function canonicalQuery(c: CanonicalParams, cfg: RuleConfig): string {
     const gravity = c.gravity == null ? 'focal' : c.gravity;
     if (gravity !== cfg.defaultGravity) add('gravity', gravity);
   }
-  if (c.rect) add('rect', c.rect.x + ',' + c.rect.y + ',' + c.rect.width + ',' + c.rect.height);
-  const simple = [
-    ['rotate', c.rotate],
-    ['flip', c.flip],
-    ['blur', c.blur],
-    ['sharpen', c.sharpen],
-    ['bg', c.background],
-    ['trim', c.trim],
-  ] as const;
-  for (let i = 0; i < simple.length; i++) {
-    const entry = simple[i] as (typeof simple)[number];
-    if (entry[1] != null) add(entry[0], entry[1]);
+  // The pipeline steps, in the table's order.
+  const values = c as unknown as Record<string, unknown>;
+  for (let i = 0; i < cfg.params.length; i++) {
+    const rule = cfg.params[i] as ParamRule;
+    const value = rule.field == null ? null : values[fieldOf(rule)];
+    if (value != null) add(rule.param, queryText(value));
   }
   return parts.join('&');
 }

@@ -11,18 +11,16 @@ import {
   type CanonicalParams,
   canonicalize,
   decodeQuery,
-  type FitMode,
-  type FocalPoint,
-  type Gravity,
   type ImageParams,
   isParamError,
   type NormalizedAccept,
   normalizeAccept,
   parseParams,
-  type Rect,
   type RequestedFormat,
   type RuleConfig,
 } from './param-rules.js';
+import { PARAM_RULES } from './params/rule-table.js';
+import type { CanonicalForm } from './params/types.js';
 
 export {
   FIT_MODES,
@@ -31,7 +29,6 @@ export {
   type FocalPoint,
   GRAVITIES,
   type Gravity,
-  IMAGE_PARAM_NAMES,
   type ImageParamName,
   type ImageParams,
   type NormalizedAccept,
@@ -41,6 +38,8 @@ export {
   type RequestedFormat,
   type Rotation,
 } from './param-rules.js';
+
+export { IMAGE_PARAM_NAMES } from './params/registry.js';
 
 export type OutputFormat = Exclude<RequestedFormat, 'auto'>;
 
@@ -59,34 +58,9 @@ export type NegotiatedFormat = 'auto-avif' | 'auto-webp' | 'original';
 /**
  * A canonical variant: every output-affecting value written out, `dpr` folded into
  * pixels, `format` decided. Two URLs name the same derivative iff their variants are equal.
+ * Its pipeline steps are the descriptors' (`params/registry.ts`), each absent when neutral.
  */
-export interface Variant {
-  /** Output width in pixels, or undefined for "from the original". */
-  width?: number;
-  height?: number;
-  quality: number;
-  fit: FitMode;
-  format: VariantFormat;
-  // The fields below are absent when neutral (so a URL without them names the
-  // derivative key it named before they existed).
-  /** Only where a crop or padding happens; absent means `focal` (the stored point, else the centre). */
-  gravity?: Gravity;
-  /** An explicit focal point from `fx`/`fy` (implies gravity `focal`); absent: the stored point, else the centre. */
-  focal?: FocalPoint;
-  /** Cut out first, in the displayed original's pixels. */
-  rect?: Rect;
-  /** Threshold of `trim`: a border matching the top-left pixel is cut away. */
-  trim?: number;
-  /** Clockwise, after EXIF orientation; absent means 0. */
-  rotate?: 90 | 180 | 270;
-  flip?: 'h' | 'v' | 'hv';
-  /** Gaussian sigma in output pixels. */
-  blur?: number;
-  /** Sigma of sharp's `sharpen`. */
-  sharpen?: number;
-  /** `rrggbbaa`, lower case; absent means `ffffffff` (white, opaque). */
-  background?: string;
-}
+export type Variant = CanonicalForm<VariantFormat>;
 
 /** The slice of the stage config the parameter rules read (also what is baked into the viewer function). */
 export function ruleConfig(config: EdgeResizerConfig): RuleConfig {
@@ -99,6 +73,8 @@ export function ruleConfig(config: EdgeResizerConfig): RuleConfig {
     widthPolicy: config.widthPolicy,
     presets: config.presets,
     presetPolicy: config.presetPolicy,
+    defaultPreset: config.defaultPreset,
+    params: PARAM_RULES,
   };
 }
 

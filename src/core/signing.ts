@@ -1,28 +1,20 @@
 /**
  * Signed image URLs (CONTRACT.md §5), the signing side. Verification runs in
  * the viewer-request CloudFront Function (`src/edge/viewer/handler.ts`), which
- * cannot bundle node's crypto; `test/edge/viewer-request.test.ts` pins the two
- * to the same message format.
- *
- * message = path as received (leading `/`, still percent-encoded) + `?` +
- * every parameter but `sig`, `exp` included, as `name=value` with RFC 3986
- * percent-encoding, sorted by name, joined by `&`.
+ * cannot bundle node's crypto; both build the message with `signing-message.ts`.
  * sig = unpadded base64url of HMAC-SHA256(secret, message).
  */
 import { createHmac } from 'node:crypto';
 import { HttpError } from './errors.js';
+import { rfc3986, signedMessage } from './signing-message.js';
 
-/** RFC 3986 unreserved characters stay; everything else is %XX (upper case). */
-export function rfc3986(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
+export { rfc3986 } from './signing-message.js';
 
 /** The canonical message for decoded `params` (without `sig`). */
 export function signatureMessage(path: string, params: ReadonlyArray<readonly [string, string]>): string {
   const names = params.map(([name]) => name);
   if (new Set(names).size !== names.length) throw new HttpError('invalid_param', 'A parameter is given more than once');
-  const sorted = [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `${path}?${sorted.map(([name, value]) => `${rfc3986(name)}=${rfc3986(value)}`).join('&')}`;
+  return signedMessage(path, params);
 }
 
 export function computeSignature(secret: string, message: string): string {

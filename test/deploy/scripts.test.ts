@@ -110,9 +110,25 @@ describe('deploy/esbuild.config.cjs', () => {
     ['a bad preset value', {}, { presets: { card: 'width=abc' } }, /custom\.stages\.dev\.presets\.card: .*width/],
     ['a preset naming a preset', {}, { presets: { a: 'preset=b' } }, /presets\.a: Expected image parameters/],
     ['presetPolicy only without presets', {}, { presetPolicy: 'only' }, /presetPolicy: only needs at least one preset/],
+    [
+      'a defaultPreset that is not a preset',
+      {},
+      { presets: { card: 'width=640' }, presetPolicy: 'only', defaultPreset: 'hero' },
+      /custom\.stages\.dev\.defaultPreset: Expected one of the presets \(card\) for defaultPreset but received 'hero'/,
+    ],
+    [
+      'a defaultPreset outside presetPolicy only',
+      {},
+      { presets: { card: 'width=640' }, defaultPreset: 'card' },
+      /defaultPreset: Expected presetPolicy: only alongside/,
+    ],
     ['a width over maxDimension', { limits: { maxDimension: 1000 } }, { allowedWidths: [2000] }, /allowedWidths\[0\]/],
     ['a bad edgeConfig value', { autoAvif: 'yes' }, undefined, /custom\.edgeConfig\.autoAvif: Expected true or false/],
   ];
+  it('takes a defaultPreset naming a preset under presetPolicy only', () => {
+    const stage = { presets: { card: 'width=640' }, presetPolicy: 'only', defaultPreset: 'card' };
+    expect(esbuildConfig.edgeConfigFrom({}, stage, 'dev')).to.include({ presetPolicy: 'only', defaultPreset: 'card' });
+  });
   for (const [what, edgeConfig, stageBlock, message] of refused) {
     it(`refuses ${what}, naming the field`, () => {
       expect(() => esbuildConfig.edgeConfigFrom(edgeConfig, stageBlock, 'dev')).to.throw(message);

@@ -225,6 +225,40 @@ describe('edge/viewer-request (CloudFront Function)', () => {
     expectError(run(only, '/a.jpg?preset=card&width=10'), 400, 'invalid_param', /width.*presets: card/);
   });
 
+  describe('presetPolicy only', () => {
+    const presets = { card: 'width=640&height=360&gravity=attention', thumb: 'width=160&height=160&sharpen=1' };
+    const only = { presets, presetPolicy: 'only' as const };
+
+    it('refuses a URL without a preset, listing the presets, so a preset (a watermark) cannot be left out', () => {
+      for (const url of ['/a.jpg', '/a.jpg?format=webp', '/a.jpg?dpr=2', '/a.jpg?v=3', '/a.jpg?utm_source=x']) {
+        expectError(
+          run(only, url),
+          400,
+          'invalid_param',
+          /^Parameter preset is required here: .*presets: card, thumb\)$/,
+        );
+      }
+      // Still refused before the missing preset: a parameter the stage does not take.
+      expectError(run(only, '/a.jpg?width=10'), 400, 'invalid_param', /width is not allowed here/);
+    });
+
+    it("answers the stage's defaultPreset for a URL without one, in the same cache entry as naming it", () => {
+      const withDefault = { ...only, defaultPreset: 'thumb' };
+      expect(cacheKey(withDefault, '/a.jpg')).to.equal(cacheKey(withDefault, '/a.jpg?preset=thumb'));
+      expect(toQueryString(request(withDefault, '/a.jpg').querystring)).to.equal('preset=thumb');
+      // v, format and dpr stay allowed; v is not an image parameter and leaves the cache key alone.
+      expect(toQueryString(request(withDefault, '/a.jpg?format=webp&dpr=2&v=3').querystring)).to.equal(
+        'preset=thumb&format=webp&dpr=2',
+      );
+      expect(toQueryString(request(withDefault, '/a.jpg?preset=card').querystring)).to.equal('preset=card');
+      expectError(run(withDefault, '/a.jpg?blur=3'), 400, 'invalid_param', /blur is not allowed here/);
+    });
+
+    it('leaves a bare URL the full-size image under presetPolicy open, defaultPreset or not', () => {
+      expect(toQueryString(request({ presets }, '/a.jpg').querystring)).to.equal('');
+    });
+  });
+
   it('answers a bad value with the same 400 as origin-request', () => {
     expectError(
       run({}, '/a.jpg?blur=0'),

@@ -1,173 +1,39 @@
 /**
- * The playground page: wires the DOM of index.html to the API (api.ts) and
- * to the pure URL and snippet logic (variant.ts).
+ * The playground page, the composition of its panels: the token, the
+ * variant's controls and the preview's scheduling live here; the images list,
+ * upload, preview, original, formats and snippets panels are in panels/, the
+ * registry-drawn step controls in controls.ts, what they share in page.ts,
+ * and the pure URL and snippet logic in variant.ts.
  */
-import { thumbHashToDataURL } from 'thumbhash';
 import './style.css';
-import {
-  ApiError,
-  displayName,
-  errorFromResponse,
-  forgetToken,
-  getSettings,
-  type ImageItem,
-  listImages,
-  resolveToken,
-  STAGED_UPLOAD_THRESHOLD,
-  saveFocalPoint,
-  storeToken,
-  type TokenSource,
-  uploadImage,
-  uploadStaged,
-} from './api.js';
+import { forgetToken, getSettings, type ImageItem, resolveToken, storeToken, type TokenSource } from './api.js';
+import { readStepControls, writeStepControls } from './controls.js';
+import { $, clearError, el, isAuthError, showError, state, stepControls } from './page.js';
+import { type CurrentVariant, initFormatsPanel, staleFormats } from './panels/formats.js';
+import { addImage, initImagesPanel, refreshList, shortName } from './panels/images.js';
+import { initOriginalPanel, renderRectBox, showOriginal } from './panels/original.js';
+import { initPreviewPanel, updatePreviews } from './panels/preview.js';
+import { initSnippetsPanel, renderSnippets as renderSnippetsOf } from './panels/snippets.js';
+import { initUploadPanel } from './panels/upload.js';
 import {
   baselineParams,
-  bgText,
-  cacheStatus,
-  DEFAULT_BG,
   DEFAULT_FORMAT,
   DEFAULT_QUALITY,
   DEFAULT_STAGE,
-  defaultParams,
-  expectedSize,
   type Fit,
-  FLIPS,
-  type Flip,
   type Format,
   formatBytes,
   formatLabel,
   GRAVITIES,
   type Gravity,
-  IMAGE_ACCEPT,
-  imgTag,
   MAX_DIMENSION,
   PRESET_ONLY_PARAMS,
-  parseServerTiming,
-  parseWidthList,
   RANGES,
-  type Rect,
-  ROTATIONS,
-  type Rotation,
-  type StageSettings,
-  savingPercent,
-  srcsetSnippet,
-  ssim,
   type VariantParams,
   variantUrl,
 } from './variant.js';
 
 const PREVIEW_DEBOUNCE_MS = 250;
-const MAX_PREVIEW_HEIGHT = 440;
-
-function $<T extends HTMLElement = HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`#${id} is missing from index.html`);
-  return element as T;
-}
-
-const el = {
-  alert: $('alert'),
-  tokenState: $('token-state'),
-  changeToken: $<HTMLButtonElement>('change-token'),
-  tokenPanel: $('token-panel'),
-  tokenForm: $<HTMLFormElement>('token-form'),
-  tokenInput: $<HTMLInputElement>('token-input'),
-  tokenForget: $<HTMLButtonElement>('token-forget'),
-  tokenCancel: $<HTMLButtonElement>('token-cancel'),
-  dropzone: $('dropzone'),
-  chooseFiles: $<HTMLButtonElement>('choose-files'),
-  fileInput: $<HTMLInputElement>('file-input'),
-  uploads: $<HTMLUListElement>('uploads'),
-  listStatus: $('list-status'),
-  imageList: $<HTMLUListElement>('image-list'),
-  imageCount: $('image-count'),
-  editorTitle: $('editor-title'),
-  originalInfo: $('original-info'),
-  editorBody: $('editor-body'),
-  controls: $<HTMLFormElement>('controls'),
-  widthRange: $<HTMLInputElement>('width-range'),
-  widthNumber: $<HTMLInputElement>('width-number'),
-  heightRange: $<HTMLInputElement>('height-range'),
-  heightNumber: $<HTMLInputElement>('height-number'),
-  fit: $<HTMLSelectElement>('fit'),
-  dpr: $<HTMLSelectElement>('dpr'),
-  resetSize: $<HTMLButtonElement>('reset-size'),
-  format: $<HTMLSelectElement>('format'),
-  quality: $<HTMLInputElement>('quality'),
-  qualityValue: $<HTMLOutputElement>('quality-value'),
-  compare: $<HTMLInputElement>('compare'),
-  formatB: $<HTMLSelectElement>('format-b'),
-  qualityB: $<HTMLInputElement>('quality-b'),
-  qualityBValue: $<HTMLOutputElement>('quality-b-value'),
-  compareSummary: $('compare-summary'),
-  snippetUrl: $('snippet-url'),
-  snippetImg: $('snippet-img'),
-  snippetSrcset: $('snippet-srcset'),
-  srcsetWidths: $<HTMLInputElement>('srcset-widths'),
-  srcsetSizes: $<HTMLInputElement>('srcset-sizes'),
-  copyStatus: $('copy-status'),
-  preset: $<HTMLSelectElement>('preset'),
-  presetExpansion: $('preset-expansion'),
-  gravity: $<HTMLSelectElement>('gravity'),
-  fx: $<HTMLInputElement>('fx'),
-  fy: $<HTMLInputElement>('fy'),
-  rect: $<HTMLInputElement>('rect'),
-  rotate: $<HTMLSelectElement>('rotate'),
-  flip: $<HTMLSelectElement>('flip'),
-  blur: $<HTMLInputElement>('blur'),
-  sharpen: $<HTMLInputElement>('sharpen'),
-  trim: $<HTMLInputElement>('trim'),
-  bg: $<HTMLInputElement>('bg'),
-  originalStage: $('original-stage'),
-  originalImg: $<HTMLImageElement>('original-img'),
-  focalMarker: $('focal-marker'),
-  rectBox: $('rect-box'),
-  clearFocal: $<HTMLButtonElement>('clear-focal'),
-  clearRect: $<HTMLButtonElement>('clear-rect'),
-  focalStatus: $('focal-status'),
-  formats: $('formats'),
-  compareFormats: $<HTMLButtonElement>('compare-formats'),
-  formatsTable: $<HTMLTableElement>('formats-table'),
-  formatsStatus: $('formats-status'),
-};
-
-const state: {
-  token?: { token: string; source: TokenSource };
-  images: Map<string, ImageItem>;
-  selected?: ImageItem;
-  listAbort?: AbortController;
-  previewAbort?: AbortController;
-  previewTimer?: ReturnType<typeof setTimeout>;
-  stage: StageSettings;
-  formatsAbort?: AbortController;
-} = { images: new Map(), stage: DEFAULT_STAGE };
-
-// ---------------------------------------------------------------- alerts
-
-let alertSource: string | undefined;
-
-/** Shows an error in the alert region; `source` lets a later success clear only its own error. */
-function showError(source: string, context: string, error: unknown): void {
-  const text = error instanceof ApiError ? error.readable : error instanceof Error ? error.message : String(error);
-  alertSource = source;
-  el.alert.replaceChildren();
-  const message = document.createElement('p');
-  message.textContent = `${context}: ${text}`;
-  const dismiss = document.createElement('button');
-  dismiss.type = 'button';
-  dismiss.className = 'button secondary small';
-  dismiss.textContent = 'Dismiss';
-  dismiss.addEventListener('click', () => clearError());
-  el.alert.append(message, dismiss);
-}
-
-function clearError(source?: string): void {
-  if (source !== undefined && source !== alertSource) return;
-  alertSource = undefined;
-  el.alert.replaceChildren();
-}
-
-const isAuthError = (error: unknown) => error instanceof ApiError && (error.status === 401 || error.status === 403);
 
 // ---------------------------------------------------------------- token
 
@@ -228,187 +94,17 @@ el.tokenForm.addEventListener('submit', (event) => {
 
 // ---------------------------------------------------------------- list
 
-const thumbhashCache = new Map<string, string>();
-
-/** The ThumbHash placeholder as a data URL, or undefined if the image has none. */
-function placeholderUrl(item: ImageItem): string | undefined {
-  if (!item.thumbhash) return undefined;
-  let url = thumbhashCache.get(item.thumbhash);
-  if (!url) {
-    try {
-      const bytes = Uint8Array.from(atob(item.thumbhash), (c) => c.charCodeAt(0));
-      url = thumbHashToDataURL(bytes);
-      thumbhashCache.set(item.thumbhash, url);
-    } catch {
-      return undefined;
-    }
-  }
-  return url;
-}
-
-function renderCard(item: ImageItem): HTMLLIElement {
-  const li = document.createElement('li');
-  const button = document.createElement('button');
-  button.type = 'button';
-  button.className = 'card';
-  button.dataset.key = item.key;
-  button.setAttribute('aria-pressed', String(state.selected?.key === item.key));
-
-  const thumb = document.createElement('span');
-  thumb.className = 'thumb';
-  const placeholder = placeholderUrl(item);
-  if (placeholder) thumb.style.backgroundImage = `url("${placeholder}")`;
-  const img = document.createElement('img');
-  const thumbParams: VariantParams = { ...defaultParams(), width: 240, height: 180 };
-  img.src = imageUrl(item.key, thumbParams);
-  img.srcset = `${img.src} 1x, ${imageUrl(item.key, { ...thumbParams, dpr: 2 })} 2x`;
-  img.alt = '';
-  img.loading = 'lazy';
-  img.decoding = 'async';
-  img.addEventListener('load', () => img.classList.add('loaded'));
-  thumb.append(img);
-
-  const name = document.createElement('span');
-  name.className = 'card-name';
-  name.textContent = shortName(item);
-  button.title = item.key;
-  const meta = document.createElement('span');
-  meta.className = 'card-meta';
-  meta.textContent = `${item.width}×${item.height} · ${formatBytes(item.bytes)}`;
-
-  button.append(thumb, name, meta);
-  button.addEventListener('click', () => select(item));
-  li.append(button);
-  return li;
-}
-
-/** The file name sent at upload, else the key's last segment: short enough for a card. */
-function shortName(item: ImageItem): string {
-  const name = displayName(item);
-  return name === item.key ? (item.key.split('/').pop() ?? item.key) : name;
-}
-
-function addImage(item: ImageItem, position: 'start' | 'end'): void {
-  const existing = el.imageList.querySelector<HTMLElement>(`[data-key="${CSS.escape(item.key)}"]`);
-  const card = renderCard(item);
-  if (existing?.parentElement) existing.parentElement.replaceWith(card);
-  else if (position === 'start') el.imageList.prepend(card);
-  else el.imageList.append(card);
-  state.images.set(item.key, item);
-  el.imageCount.textContent = `(${state.images.size})`;
-}
-
-const keyFromHash = () => new URLSearchParams(location.hash.slice(1)).get('image') ?? undefined;
-
-async function refreshList(): Promise<void> {
-  if (!state.token) return;
-  state.listAbort?.abort();
-  const abort = new AbortController();
-  state.listAbort = abort;
-  state.images.clear();
-  el.imageList.replaceChildren();
-  el.imageCount.textContent = '';
-  el.imageList.setAttribute('aria-busy', 'true');
-  el.listStatus.textContent = 'Loading images…';
-  const wanted = keyFromHash();
-  try {
-    for await (const item of listImages(state.token.token, abort.signal)) {
-      addImage(item, 'end');
-      if (!state.selected && (wanted === undefined || wanted === item.key)) select(item, { reveal: true });
-    }
-    clearError('list');
-    clearError('token');
-    const first = state.images.values().next().value;
-    if (!state.selected && first) select(first, { reveal: true });
-    el.listStatus.textContent = state.images.size ? '' : 'No images yet: upload one.';
-  } catch (error) {
-    if (abort.signal.aborted) return;
-    el.listStatus.textContent = 'The images could not be listed.';
-    showError(isAuthError(error) ? 'token' : 'list', 'Could not list images', error);
-    if (isAuthError(error)) {
-      el.tokenPanel.hidden = false;
-    }
-  } finally {
-    if (state.listAbort === abort) el.imageList.removeAttribute('aria-busy');
-  }
-}
+initImagesPanel({ select: (item, options) => select(item, options) });
 
 // ---------------------------------------------------------------- upload
 
-async function uploadFiles(files: readonly File[]): Promise<void> {
-  if (!files.length) return;
-  if (!state.token) {
-    showError('token', 'Cannot upload', new Error('enter the API token first'));
-    openTokenPanel();
-    return;
-  }
-  for (const file of files) {
-    const li = document.createElement('li');
-    li.className = 'upload';
-    const name = document.createElement('span');
-    name.className = 'upload-name';
-    name.textContent = file.name;
-    const progress = document.createElement('progress');
-    progress.max = 1;
-    progress.value = 0;
-    progress.setAttribute('aria-label', `Uploading ${file.name}`);
-    const status = document.createElement('span');
-    status.className = 'upload-status';
-    status.textContent = formatBytes(file.size);
-    li.append(name, progress, status);
-    el.uploads.append(li);
-    try {
-      const upload = file.size > STAGED_UPLOAD_THRESHOLD ? uploadStaged : uploadImage;
-      li.dataset.path = file.size > STAGED_UPLOAD_THRESHOLD ? 'staged' : 'single';
-      const result = await upload(file, state.token.token, (fraction) => {
-        progress.value = fraction;
-        status.textContent = `${Math.round(fraction * 100)}%`;
-      });
-      status.textContent = 'Uploaded';
-      li.classList.add('done');
-      setTimeout(() => li.remove(), 4000);
-      const item: ImageItem = { ...result, meta: result.meta ?? { filename: encodeURIComponent(file.name) } };
-      addImage(item, 'start');
-      el.listStatus.textContent = '';
-      select(item, { reveal: true });
-      clearError('upload');
-    } catch (error) {
-      li.classList.add('failed');
-      status.textContent = error instanceof ApiError ? error.code : 'failed';
-      showError(isAuthError(error) ? 'token' : 'upload', `Could not upload ${file.name}`, error);
-      setTimeout(() => li.remove(), 8000);
-    }
-  }
-}
-
-el.chooseFiles.addEventListener('click', () => el.fileInput.click());
-el.fileInput.addEventListener('change', () => {
-  const files = [...(el.fileInput.files ?? [])];
-  el.fileInput.value = '';
-  void uploadFiles(files);
-});
-
-// Anything dropped on the page goes to the dropzone, never navigates away.
-let dragDepth = 0;
-window.addEventListener('dragenter', (event) => {
-  if (!event.dataTransfer?.types.includes('Files')) return;
-  dragDepth += 1;
-  el.dropzone.classList.add('dragging');
-});
-window.addEventListener('dragleave', () => {
-  dragDepth = Math.max(0, dragDepth - 1);
-  if (dragDepth === 0) el.dropzone.classList.remove('dragging');
-});
-window.addEventListener('dragover', (event) => {
-  event.preventDefault();
-  if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
-});
-window.addEventListener('drop', (event) => {
-  event.preventDefault();
-  dragDepth = 0;
-  el.dropzone.classList.remove('dragging');
-  const files = [...(event.dataTransfer?.files ?? [])].filter((f) => f.type.startsWith('image/') || f.type === '');
-  void uploadFiles(files);
+initUploadPanel({
+  askForToken: openTokenPanel,
+  uploaded(item) {
+    addImage(item, 'start');
+    el.listStatus.textContent = '';
+    select(item, { reveal: true });
+  },
 });
 
 // ---------------------------------------------------------------- editor
@@ -463,16 +159,7 @@ function decimalValue(input: HTMLInputElement): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** `x,y,w,h` → a rect, or undefined for anything else (the server would refuse it anyway). */
-function parseRect(text: string): Rect | undefined {
-  const parts = text.split(',').map((part) => part.trim());
-  if (parts.length !== 4 || !parts.every((part) => /^\d+$/.test(part))) return undefined;
-  const [x, y, width, height] = parts.map(Number) as [number, number, number, number];
-  return width > 0 && height > 0 ? { x, y, width, height } : undefined;
-}
-
 function paramsA(): VariantParams {
-  const bg = `${el.bg.value.replace('#', '').toLowerCase()}ff`;
   return {
     width: numberValue(el.widthNumber),
     height: numberValue(el.heightNumber),
@@ -484,17 +171,19 @@ function paramsA(): VariantParams {
     gravity: (el.gravity.value as Gravity) || undefined,
     fx: decimalValue(el.fx),
     fy: decimalValue(el.fy),
-    rect: parseRect(el.rect.value),
-    rotate: Number(el.rotate.value) as Rotation,
-    flip: (el.flip.value as Flip) || undefined,
-    blur: decimalValue(el.blur),
-    sharpen: decimalValue(el.sharpen),
-    trim: numberValue(el.trim),
-    bg: bg.length === 8 ? bg : DEFAULT_BG,
+    ...readStepControls(stepControls),
   };
 }
 
 const imageUrl = (key: string, params: VariantParams) => variantUrl(key, params, state.stage);
+
+/** Variant A, as the formats and snippets panels see it. */
+const currentVariant: CurrentVariant = () =>
+  state.selected ? { key: state.selected.key, params: paramsA(), urlOf: imageUrl } : undefined;
+const renderSnippets = (output?: { width: number; height: number; dpr: number }) =>
+  renderSnippetsOf(currentVariant, output);
+initFormatsPanel(currentVariant);
+initSnippetsPanel();
 
 // ---------------------------------------------------------------- crop and effect controls
 
@@ -511,14 +200,9 @@ function fillSelect(select: HTMLSelectElement, values: readonly (string | number
 $<HTMLDetailsElement>('effects').open = window.matchMedia('(min-width: 900px)').matches;
 fillSelect(el.gravity, GRAVITIES);
 el.gravity.value = DEFAULT_STAGE.defaultGravity;
-fillSelect(el.rotate, ROTATIONS, (v) => `${v}°`);
-fillSelect(el.flip, FLIPS, (v) => ({ h: 'h (mirror)', v: 'v (upside down)', hv: 'hv (both)' })[v] ?? v);
 for (const [input, range, step] of [
   [el.fx, RANGES.focal, '0.001'],
   [el.fy, RANGES.focal, '0.001'],
-  [el.blur, RANGES.blur, '0.1'],
-  [el.sharpen, RANGES.sharpen, '0.1'],
-  [el.trim, RANGES.trim, '1'],
 ] as const) {
   input.min = String(range.min);
   input.max = String(range.max);
@@ -536,13 +220,7 @@ function applyControls(params: VariantParams): void {
   el.gravity.value = params.gravity ?? state.stage.defaultGravity;
   el.fx.value = params.fx === undefined ? '' : String(params.fx);
   el.fy.value = params.fy === undefined ? '' : String(params.fy);
-  el.rect.value = params.rect ? `${params.rect.x},${params.rect.y},${params.rect.width},${params.rect.height}` : '';
-  el.rotate.value = String(params.rotate ?? 0);
-  el.flip.value = params.flip ?? '';
-  el.blur.value = params.blur === undefined ? '' : String(params.blur);
-  el.sharpen.value = params.sharpen === undefined ? '' : String(params.sharpen);
-  el.trim.value = params.trim === undefined ? '' : String(params.trim);
-  el.bg.value = `#${bgText(params.bg ?? DEFAULT_BG).slice(0, 6)}`;
+  writeStepControls(stepControls, params);
   syncRanges();
   renderRectBox();
 }
@@ -641,50 +319,12 @@ for (const input of [el.srcsetWidths, el.srcsetSizes]) input.addEventListener('i
 
 // ---------------------------------------------------------------- preview
 
-interface VariantView {
-  figure: HTMLElement;
-  title: HTMLElement;
-  frame: HTMLElement;
-  placeholder: HTMLImageElement;
-  preview: HTMLImageElement;
-  stat: (name: string) => HTMLElement;
-  objectUrl?: string;
-}
-
-function variantView(id: string): VariantView {
-  const figure = $(id);
-  const q = <T extends HTMLElement>(selector: string) => figure.querySelector(selector) as T;
-  return {
-    figure,
-    title: q('.variant-title'),
-    frame: q('.frame'),
-    placeholder: q<HTMLImageElement>('img.placeholder'),
-    preview: q<HTMLImageElement>('img.preview'),
-    stat: (name) => q(`[data-stat="${name}"]`),
-  };
-}
-
-/** Variant B is variant A's markup cloned, so the two panels cannot drift apart. */
-function cloneVariant(fromId: string, id: string): void {
-  const source = $(fromId);
-  const copy = source.cloneNode(true) as HTMLElement;
-  copy.id = id;
-  copy.setAttribute('aria-labelledby', `${id}-title`);
-  const title = copy.querySelector('.variant-title') as HTMLElement;
-  title.id = `${id}-title`;
-  title.textContent = 'B';
-  copy.hidden = true;
-  source.after(copy);
-}
-
-cloneVariant('variant-a', 'variant-b');
-const views = { a: variantView('variant-a'), b: variantView('variant-b') };
-
-interface VariantResult {
-  url: string;
-  bytes: number;
-  contentType: string | null;
-}
+initPreviewPanel({
+  paramsA,
+  paramsB,
+  urlOf: imageUrl,
+  loaded: (output) => renderSnippets(output),
+});
 
 function schedulePreview(delay = PREVIEW_DEBOUNCE_MS): void {
   clearTimeout(state.previewTimer);
@@ -693,485 +333,9 @@ function schedulePreview(delay = PREVIEW_DEBOUNCE_MS): void {
   state.previewTimer = setTimeout(() => void updatePreviews(), delay);
 }
 
-const describe = (p: VariantParams) =>
-  `${p.format === 'auto' ? 'auto' : formatLabel(`image/${p.format}`)}, q${p.quality}`;
-
-async function updatePreviews(): Promise<void> {
-  const item = state.selected;
-  if (!item) return;
-  state.previewAbort?.abort();
-  const abort = new AbortController();
-  state.previewAbort = abort;
-  const a = paramsA();
-  const comparing = el.compare.checked;
-  views.b.figure.hidden = !comparing;
-  el.compareSummary.hidden = true;
-  views.a.title.textContent = comparing ? `A · ${describe(a)}` : 'Preview';
-  const jobs = [loadVariant(views.a, item, a, abort.signal)];
-  if (comparing) {
-    const b = paramsB();
-    views.b.title.textContent = `B · ${describe(b)}`;
-    jobs.push(loadVariant(views.b, item, b, abort.signal));
-  }
-  const results = await Promise.all(jobs);
-  if (abort.signal.aborted) return;
-  const [ra, rb] = results;
-  if (comparing && ra && rb) {
-    const saving = savingPercent(ra.bytes, rb.bytes);
-    const fa = formatLabel(ra.contentType);
-    const fb = formatLabel(rb.contentType);
-    el.compareSummary.textContent =
-      Math.abs(saving) < 0.05
-        ? `B (${fb}) is the same size as A (${fa}): ${formatBytes(rb.bytes)}.`
-        : `B (${fb}, ${formatBytes(rb.bytes)}) is ${Math.abs(saving).toFixed(1)}% ${saving > 0 ? 'smaller' : 'larger'} than A (${fa}, ${formatBytes(ra.bytes)}).`;
-    el.compareSummary.dataset.saving = saving.toFixed(1);
-    el.compareSummary.hidden = false;
-  }
-}
-
-/** The largest box of ratio w:h that fits the frame, never larger than the CSS size itself. */
-function displayBox(view: VariantView, cssWidth: number, cssHeight: number): { width: number; height: number } {
-  const available = Math.max(80, view.frame.clientWidth - 2);
-  const scale = Math.min(1, available / cssWidth, MAX_PREVIEW_HEIGHT / cssHeight);
-  return { width: Math.max(1, Math.round(cssWidth * scale)), height: Math.max(1, Math.round(cssHeight * scale)) };
-}
-
-function applyBox(img: HTMLImageElement, box: { width: number; height: number }): void {
-  img.style.width = `${box.width}px`;
-  img.style.height = `${box.height}px`;
-}
-
-/**
- * Fetches the real image URL (the browser's image `Accept`, so `format=auto`
- * negotiates as an `<img>` would; `no-store`, so X-Cache says what the CDN
- * did, not the browser cache) and shows the bytes it got, over the ThumbHash.
- */
-async function loadVariant(
-  view: VariantView,
-  item: ImageItem,
-  params: VariantParams,
-  signal: AbortSignal,
-): Promise<VariantResult | undefined> {
-  const url = imageUrl(item.key, params);
-  const expected = expectedSize(item, params);
-  const placeholder = placeholderUrl(item);
-  view.figure.setAttribute('aria-busy', 'true');
-  view.frame.classList.add('is-loading');
-  view.preview.classList.remove('loaded');
-  view.preview.dataset.src = url;
-  if (placeholder) {
-    view.placeholder.src = placeholder;
-    applyBox(view.placeholder, displayBox(view, expected.width / params.dpr, expected.height / params.dpr));
-    view.placeholder.hidden = false;
-  } else {
-    view.placeholder.hidden = true;
-  }
-  const link = document.createElement('a');
-  link.href = url;
-  link.target = '_blank';
-  link.rel = 'noopener';
-  link.textContent = url;
-  view.stat('url').replaceChildren(link);
-  try {
-    const started = performance.now();
-    const response = await fetch(url, { headers: { Accept: IMAGE_ACCEPT }, cache: 'no-store', signal });
-    if (!response.ok) {
-      throw await errorFromResponse(response);
-    }
-    const blob = await response.blob();
-    const elapsed = performance.now() - started;
-    if (signal.aborted) return undefined;
-    const objectUrl = URL.createObjectURL(blob);
-    const previous = view.objectUrl;
-    view.objectUrl = objectUrl;
-    view.preview.src = objectUrl;
-    view.preview.alt = `${displayName(item)} at ${url}`;
-    await view.preview.decode();
-    if (previous) URL.revokeObjectURL(previous);
-    if (signal.aborted) return undefined;
-
-    const { naturalWidth, naturalHeight } = view.preview;
-    applyBox(view.preview, displayBox(view, naturalWidth / params.dpr, naturalHeight / params.dpr));
-    view.preview.classList.add('loaded');
-    view.placeholder.hidden = true;
-
-    const contentType = response.headers.get('content-type');
-    const length = Number(response.headers.get('content-length'));
-    const bytes = Number.isFinite(length) && length > 0 ? length : blob.size;
-    const cache = response.headers.get('x-cache');
-    view.stat('pixels').textContent = `${naturalWidth}×${naturalHeight}`;
-    view.stat('bytes').textContent = `${formatBytes(bytes)} (${bytes.toLocaleString('en')} B)`;
-    view.stat('bytes').dataset.bytes = String(bytes);
-    view.stat('format').textContent = `${formatLabel(contentType)} (${contentType ?? 'no Content-Type'})`;
-    const status = cacheStatus(cache);
-    const cacheCell = view.stat('cache');
-    cacheCell.textContent = cache ?? 'no X-Cache header';
-    cacheCell.dataset.cache = status;
-    renderTiming(view.stat('timing'), response.headers.get('server-timing'), elapsed, status === 'hit');
-    if (view === views.a) renderSnippets({ width: naturalWidth, height: naturalHeight, dpr: params.dpr });
-    clearError('preview');
-    return { url, bytes, contentType };
-  } catch (error) {
-    if (signal.aborted) return undefined;
-    view.placeholder.hidden = true;
-    view.preview.removeAttribute('src');
-    for (const name of ['pixels', 'bytes', 'format', 'cache', 'timing']) view.stat(name).textContent = '—';
-    showError('preview', `Could not load ${url}`, error);
-    return undefined;
-  } finally {
-    if (!signal.aborted) {
-      view.figure.removeAttribute('aria-busy');
-      view.frame.classList.remove('is-loading');
-    }
-  }
-}
-
-function renderTiming(cell: HTMLElement, header: string | null, elapsedMs: number, hit: boolean): void {
-  const entries = parseServerTiming(header);
-  cell.replaceChildren();
-  if (!entries.length) {
-    cell.textContent = `none sent${hit ? ' (a cache hit)' : ''}; ${elapsedMs.toFixed(0)} ms in the browser`;
-    return;
-  }
-  const list = document.createElement('ul');
-  list.className = 'timing';
-  const total = entries.reduce((sum, e) => sum + (e.dur ?? 0), 0);
-  for (const entry of entries) {
-    const li = document.createElement('li');
-    li.dataset.timing = entry.name;
-    const bar = document.createElement('span');
-    bar.className = 'bar';
-    bar.style.setProperty('--share', String(total > 0 ? (entry.dur ?? 0) / total : 0));
-    li.append(`${entry.name} ${entry.dur === undefined ? '' : `${entry.dur.toFixed(1)} ms`}`, bar);
-    list.append(li);
-  }
-  const footer = document.createElement('li');
-  footer.className = 'timing-total';
-  // A cached response keeps the headers of the miss that made it, as CloudFront's cache does.
-  footer.textContent = hit
-    ? `${total.toFixed(1)} ms when this derivative was made; this request was a cache hit (${elapsedMs.toFixed(0)} ms in the browser)`
-    : `total ${total.toFixed(1)} ms on the server, ${elapsedMs.toFixed(0)} ms in the browser`;
-  list.append(footer);
-  cell.append(list);
-}
-
 // ---------------------------------------------------------------- original: focal point and rect
 
-/** The whole original, small: the frame the focal point and `rect` are given in (displayed pixels). */
-function showOriginal(item: ImageItem): void {
-  const width = Math.min(item.width, 960);
-  el.originalImg.src = variantUrl(item.key, { ...defaultParams(), width: width < item.width ? width : undefined });
-  el.originalImg.dataset.key = item.key;
-  el.focalStatus.textContent = item.focalPoint
-    ? `Stored focal point: ${item.focalPoint.x}, ${item.focalPoint.y}`
-    : 'No focal point stored: gravity=focal crops around the centre.';
-  renderFocalMarker();
-  renderRectBox();
-}
-
-function renderFocalMarker(): void {
-  const point = state.selected?.focalPoint;
-  el.focalMarker.hidden = !point;
-  if (point) {
-    el.focalMarker.style.left = `${point.x * 100}%`;
-    el.focalMarker.style.top = `${point.y * 100}%`;
-  }
-}
-
-function renderRectBox(box?: { left: number; top: number; width: number; height: number }): void {
-  const item = state.selected;
-  const rect = parseRect(el.rect.value);
-  const shown =
-    box ??
-    (item && rect
-      ? {
-          left: rect.x / item.width,
-          top: rect.y / item.height,
-          width: rect.width / item.width,
-          height: rect.height / item.height,
-        }
-      : undefined);
-  el.rectBox.hidden = !shown;
-  if (shown) {
-    el.rectBox.style.left = `${shown.left * 100}%`;
-    el.rectBox.style.top = `${shown.top * 100}%`;
-    el.rectBox.style.width = `${shown.width * 100}%`;
-    el.rectBox.style.height = `${shown.height * 100}%`;
-  }
-}
-
-const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
-/** Where a pointer is, as fractions of the displayed original. */
-function fractionAt(event: PointerEvent): { x: number; y: number } {
-  const box = el.originalImg.getBoundingClientRect();
-  return { x: clamp01((event.clientX - box.left) / box.width), y: clamp01((event.clientY - box.top) / box.height) };
-}
-
-let drag: { start: { x: number; y: number }; startPx: { x: number; y: number }; moved: boolean } | undefined;
-
-el.originalStage.addEventListener('pointerdown', (event) => {
-  if (!state.selected || !el.originalImg.naturalWidth) return;
-  event.preventDefault();
-  el.originalStage.setPointerCapture(event.pointerId);
-  drag = { start: fractionAt(event), startPx: { x: event.clientX, y: event.clientY }, moved: false };
-});
-el.originalStage.addEventListener('pointermove', (event) => {
-  if (!drag) return;
-  if (Math.hypot(event.clientX - drag.startPx.x, event.clientY - drag.startPx.y) > 4) drag.moved = true;
-  if (!drag.moved) return;
-  const end = fractionAt(event);
-  renderRectBox({
-    left: Math.min(drag.start.x, end.x),
-    top: Math.min(drag.start.y, end.y),
-    width: Math.abs(end.x - drag.start.x),
-    height: Math.abs(end.y - drag.start.y),
-  });
-});
-el.originalStage.addEventListener('pointerup', (event) => {
-  const item = state.selected;
-  const done = drag;
-  drag = undefined;
-  if (!item || !done) return;
-  const end = fractionAt(event);
-  if (!done.moved) {
-    void setFocal(item, { x: Math.round(end.x * 1000) / 1000, y: Math.round(end.y * 1000) / 1000 });
-    return;
-  }
-  // In the displayed original's pixels, inside the image, at least 1×1.
-  const x = Math.min(item.width - 1, Math.round(Math.min(done.start.x, end.x) * item.width));
-  const y = Math.min(item.height - 1, Math.round(Math.min(done.start.y, end.y) * item.height));
-  const w = Math.max(1, Math.min(item.width - x, Math.round(Math.abs(end.x - done.start.x) * item.width)));
-  const h = Math.max(1, Math.min(item.height - y, Math.round(Math.abs(end.y - done.start.y) * item.height)));
-  el.rect.value = `${x},${y},${w},${h}`;
-  renderRectBox();
-  schedulePreview(0);
-});
-el.originalStage.addEventListener('pointercancel', () => {
-  drag = undefined;
-  renderRectBox();
-});
-el.rect.addEventListener('input', () => renderRectBox());
-el.clearRect.addEventListener('click', () => {
-  el.rect.value = '';
-  renderRectBox();
-  schedulePreview(0);
-});
-el.clearFocal.addEventListener('click', () => {
-  if (state.selected) void setFocal(state.selected, null);
-});
-
-/** Stores the focal point with PATCH (which purges the key's derivatives), then re-renders the crops. */
-async function setFocal(item: ImageItem, point: { x: number; y: number } | null): Promise<void> {
-  if (!state.token) {
-    showError('token', 'Cannot save the focal point', new Error('enter the API token first'));
-    return;
-  }
-  el.focalStatus.textContent = point ? `Saving focal point ${point.x}, ${point.y}…` : 'Clearing the focal point…';
-  try {
-    const saved = await saveFocalPoint(state.token.token, item.key, point);
-    item.focalPoint = saved.focalPoint ?? null;
-    state.images.set(item.key, item);
-    clearError('focal');
-  } catch (error) {
-    el.focalStatus.textContent = 'The focal point was not saved.';
-    showError(isAuthError(error) ? 'token' : 'focal', 'Could not save the focal point', error);
-    return;
-  }
-  if (state.selected !== item) return;
-  // The stored point decides only with gravity=focal and no fx/fy in the URL.
-  el.fx.value = '';
-  el.fy.value = '';
-  el.gravity.value = 'focal';
-  el.focalStatus.textContent = item.focalPoint
-    ? `Focal point saved: ${item.focalPoint.x}, ${item.focalPoint.y} (gravity=focal; the crops re-render)`
-    : 'Focal point cleared: gravity=focal crops around the centre.';
-  el.focalStatus.dataset.focal = item.focalPoint ? `${item.focalPoint.x},${item.focalPoint.y}` : '';
-  renderFocalMarker();
-  schedulePreview(0);
-}
-
-// ---------------------------------------------------------------- format comparison
-
-const COMPARED_FORMATS: readonly Format[] = ['avif', 'webp', 'jpeg', 'auto'];
-/** Scored at most this many pixels on the longest side, so a large variant stays quick to score. */
-const SCORE_MAX_SIDE = 1024;
-
-async function pixelsOf(blob: Blob, width: number, height: number): Promise<Uint8ClampedArray> {
-  const bitmap = await createImageBitmap(blob);
-  const canvas = document.createElement('canvas');
-  canvas.width = width;
-  canvas.height = height;
-  const context = canvas.getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D;
-  context.drawImage(bitmap, 0, 0, width, height);
-  bitmap.close();
-  return context.getImageData(0, 0, width, height).data;
-}
-
-async function fetchVariant(path: string, signal: AbortSignal) {
-  const response = await fetch(path, { headers: { Accept: IMAGE_ACCEPT }, cache: 'no-store', signal });
-  if (!response.ok) throw await errorFromResponse(response);
-  const blob = await response.blob();
-  return { blob, contentType: response.headers.get('content-type'), bytes: blob.size };
-}
-
-/** On demand (the button): each format of the current variant, its bytes and SSIM against a lossless PNG. */
-async function compareFormats(): Promise<void> {
-  const item = state.selected;
-  if (!item) return;
-  state.formatsAbort?.abort();
-  const abort = new AbortController();
-  state.formatsAbort = abort;
-  const base = paramsA();
-  const body = el.formatsTable.tBodies[0] as HTMLTableSectionElement;
-  body.replaceChildren();
-  el.formatsTable.hidden = true;
-  el.formats.setAttribute('aria-busy', 'true');
-  el.compareFormats.disabled = true;
-  try {
-    el.formatsStatus.textContent = 'Fetching the lossless reference (PNG)…';
-    const reference = await fetchVariant(imageUrl(item.key, { ...base, format: 'png' }), abort.signal);
-    const refBitmap = await createImageBitmap(reference.blob);
-    const scale = Math.min(1, SCORE_MAX_SIDE / Math.max(refBitmap.width, refBitmap.height));
-    const w = Math.max(1, Math.round(refBitmap.width * scale));
-    const h = Math.max(1, Math.round(refBitmap.height * scale));
-    refBitmap.close();
-    const refPixels = await pixelsOf(reference.blob, w, h);
-    const rows: Array<{ format: Format; contentType: string | null; bytes: number; score: number; path: string }> = [];
-    for (const format of COMPARED_FORMATS) {
-      el.formatsStatus.textContent = `Fetching and scoring ${format}…`;
-      const path = imageUrl(item.key, { ...base, format });
-      const got = await fetchVariant(path, abort.signal);
-      const score = ssim(refPixels, await pixelsOf(got.blob, w, h), w, h);
-      rows.push({ format, contentType: got.contentType, bytes: got.bytes, score, path });
-    }
-    if (abort.signal.aborted) return;
-    const jpeg = rows.find((row) => row.format === 'jpeg');
-    const smallest = Math.min(...rows.map((row) => row.bytes));
-    for (const row of rows) {
-      const tr = document.createElement('tr');
-      tr.dataset.format = row.format;
-      tr.dataset.bytes = String(row.bytes);
-      tr.dataset.score = row.score.toFixed(4);
-      tr.dataset.contentType = row.contentType ?? '';
-      tr.dataset.best = String(row.bytes === smallest);
-      const saving = jpeg ? savingPercent(jpeg.bytes, row.bytes) : 0;
-      const cells = [
-        row.format,
-        formatLabel(row.contentType),
-        formatBytes(row.bytes),
-        row.format === 'jpeg' ? '—' : `${saving >= 0 ? '−' : '+'}${Math.abs(saving).toFixed(0)}%`,
-        row.score.toFixed(4),
-      ];
-      cells.forEach((text, i) => {
-        const td = document.createElement('td');
-        td.textContent = text;
-        if (i >= 2) td.className = 'num';
-        tr.append(td);
-      });
-      body.append(tr);
-    }
-    el.formatsTable.hidden = false;
-    const auto = rows.find((row) => row.format === 'auto');
-    el.formatsStatus.textContent =
-      auto && jpeg
-        ? `auto served ${formatLabel(auto.contentType)}: ${formatBytes(auto.bytes)} against JPEG's ${formatBytes(jpeg.bytes)} (${savingPercent(jpeg.bytes, auto.bytes).toFixed(0)}% fewer bytes), SSIM ${auto.score.toFixed(4)} against ${jpeg.score.toFixed(4)}; scored at ${w}×${h}.`
-        : '';
-    clearError('formats');
-  } catch (error) {
-    if (abort.signal.aborted) return;
-    el.formatsStatus.textContent = 'The comparison failed.';
-    showError('formats', 'Could not compare formats', error);
-  } finally {
-    if (state.formatsAbort === abort) {
-      el.formats.removeAttribute('aria-busy');
-      el.compareFormats.disabled = false;
-    }
-  }
-}
-el.compareFormats.addEventListener('click', () => void compareFormats());
-
-/** A changed variant makes the table stale: cleared, compared again on demand. */
-function staleFormats(): void {
-  if (el.formatsTable.hidden && !state.formatsAbort) return;
-  state.formatsAbort?.abort();
-  state.formatsAbort = undefined;
-  el.formats.removeAttribute('aria-busy');
-  el.compareFormats.disabled = false;
-  el.formatsTable.hidden = true;
-  (el.formatsTable.tBodies[0] as HTMLTableSectionElement).replaceChildren();
-  el.formatsStatus.textContent = 'The variant changed: compare again.';
-}
-
-// ---------------------------------------------------------------- snippets
-
-let lastOutput: { width: number; height: number; dpr: number } | undefined;
-
-function renderSnippets(output?: { width: number; height: number; dpr: number }): void {
-  const item = state.selected;
-  if (!item) return;
-  if (output) lastOutput = output;
-  const params = paramsA();
-  const origin = location.origin;
-  const url = origin + imageUrl(item.key, params);
-  const measured = lastOutput && lastOutput.dpr === params.dpr ? lastOutput : undefined;
-  const size = measured ?? expectedSize(item, params);
-  const css = { width: Math.round(size.width / params.dpr), height: Math.round(size.height / params.dpr) };
-  el.snippetUrl.textContent = url;
-  el.snippetImg.textContent = imgTag(url, css);
-  const snippet = srcsetSnippet(origin, item, params, {
-    widths: parseWidthList(el.srcsetWidths.value),
-    sizes: el.srcsetSizes.value,
-    stage: state.stage,
-  });
-  el.snippetSrcset.textContent = snippet.html;
-  el.snippetSrcset.dataset.widths = snippet.widths.join(',');
-}
-
-async function copyText(text: string): Promise<void> {
-  try {
-    await navigator.clipboard.writeText(text);
-    return;
-  } catch {
-    // No clipboard permission (an http:// origin that is not localhost, say): the old way.
-  }
-  const area = document.createElement('textarea');
-  area.value = text;
-  area.setAttribute('readonly', '');
-  area.className = 'visually-hidden';
-  document.body.append(area);
-  area.select();
-  const ok = document.execCommand('copy');
-  area.remove();
-  if (!ok) throw new Error('the browser refused to copy; select the text and copy it by hand');
-}
-
-for (const button of document.querySelectorAll<HTMLButtonElement>('[data-copy]')) {
-  button.addEventListener('click', async () => {
-    const source = $(button.dataset.copy as string);
-    try {
-      await copyText(source.textContent ?? '');
-      el.copyStatus.textContent = `Copied: ${button.textContent?.replace(/^Copy /, '')}`;
-      button.classList.add('copied');
-      setTimeout(() => button.classList.remove('copied'), 1500);
-    } catch (error) {
-      showError('copy', 'Could not copy', error);
-    }
-  });
-}
-
-// Resizing the window changes the frame's width: refit the preview boxes.
-let resizeFrame = 0;
-window.addEventListener('resize', () => {
-  cancelAnimationFrame(resizeFrame);
-  resizeFrame = requestAnimationFrame(() => {
-    for (const view of [views.a, views.b]) {
-      const img = view.preview;
-      if (!img.classList.contains('loaded') || !img.naturalWidth) continue;
-      const dpr = Number(el.dpr.value) || 1;
-      applyBox(img, displayBox(view, img.naturalWidth / dpr, img.naturalHeight / dpr));
-    }
-  });
-});
+initOriginalPanel({ changed: () => schedulePreview(0) });
 
 renderTokenState();
 void initToken();

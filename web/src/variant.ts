@@ -13,12 +13,10 @@ import {
   type Flip,
   GRAVITIES,
   type Gravity,
-  IMAGE_PARAM_NAMES,
   type ImageParams,
   NEUTRAL,
   PRESET_ONLY_PARAMS,
   parseParams,
-  RANGES,
   REQUESTED_FORMATS,
   type Rect,
   type RequestedFormat,
@@ -26,6 +24,15 @@ import {
   type Rotation,
   type RuleConfig,
 } from '../../src/core/param-rules.js';
+import {
+  type DecimalDescriptor,
+  descriptor,
+  IMAGE_PARAM_NAMES,
+  type IntegerDescriptor,
+  PARAMS,
+  type ParamDescriptor,
+} from '../../src/core/params/registry.js';
+import { PARAM_RULES } from '../../src/core/params/rule-table.js';
 
 // Names, values and defaults come from the server's own rules (src/core/param-rules.ts
 // and the default stage of src/core/config.ts), so the playground cannot drift from them.
@@ -34,7 +41,23 @@ export type Fit = FitMode;
 export const FORMATS = REQUESTED_FORMATS;
 export type Format = RequestedFormat;
 export type { Flip, Gravity, Rect, Rotation };
-export { FLIPS, GRAVITIES, IMAGE_PARAM_NAMES, PRESET_ONLY_PARAMS, RANGES, ROTATIONS };
+export { FLIPS, GRAVITIES, IMAGE_PARAM_NAMES, PRESET_ONLY_PARAMS, ROTATIONS };
+
+/** A numeric parameter's range, from its descriptor; `decimals` for a number input's step. */
+const range = (d: IntegerDescriptor | DecimalDescriptor) => ({
+  min: d.lowest,
+  max: d.highest as number,
+  decimals: d.kind === 'decimal' ? d.decimals : 0,
+});
+/** Ranges of the playground's numeric controls. */
+export const RANGES = {
+  quality: range(descriptor('quality')),
+  dpr: range(descriptor('dpr')),
+  focal: range(descriptor('fx')),
+  blur: range(descriptor('blur')),
+  sharpen: range(descriptor('sharpen')),
+  trim: range(descriptor('trim')),
+};
 
 /** The server's defaults (CONTRACT.md §3); a URL leaves these out. */
 export const DEFAULT_QUALITY = DEFAULT_CONFIG.defaultQuality;
@@ -72,30 +95,18 @@ export const DEFAULT_SRCSET_WIDTHS = [320, 640, 960, 1280, 1920] as const;
 /** The `Accept` an `<img>` sends in Chromium, so `format=auto` previews what a page would get. */
 export const IMAGE_ACCEPT = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
 
-export interface VariantParams {
-  /** CSS pixels; undefined means the original's. */
-  width?: number;
-  height?: number;
+/**
+ * The playground's parameters: the URL's (`ImageParams`, from the registry),
+ * with the four every variant has filled in. Sizes in CSS pixels; `rect` in
+ * the displayed original's pixels; `preset`'s expansion is the baseline the
+ * other parameters are written against.
+ */
+export type VariantParams = Omit<ImageParams, 'fit' | 'format' | 'quality' | 'dpr'> & {
   fit: Fit;
   format: Format;
   quality: number;
   dpr: number;
-  /** Undefined: the stage's default gravity. */
-  gravity?: Gravity;
-  fx?: number;
-  fy?: number;
-  /** In the displayed original's pixels. */
-  rect?: Rect;
-  rotate?: Rotation;
-  flip?: Flip;
-  blur?: number;
-  sharpen?: number;
-  /** `rrggbbaa`, lower case. */
-  bg?: string;
-  trim?: number;
-  /** A preset of the stage: its expansion is the baseline the other parameters are written against. */
-  preset?: string;
-}
+};
 
 export interface ImageInfo {
   key: string;
@@ -128,6 +139,8 @@ export function presetExpansion(name: string, stage: StageSettings = DEFAULT_STA
     widthPolicy: 'reject',
     presets: stage.presets,
     presetPolicy: 'open',
+    defaultPreset: null,
+    params: PARAM_RULES,
   };
   const parsed: ImageParams = parseParams(decodeQuery(query), rules);
   const out: Partial<VariantParams> = {};
@@ -150,6 +163,13 @@ export function baselineParams(preset: string | undefined, stage: StageSettings 
 }
 
 const rectText = (r: Rect) => `${r.x},${r.y},${r.width},${r.height}`;
+
+/** A value as a URL writes it, shortest: `rect=1,2,3,4`, `bg=ff0000`. */
+function urlText(kind: ParamDescriptor['kind'], value: unknown): string {
+  if (kind === 'rect') return rectText(value as Rect);
+  if (kind === 'colour') return bgText(value as string);
+  return String(value);
+}
 
 /** `rrggbbaa` → the shortest URL spelling (`rrggbb` when opaque). */
 export function bgText(bg: string): string {
@@ -182,15 +202,17 @@ export function variantUrl(key: string, params: VariantParams, stage: StageSetti
   } else if (differs('gravity')) {
     query.set('gravity', params.gravity as string);
   }
-  if (params.rect && (!base.rect || rectText(params.rect) !== rectText(base.rect))) {
-    query.set('rect', rectText(params.rect));
+  // The pipeline steps, in the registry's order, each as its kind spells it shortest.
+  const values = params as Record<string, unknown>;
+  const baseline = base as Record<string, unknown>;
+  for (const step of PARAMS) {
+    if (!('variant' in step)) continue;
+    const value = values[step.name];
+    if (value === undefined) continue;
+    const text = urlText(step.kind, value);
+    if (baseline[step.name] === undefined || text !== urlText(step.kind, baseline[step.name]))
+      query.set(step.name, text);
   }
-  if (differs('rotate')) query.set('rotate', String(params.rotate));
-  if (differs('flip')) query.set('flip', params.flip as string);
-  if (differs('blur')) query.set('blur', String(params.blur));
-  if (differs('sharpen')) query.set('sharpen', String(params.sharpen));
-  if (differs('bg')) query.set('bg', bgText(params.bg as string));
-  if (differs('trim')) query.set('trim', String(params.trim));
   // `rect=1,2,3,4` reads better than `rect=1%2C2%2C3%2C4`; commas are safe in a query.
   const qs = query.toString().replace(/%2C/g, ',');
   return qs ? `${keyPath(key)}?${qs}` : keyPath(key);

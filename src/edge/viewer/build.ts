@@ -17,6 +17,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
+import type { ParamRule } from '../../core/params/rule-table.js';
 import type { ViewerConfig } from './config.js';
 
 /** CloudFront Functions reject code over 10 KB. */
@@ -51,8 +52,9 @@ const UNSUPPORTED = [
   'regexp-unicode-property-escapes',
 ] as const;
 
+/** The config's and the parameter table's field names (`ParamRule`), shortened with their uses. */
 const MANGLED =
-  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|autoAvif|signingSecret|decimals|focalCoordinate)$/;
+  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate)$/;
 
 const cache = new Map<string, string>();
 
@@ -100,13 +102,24 @@ export function buildViewerFunction(config: ViewerConfig): string {
  * `crypto` module and `__viewerHandler` the slot, both from the first line.
  */
 function entrySource(config: ViewerConfig): string {
-  const fields = Object.entries(config).map(([name, value]) => `${name}: ${JSON.stringify(value)}`);
+  const fields = Object.entries(config).map(
+    ([name, value]) => `${name}: ${name === 'params' ? unquotedKeys(value as ParamRule[]) : JSON.stringify(value)}`,
+  );
   return [
     "import { createViewerHandler, type HmacModule } from './handler.ts';",
     'declare const cfCrypto: HmacModule;',
     'declare let __viewerHandler: unknown;',
     `__viewerHandler = createViewerHandler({ ${fields.join(', ')} }, cfCrypto);`,
   ].join('\n');
+}
+
+/** The parameter table as an object literal whose field names `mangleProps` shortens (its values stay JSON). */
+function unquotedKeys(rules: readonly ParamRule[]): string {
+  const literal = (rule: ParamRule) =>
+    `{ ${Object.entries(rule)
+      .map(([name, value]) => `${name}: ${JSON.stringify(value)}`)
+      .join(', ')} }`;
+  return `[${rules.map(literal).join(', ')}]`;
 }
 
 export function checkFunctionCode(code: string): void {

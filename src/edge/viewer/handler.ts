@@ -22,6 +22,7 @@ import {
   parseParams,
   presetOnlyQuery,
 } from '../../core/param-rules.js';
+import { rfc3986, signedMessage } from '../../core/signing-message.js';
 import type { ViewerConfig } from './config.js';
 
 export interface CfValue {
@@ -36,8 +37,12 @@ export interface CfRequest {
   querystring: Record<string, CfValue>;
   headers: Record<string, CfValue>;
   cookies?: Record<string, CfValue>;
-  /** The query string exactly as received, without `?` (runtime 2.0). */
-  rawQueryString?: () => string | undefined;
+  /**
+   * The query string exactly as received, without `?`; undefined without one
+   * (runtime 2.0 has it on every request: "General helper methods", CloudFront
+   * Developer Guide), so the function never rebuilds it from `querystring`.
+   */
+  rawQueryString: () => string | undefined;
 }
 
 export interface CfResponse {
@@ -81,7 +86,7 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
     // The playground (the default root object and its assets) is not an image.
     if (request.uri === '/' || request.uri.indexOf('/_playground/') === 0) return request;
 
-    const raw = rawQuery(request);
+    const raw = request.rawQueryString();
     const pairs = raw == null ? [] : decodeQuery(raw);
     if (config.signingSecret) {
       // A repeated parameter is ambiguous for the signature too (CONTRACT.md §5).
@@ -135,23 +140,6 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
   };
 }
 
-/** The query as received: runtime 2.0's `rawQueryString()`, else rebuilt from the (undecoded) object. */
-function rawQuery(request: CfRequest): string | undefined {
-  if (typeof request.rawQueryString === 'function') return request.rawQueryString();
-  const pairs: string[] = [];
-  const names = Object.keys(request.querystring);
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
-    const entry = request.querystring[name] as CfValue;
-    const values = entry.multiValue?.length ? entry.multiValue : [entry];
-    for (let j = 0; j < values.length; j++) {
-      const value = (values[j] as CfValue).value;
-      pairs.push(value === '' ? name : name + '=' + value);
-    }
-  }
-  return pairs.length ? pairs.join('&') : undefined;
-}
-
 /**
  * One spelling per key: decoded once, then every character but the key
  * alphabet's percent-encoded, so `/a%2Fb.jpg`, `/a/%62.jpg` and `/a/b.jpg` are
@@ -175,7 +163,7 @@ function headerSafe(value: string): string {
   return value.replace(/[^\x21-\x7e]/g, encodeURIComponent);
 }
 
-/** The message of `src/core/signing.ts`, checked on the path as received and the decoded parameters. */
+/** The signed message (`src/core/signing-message.ts`), checked on the path as received and the decoded parameters. */
 function checkSignature(
   uri: string,
   pairs: Array<[string, string]>,
@@ -193,16 +181,10 @@ function checkSignature(
   }
   if (sig == null || exp == null) return error(403, 'invalid_signature', 'This URL is not signed');
   if (!/^\d+$/.test(exp)) return error(403, 'invalid_signature', 'This URL has a malformed expiry');
-  // Sorted by decoded name, as signing.ts does; names are unique here.
-  signed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const message: string[] = [];
-  for (let i = 0; i < signed.length; i++) {
-    const pair = signed[i] as [string, string];
-    message.push(rfc3986(pair[0]) + '=' + rfc3986(pair[1]));
-  }
+  // Names are unique here (checked before).
   const expected = crypto
     .createHmac('sha256', secret)
-    .update(uri + '?' + message.join('&'))
+    .update(signedMessage(uri, signed))
     .digest('base64')
     .replace(/\+/g, '-')
     .replace(/\//g, '_')
@@ -217,10 +199,6 @@ function constantTimeEqual(a: string, b: string): boolean {
   let diff = a.length ^ b.length;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i % (b.length || 1));
   return diff === 0;
-}
-
-function rfc3986(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
 function error(status: 400 | 403, code: string, message: string): CfResponse {
