@@ -126,7 +126,8 @@ export async function smoke(options: SmokeOptions): Promise<number> {
   };
 
   try {
-    // An unsigned request for an image that does not exist: signing answers 403 before any lookup.
+    // An unsigned request for an image that does not exist: signing answers 403 before any lookup
+    // or parameter check; unsigned, it is a 404 (or, under presetPolicy only, a 400: no preset).
     await step('signing', async () => {
       const response = await send(`${base}${keyPath(`${prefix}absent.jpg`)}`);
       const body = await errorJson(response);
@@ -137,8 +138,9 @@ export async function smoke(options: SmokeOptions): Promise<number> {
         return [undefined, 'on: URLs are signed with the given secret'];
       }
       check(
-        response.status === 404 && body?.code === 'not_found',
-        `expected 404 or 403, got ${describe(response, body)}`,
+        (response.status === 404 && body?.code === 'not_found') ||
+          (response.status === 400 && body?.code === 'invalid_param'),
+        `expected 404, 400 or 403, got ${describe(response, body)}`,
       );
       signing = false;
       return [undefined, 'off'];
