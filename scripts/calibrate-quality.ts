@@ -1,5 +1,5 @@
 /**
- * Measures the one quality scale (CONTRACT.md §3) and the AVIF effort/size policy
+ * Measures the one quality scale and the AVIF effort/size policy
  * that `src/core/encoder-policy.ts` is built from. See docs/quality.md for the
  * method and the results.
  *

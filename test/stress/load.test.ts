@@ -4,7 +4,7 @@
  * variants. No 5xx but the documented 503 `busy`, bounded RSS, and every body
  * an image or a contract error. The server runs in its own process, as users
  * run it, and its RSS is read from /proc: autocannon's buffers in this process
- * do not count (issue 13).
+ * do not count.
  */
 
 import { mkdtemp, rm } from 'node:fs/promises';
