@@ -49,7 +49,7 @@ export class HttpError extends Error {
   }
 }
 
-/** The JSON body of CONTRACT.md §4. */
+/** The JSON body of every error answer: `{status, code, message}`. */
 export interface ErrorBody {
   status: number;
   code: ErrorCode;

@@ -257,7 +257,7 @@ describe('API: images', () => {
     });
   });
 
-  describe('names a client chose (defects 1 and 10)', () => {
+  describe('names a client chose', () => {
     it('round-trips X-Meta-* names that are Object.prototype members (constructor, hasOwnProperty, toString)', async () => {
       const headers = {
         'X-Meta-Constructor': 'x',
