@@ -76,7 +76,7 @@ function brokenLinks(page: string): string[] {
 /** References a reader of the repository cannot follow. Spelled so this file does not match itself. */
 const OUTSIDE_REFERENCES: readonly { what: string; pattern: RegExp }[] = [
   { what: 'an outside contract document', pattern: /CONTRACT\.md/ },
-  { what: 'a sibling directory of the repository', pattern: /\.\.\/shared\b/ },
+  { what: 'a sibling directory of the repository', pattern: /\.\.\/shared\b|\bshared\/research\// },
   { what: "a path of one machine's disk", pattern: /(?<![\w.])\/work\/(?:shared|wt|notes)\b/ },
   { what: 'an issue number', pattern: /\b[Ii]ssues? \d|\bdefects? \d/ },
   { what: 'a spec revision', pattern: /\b[Rr]evision[- ]\d/ },
