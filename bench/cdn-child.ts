@@ -298,8 +298,8 @@ serveChild({
 
   /**
    * Replaces the stored bytes of `key`'s only version with `bytes` random bytes,
-   * encrypted as the API would. The API refuses originals over 50 MB
-   * (CONTRACT.md §4), so the 100 MB original of §8's memory check is written
+   * encrypted as the API would. The API refuses originals over 50 MB,
+   * so the 100 MB original of the streaming memory check is written
    * straight to the originals bucket, streamed, under a version the API made.
    */
   async bigOriginal(args: { key: string; bytes: number }) {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` / `edge-resizer bench [--quick]` (CONTRACT.md §9): every row
+ * `npm run bench` / `edge-resizer bench [--quick]`: every row
  * of the benchmark issue measured side by side in one run on this machine,
  * printed as a table (stdout; progress goes to stderr) and written to
  * bench/results.json. How to read it: docs/bench.md.

@@ -1,5 +1,5 @@
 /**
- * Measures the one quality scale (CONTRACT.md §3) and the AVIF effort/size policy
+ * Measures the one quality scale and the AVIF effort/size policy
  * that `src/core/encoder-policy.ts` is built from. See docs/quality.md for the
  * method and the results.
  *
@@ -312,7 +312,7 @@ async function versions() {
 // ---------------------------------------------------------------- calibration
 
 /**
- * Starting grids: the research note's matches for JPEG 50..90 plus one point beyond each end, so most
+ * Starting grids: the SSIMULACRA2 matches docs/quality.md compares ours with, for JPEG 50..90 plus one point beyond each end, so most
  * crossings fall between two close points; a butteraugli crossing more than 3 steps from every
  * measured point gets one more measurement (`Curve.refine`).
  */

@@ -1,6 +1,6 @@
 /**
  * The README's gallery: one fixture photo, one picture per operation of
- * CONTRACT.md §3, rendered by the real pipeline (`transformImage`), so the
+ * rendered by the real pipeline (`transformImage`), so the
  * pictures cannot drift from the code. Writes docs/gallery/*.jpg and
  * docs/gallery.md.
  *
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   const lines = [
     '# Gallery',
     '',
-    `One fixture (\`fixtures/${FIXTURE}\`), one picture per operation of CONTRACT.md §3, each rendered by`,
+    `One fixture (\`fixtures/${FIXTURE}\`), one picture per image URL operation, each rendered by`,
     'the real pipeline (`src/core/transform.ts`) with `npx tsx scripts/make-gallery.ts`; rerun it after',
     'changing the transform (`test/core/gallery.test.ts` fails when a picture no longer matches the code).',
     'The image URL of each is `/<key>?<query>`.',

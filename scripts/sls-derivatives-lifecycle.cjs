@@ -6,7 +6,7 @@
  * Derivatives expire `custom.stages.<stage>.derivativeExpirationDays` after
  * they were made, but the playground's assets under `_playground/` must not:
  * S3 lifecycle filters have no "not", so there is one prefix rule per first
- * character an image key can have (CONTRACT.md §3: `A-Z a-z 0-9 . _ -`, and
+ * character an image key can have (`A-Z a-z 0-9 . _ -`, and
  * keys starting with `_` are reserved). S3 allows 1,000 rules; this makes 64.
  */
 

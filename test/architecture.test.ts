@@ -1,5 +1,5 @@
 /**
- * The import graph (issue 13): no cycle, the core free of AWS and of the
+ * The import graph: no cycle, the core free of AWS and of the
  * environment, dependencies pointing one way (the API never reaches into the
  * edge handlers), and no runtime code loading build scripts.
  */

@@ -1,7 +1,7 @@
 /**
  * butteraugli (libjxl's `butteraugli_main`, Debian `libjxl-devtools`): a
- * perceptual distance, lower is better; the 3-norm is the figure the research
- * note and the calibration use. Inputs are PNG files (both sRGB).
+ * perceptual distance, lower is better; the 3-norm is the figure the quality
+ * calibration and bench row 6 use. Inputs are PNG files (both sRGB).
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';

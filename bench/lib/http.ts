@@ -53,7 +53,7 @@ export function timedGet(
 }
 
 /**
- * GET that follows one 302 (the contract's answer for a derivative too large to
+ * GET that follows one 302 (the answer for a derivative too large to
  * generate), timing both legs together; `missTiming` is the Server-Timing of the leg that transformed.
  */
 export async function timedGetFollow(

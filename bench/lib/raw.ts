@@ -81,8 +81,8 @@ export async function rawList(client: S3Client, bucket: string): Promise<{ key: 
 }
 
 /**
- * AES-256-GCM envelope decryption (the S3 Encryption Client v2 metadata of
- * CONTRACT.md §6): unwrap the data key with the master key, then decrypt and
+ * AES-256-GCM envelope decryption (the S3 Encryption Client v2 metadata the
+ * originals carry): unwrap the data key with the master key, then decrypt and
  * authenticate the body (`ciphertext || tag`).
  */
 export function rawDecrypt(body: Buffer, metadata: Record<string, string>, masterKey: Buffer): Buffer {

@@ -1,5 +1,5 @@
 /**
- * Row 10: what a smart crop costs on the miss path (issue 14). The same
+ * Row 10: what a smart crop costs on the miss path. The same
  * 2560×1600 photo, cropped to 400×400 through the local CDN with the default
  * centre (focal, no stored point), `gravity=attention` and `gravity=entropy`;
  * the key's derivatives are purged before each request so every one is a miss,

@@ -1,6 +1,6 @@
 /**
  * Row 4: originals streamed through `/originals/<token>` (S3 → decipher →
- * response, CONTRACT.md §8) against the articles' buffered handler (read all,
+ * response) against the articles' buffered handler (read all,
  * decrypt all, base64, then answer), at the articles' sizes, plus the memory
  * of the server process while a 100 MiB original streams out.
  */

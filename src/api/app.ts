@@ -1,8 +1,8 @@
 /**
- * The API (CONTRACT.md §7) and streamed originals (§8) as one Lambda
+ * The API and streamed originals as one Lambda
  * streaming handler: convert the function URL event, route, call the module
- * that owns the behaviour, write the answer. Every failure becomes the JSON of
- * §4 here and nowhere else.
+ * that owns the behaviour, write the answer. Every failure becomes the JSON error
+ * here and nowhere else.
  *
  *   POST   /api/images[?prefix=p/]        new key `<prefix><id>.<ext>`, 201
  *   GET    /api/images[?limit=&prefix=]   NDJSON, one line per image, streamed

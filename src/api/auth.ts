@@ -1,7 +1,7 @@
 /**
  * Who may call the API. Deployed, first the origin-verify header: only
- * CloudFront's requests carry it. Then bearer authentication of `/api/*`
- * (CONTRACT.md §7): no token → 401 with
+ * CloudFront's requests carry it. Then bearer authentication of `/api/*`:
+ * no token → 401 with
  * `WWW-Authenticate: Bearer`, a wrong one → 403. Tokens are compared as
  * SHA-256 digests with `timingSafeEqual`: equal lengths whatever was sent,
  * and no early exit that would leak how much of a guess was right.

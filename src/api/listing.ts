@@ -1,5 +1,5 @@
 /**
- * `GET /api/images` (CONTRACT.md §7): every image, one JSON line each
+ * `GET /api/images`: every image, one JSON line each
  * (`application/x-ndjson`), written page by page as the DynamoDB Scan reads
  * them. The handler holds one page and one pending item, never the table, and
  * the first lines leave before the scan is done.

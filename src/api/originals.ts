@@ -1,5 +1,5 @@
 /**
- * `GET /originals/<token>` (CONTRACT.md §8): the decrypted original, streamed
+ * `GET /originals/<token>`: the decrypted original, streamed
  * from S3 through the decipher into the response in constant memory, whole or
  * one `Range`. The sealed token authorizes without a lookup; one metadata read
  * then finds the version's object and its content type.

@@ -14,7 +14,7 @@ export interface Reply {
   readonly started: boolean;
   json(status: number, body: unknown, headers?: Record<string, string>): Promise<void>;
   empty(status: number, headers?: Record<string, string>): Promise<void>;
-  /** The JSON of CONTRACT.md §4, with the error's own headers (`Allow`, `Retry-After`…). */
+  /** The JSON error body, with the error's own headers (`Allow`, `Retry-After`…). */
   error(error: HttpError, headers?: Record<string, string>): Promise<void>;
   /** Status and headers now; the body is written by the caller and ended with `end()`. */
   open(status: number, headers: Record<string, string>): Writable;

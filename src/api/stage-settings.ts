@@ -1,6 +1,6 @@
 /**
- * `GET /api/settings`: the stage settings a client needs to build image URLs
- * (CONTRACT.md §3): the presets and their policy, the default gravity, whether
+ * `GET /api/settings`: the stage settings a client needs to build image URLs:
+ * the presets and their policy, the default gravity, whether
  * `format=auto` may answer AVIF, the largest dimension and the default
  * quality. Read-only, behind the API token like every `/api/*` call; the
  * playground uses it for its preset picker.

@@ -1,5 +1,5 @@
 /**
- * Staged multipart uploads (CONTRACT.md §7), for originals too large for one
+ * Staged multipart uploads, for originals too large for one
  * API request (a function URL takes 6 MB at most):
  *
  *   POST   /api/uploads                   presigned part URLs into the staging bucket

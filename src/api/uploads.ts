@@ -1,11 +1,11 @@
 /**
- * Uploads, replacements and deletions of originals (CONTRACT.md §6, §7), and
+ * Uploads, replacements and deletions of originals, and
  * why none of them can leave half a state behind.
  *
  * LAYOUT of the originals bucket
  *   _versions/<key>/<id>  one immutable object per version, written once and never
  *                         overwritten (`<id>` is fresh per upload). Keys starting
- *                         with `_` are reserved (§3): no image key can collide.
+ *                         with `_` are reserved: no image key can collide.
  *   <key>                 a server-side copy of the latest version, because the edge
  *                         reads `<key>` and nothing else (no DynamoDB lookup). It
  *                         carries `resizer-object: _versions/<key>/<id>` in its
@@ -32,11 +32,15 @@
  *      version, or nothing for a new key), and delete our object; then 502.
  *   5. PUT only: purge the key's derivatives, then invalidate `/<key>*`. This
  *      comes after step 4, so no derivative of the old bytes is rendered after
- *      the purge, except by a render already in flight during the replace (it
- *      read the old bytes before step 4 and stores its result after step 5; a
- *      second purge, or versioned derivative keys, would close that window).
- *      If the purge fails the version stays committed and served, and we answer
- *      502 naming `edge-resizer purge`, because stale derivatives are cached for a year.
+ *      the purge. A render already in flight during the replace (it read the
+ *      old bytes before step 4 and stores after step 5) needs no second purge:
+ *      it HEADs the original after storing and renders again or removes what
+ *      it stored, and the edge serves a stored derivative only while it
+ *      records the original's current revision (`renderDerivative` in
+ *      core/render.ts has the argument). The purge frees the bucket and
+ *      CloudFront's cache. If it fails the version stays committed and served,
+ *      and we answer 502 naming `edge-resizer purge`: derivatives CloudFront
+ *      already cached are kept for a year.
  *
  * RECOVERY when the process dies between steps
  *   - after 2: an orphan object under `_versions/<key>/`. Nothing serves or lists
@@ -45,8 +49,9 @@
  *     version (or nothing): the API shows n+1 and the edge serves n. The next PUT
  *     or DELETE of the key runs the promotion (`promoteLatest`), which copies
  *     whatever the latest item names, and so do the rollbacks of step 4.
- *   - after 4: old derivatives may remain. The next PUT purges them, and so
- *     does `edge-resizer purge <key>`.
+ *   - after 4: old derivatives may remain in the bucket (never served from
+ *     it: their revision is not the original's) and in CloudFront's cache.
+ *     The next PUT purges them, and so does `edge-resizer purge <key>`.
  *   A rollback that itself fails leaves one of these same states.
  *
  * DELETE ORDER: `<key>` first (the edge can no longer render), then derivatives
@@ -373,7 +378,7 @@ export function describeVersion(item: ImageVersion) {
 }
 
 /**
- * `PATCH /api/images/<key>` (CONTRACT.md §7): sets or clears the latest
+ * `PATCH /api/images/<key>`: sets or clears the latest
  * version's focal point, no new version. Order: the version's object, then
  * `<key>` (copied from it, so the edge reads the new point), then the item,
  * then the purge, so no derivative rendered after the purge used the old

@@ -1,6 +1,6 @@
 /**
  * `edge-resizer keys add|list|retire --kvs-arn ARN` (or `SIGNING_KEYS_KVS_ARN`):
- * the deployed signing keys of CONTRACT.md §5, in the stack's CloudFront
+ * the deployed signing keys, in the stack's CloudFront
  * KeyValueStore (output `SigningKeyStoreArn`), which the viewer function reads
  * per request. The store holds `<kid>` → secret; a retired key's value is the
  * empty string, never a deleted key: a missing `default` would fall back to

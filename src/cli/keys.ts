@@ -1,5 +1,5 @@
 /**
- * `edge-resizer keys add|list|retire [--kid K]`: the signing keys of CONTRACT.md §5.
+ * `edge-resizer keys add|list|retire [--kid K]`: the signing keys of signed URLs.
  * Locally they live in the data dir's `signing-keys.json`, which the local CDN's
  * viewer function re-reads when it changes (the deployed KeyValueStore's stand-in):
  *
@@ -16,7 +16,7 @@ import { CliError, EXIT } from './common.js';
 import { type KvsStore, kvsArnOf, kvsKeysAdd, kvsKeysList, kvsKeysRetire, openKvsStore } from './keys-kvs.js';
 
 export const SIGNING_KEYS_FILE = 'signing-keys.json';
-/** CONTRACT.md §5's `kid`: what the viewer function accepts. */
+/** A `kid` the viewer function accepts. */
 const KID = /^[A-Za-z0-9_-]{1,64}$/;
 /** The key of URLs signed without a `kid`: SIGNING_SECRET, unless the file has its own entry. */
 const DEFAULT_KID = 'default';

@@ -1,5 +1,5 @@
 /**
- * `edge-resizer`: the CLI of CONTRACT.md §2. Each command lives in its own
+ * `edge-resizer`: the CLI. Each command lives in its own
  * file; this one only declares them. Exit codes: 0 ok, 1 failure (one line on
  * stderr, the stack only with DEBUG=1), 2 bad usage.
  */
@@ -71,7 +71,7 @@ program
 
 program
   .command('sign')
-  .description('print the URL signed with SIGNING_SECRET (CONTRACT.md §5)')
+  .description('print the URL signed with SIGNING_SECRET')
   .argument('<url>', 'absolute URL or path with its query')
   .option('--expires <when>', '30s, 15m, 1h, 7d or a unix time', '1h')
   .option('--secret <secret>', "signing secret (default: SIGNING_SECRET, or with --kid the data dir's key)")

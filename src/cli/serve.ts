@@ -26,7 +26,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   // A signing keys file broken by hand stops the start with its name, not a 500 on every signed URL.
   await readSigningKeys(options.dataDir);
   const started = performance.now();
-  // A fresh clone has no web/dist: build it alongside the start (CONTRACT.md §1).
+  // A fresh clone has no web/dist: build it alongside the start.
   const playground = ensurePlaygroundBuilt({
     onBuild: () => process.stderr.write('  Building the playground (first start, or its sources changed)…\n'),
   });

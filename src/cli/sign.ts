@@ -1,4 +1,4 @@
-/** `edge-resizer sign <url>`: the URL with `exp` and `sig` (and `kid`), CONTRACT.md §5. */
+/** `edge-resizer sign <url>`: the URL with `exp` and `sig` (and `kid`). */
 import { HttpError } from '../core/errors.js';
 import { parseExpiry, signUrl } from '../core/signing.js';
 import { CliError, DEFAULT_DATA_DIR, EXIT, env } from './common.js';

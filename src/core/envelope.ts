@@ -1,5 +1,5 @@
 /**
- * Envelope encryption of originals (CONTRACT.md §6), after the S3 Encryption
+ * Envelope encryption of originals, after the S3 Encryption
  * Client v2 convention: a fresh 256-bit data key per object encrypts the body
  * with AES-256-GCM (tag appended), and the data key is wrapped by the master
  * key with AES-256-GCM. The wrap and the metadata names follow S3EC v2, so the

@@ -1,11 +1,11 @@
 /**
  * The one error type of edge-resizer. Every failure that reaches a user is an
- * `HttpError` carrying the contract's status and snake_case code (CONTRACT.md §4);
+ * `HttpError` carrying its HTTP status and snake_case code;
  * adapters (edge handlers, API, local server, CLI) turn it into a response.
  */
 import { expectedMessage } from './messages.js';
 
-/** The codes of CONTRACT.md §4, plus `busy` (503, with `Retry-After`) for the transform time budget and concurrent writes of one key. */
+/** Every error code a user can see and its status; `busy` (503, with `Retry-After`) is the transform time budget and concurrent writes of one key. */
 export const ErrorCode = {
   invalid_param: 400,
   invalid_key: 400,
@@ -49,7 +49,7 @@ export class HttpError extends Error {
   }
 }
 
-/** The JSON body of CONTRACT.md §4. */
+/** The JSON body of every error answer: `{status, code, message}`. */
 export interface ErrorBody {
   status: number;
   code: ErrorCode;

@@ -1,5 +1,5 @@
 /**
- * The focal point stored with an image (CONTRACT.md §6, §7): set at upload
+ * The focal point stored with an image: set at upload
  * with `X-Focal-Point: x,y` or with `PATCH /api/images/<key>`, kept in the
  * original object's metadata as `focal-point: x,y` (what the edge reads with
  * the original) and in the metadata item. x and y are fractions 0..1 of the

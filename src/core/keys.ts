@@ -1,5 +1,5 @@
 /**
- * Image keys (CONTRACT.md §3) and derivative keys (§6). A derivative key is
+ * Image keys and derivative keys. A derivative key is
  * `<key>/<variant>`, e.g. `photos/cat.jpg/w400-h300-q80-cover.webp`; it names
  * every output-affecting value, so it can be parsed back into the job and a
  * key's derivatives are exactly the prefix `<key>/`.
@@ -28,7 +28,7 @@ const KEY_CHARS = /^[A-Za-z0-9._\-/]+$/;
 
 /**
  * Validates an image key given as it appears in the URL path after the leading
- * `/`: percent-encoding is decoded once, then the rules of §3 apply.
+ * `/`: percent-encoding is decoded once, then the key rules apply.
  */
 export function parseImageKey(encodedPath: string): string {
   let key: string;
@@ -59,8 +59,8 @@ function invalidKey(reason: string): HttpError {
 /**
  * The format token, after the last `.` of a variant name. Negotiated and
  * explicit formats never share one, because a negotiated class may answer a
- * smaller format than it names (CONTRACT.md §3) while `format=webp` is always
- * WebP. Derivatives stored before revision 3 keep their keys: `format=auto`
+ * smaller format than it names while `format=webp` is always
+ * WebP. Derivatives stored before negotiated AVIF existed keep their keys: `format=auto`
  * with a WebP `Accept` was `.webp` and without it `.original`, so those two
  * tokens stay with the negotiated classes; negotiated AVIF is new
  * (`.auto-avif`), and explicit `format=webp`, which used to share `.webp`,

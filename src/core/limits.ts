@@ -1,5 +1,5 @@
 /**
- * Every input limit (CONTRACT.md §4) and the one message each gives: this file
+ * Every input limit and the one message each gives: this file
  * answers "when is a 413". The checks run as early as the size is known — an
  * original's length before its body is read, an image's pixels from its header
  * before any is decoded, a request body before it is buffered.

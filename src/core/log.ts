@@ -1,4 +1,4 @@
-/** One JSON object per line (CONTRACT.md §2). The level is chosen by the caller. */
+/** One JSON object per line. The level is chosen by the caller. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

@@ -79,7 +79,7 @@ export const METRICS = {
   Redirects: { unit: 'Count', by: [] },
   /** A 503 `busy` (time budget, queue, key lock): also counted in `Errors`. */
   Busy: { unit: 'Count', by: [] },
-  /** An error answer, by its contract code (`not_found`, `corrupt_image`, `storage_error`…). */
+  /** An error answer, by its code (`not_found`, `corrupt_image`, `storage_error`…). */
   Errors: { unit: 'Count', by: ['ErrorCode'] },
 } as const satisfies Record<string, { unit: EmfUnit; by: readonly string[] }>;
 export type MetricName = keyof typeof METRICS;

@@ -1,5 +1,5 @@
 /**
- * Image URL parameters (CONTRACT.md §3): parsing, validation, and canonical
+ * Image URL parameters: parsing, validation, and canonical
  * form. Everything that decides which derivative a URL names lives here and in
  * `param-rules.ts` (the dependency-free rules, shared with the viewer-request
  * CloudFront Function and the playground), so that "which requests share a
@@ -78,7 +78,7 @@ export function ruleConfig(config: EdgeResizerConfig): RuleConfig {
   };
 }
 
-/** Runs a rule, turning its `ParamError` into the contract's 400 `invalid_param`. */
+/** Runs a rule, turning its `ParamError` into a 400 `invalid_param`. */
 function withHttpErrors<T>(run: () => T): T {
   try {
     return run();

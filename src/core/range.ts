@@ -1,6 +1,6 @@
 /**
- * `Range: bytes=…` of a streamed original (CONTRACT.md §8), after RFC 9110
- * §14. One range is served; a header we cannot honour as one range (another
+ * `Range: bytes=…` of a streamed original, after RFC 9110 §14.
+ * One range is served; a header we cannot honour as one range (another
  * unit, several ranges, bad syntax) is ignored and the whole body is sent,
  * which the RFC allows and every client handles.
  */

@@ -1,5 +1,5 @@
 /**
- * The miss path (CONTRACT.md §3, §6): what happens when the derivatives bucket
+ * The miss path: what happens when the derivatives bucket
  * has no object for a derivative key. Fetch the encrypted original, decrypt,
  * transform, store, and decide between answering the image and answering a
  * redirect to the stored object. Everything runs inside one time budget
@@ -32,7 +32,7 @@ export const DERIVATIVE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
  */
 export const SOURCE_REVISION_META = 'resizer-source';
 
-/** Object metadata of an original holding its focal point as `x,y` fractions (CONTRACT.md §6). */
+/** Object metadata of an original holding its focal point as `x,y` fractions. */
 export const FOCAL_POINT_META = 'focal-point';
 
 /** Seconds a client is asked to wait after a miss answered 503 `busy` (a slot or the budget ran out). */
@@ -122,7 +122,7 @@ export type MissTimings = Partial<Record<'fetch' | 'decrypt' | 'transform' | 'st
 export type RenderResult =
   /** Answer the image: status 200 with these headers and this body. */
   | { kind: 'image'; headers: Record<string, string>; body: Buffer; timings: MissTimings }
-  /** Stored, too large to generate (CONTRACT.md §3): answer 302 to the request's own URL, `no-store`. */
+  /** Stored, too large to generate: answer 302 to the request's own URL, `no-store`. */
   | { kind: 'stored-too-large'; timings: MissTimings };
 
 /** A miss's 503 `busy`. */
@@ -177,8 +177,8 @@ export async function checkStoredDerivative(
 /**
  * Renders and stores one derivative.
  *
- * Why no stale derivative outlives a replace, a focal-point change or a DELETE
- * (CONTRACT.md §6). A writer (the API) does: W1 change `<key>` (promote the new
+ * Why no stale derivative outlives a replace, a focal-point change or a DELETE.
+ * A writer (the API) does: W1 change `<key>` (promote the new
  * version, rewrite its focal point, or delete it), W2 purge `<key>/*` from the
  * derivatives bucket, W3 answer. This function does: R1 read the original
  * (revision v), R2 store the derivative tagged v, R3 HEAD the original again;

@@ -1,5 +1,5 @@
 /**
- * The message a URL signature covers (CONTRACT.md §5), for both sides: the
+ * The message a URL signature covers, for both sides: the
  * signer (`signing.ts`, node's crypto) and the verifier, the viewer-request
  * CloudFront Function (`src/edge/viewer/handler.ts`). Imports nothing and
  * written for CloudFront Functions' runtime.

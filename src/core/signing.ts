@@ -1,5 +1,5 @@
 /**
- * Signed image URLs (CONTRACT.md §5), the signing side. Verification runs in
+ * Signed image URLs, the signing side. Verification runs in
  * the viewer-request CloudFront Function (`src/edge/viewer/handler.ts`), which
  * cannot bundle node's crypto; both build the message with `signing-message.ts`.
  * sig = unpadded base64url of HMAC-SHA256(secret, message).

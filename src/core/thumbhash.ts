@@ -1,5 +1,5 @@
 /**
- * The `thumbhash` placeholder stored with each upload (CONTRACT.md §6): a
+ * The `thumbhash` placeholder stored with each upload: a
  * ~25-byte sketch a page can paint while the image loads. Rendering it decodes
  * every pixel, so it doubles as the upload's proof that the image decodes: a
  * truncated file is refused here (422) rather than discovered by the edge.

@@ -1,5 +1,5 @@
 /**
- * Originals tokens (CONTRACT.md §8): `{key, version, id, exp}` sealed with
+ * Originals tokens: `{key, version, id, exp}` sealed with
  * AES-256-GCM and written as base64url, so a download is authorized without a
  * lookup. The token key is derived from the master key (HKDF), so a token can
  * never be used to unwrap data keys and rotating the master key revokes them all.
@@ -23,7 +23,7 @@ export interface OriginalToken {
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-/** `GET /api/images/<key>` hands out links valid this long (CONTRACT.md §7). */
+/** `GET /api/images/<key>` hands out links valid this long. */
 export const ORIGINAL_URL_TTL_SECONDS = 15 * 60;
 
 export function deriveTokenKey(masterKey: Buffer): Buffer {

@@ -1,6 +1,6 @@
 /**
- * User metadata sent with an upload as `X-Meta-<name>: <value>` headers
- * (CONTRACT.md §7): stored with the version, returned as `meta` with the names
+ * User metadata sent with an upload as `X-Meta-<name>: <value>` headers:
+ * stored with the version, returned as `meta` with the names
  * lower-cased and the prefix dropped. Bounded so one image cannot bloat the
  * metadata item (DynamoDB caps an item at 400 KB) or the NDJSON listing.
  */

@@ -73,7 +73,7 @@ export function statusDescription(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
 }
 
-/** The contract's JSON error (CONTRACT.md §4) as a generated CloudFront response. */
+/** The JSON error as a generated CloudFront response. */
 export function errorResponse(error: HttpError): CloudFrontResultResponse {
   return {
     status: String(error.status),

@@ -82,7 +82,7 @@ export function observeRequest(deps: RenderDeps): ObservedRequest {
   };
 }
 
-/** The contract's code from a generated error's JSON body. */
+/** The error code (`not_found`, `busy`…) from a generated error's JSON body. */
 function errorCodeOf(result: CloudFrontResultResponse): string {
   try {
     const code = (JSON.parse(result.body ?? '') as { code?: unknown }).code;

@@ -1,6 +1,6 @@
 /**
  * Origin-request trigger: on a cache miss, turn the image URL into the
- * derivative's S3 key, or answer a bad URL itself with the contract's JSON error.
+ * derivative's S3 key, or answer a bad URL itself with the JSON error.
  * CloudFront then asks the derivatives bucket for that key; the origin-response
  * trigger makes the derivative when S3 has none.
  */

@@ -64,7 +64,7 @@ export function createImageRoute({ viewerFunction, cache, edge }: ImageRouteOpti
     for (const [name, value] of Object.entries(response.headers)) {
       if (name === 'x-cache') continue;
       if (name === 'x-resizer-location') continue;
-      // Server-Timing describes the transform of the miss that made the object: a hit did none (CONTRACT.md §3).
+      // Server-Timing describes the transform of the miss that made the object: a hit did none.
       if (hit && name === 'server-timing') continue;
       outgoing[name] = value;
     }

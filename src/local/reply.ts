@@ -1,5 +1,5 @@
 /**
- * The local CDN's one JSON error writer (CONTRACT.md §4), for a Node response
+ * The local CDN's one JSON error writer, for a Node response
  * and for a raw socket whose request Node could not parse. Status texts come
  * from `node:http`'s `STATUS_CODES`.
  */
@@ -17,7 +17,7 @@ function errorHeaders(error: HttpError, body: string, extra: Record<string, stri
   };
 }
 
-/** Answers `error` as the contract's JSON body. */
+/** Answers `error` as the JSON error body. */
 export function sendError(res: ServerResponse, error: HttpError, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(errorBody(error));
   res.writeHead(error.status, errorHeaders(error, body, headers));

@@ -21,7 +21,7 @@
  * - the URL's life is checked on this server's clock (`X-Amz-Date` is signed,
  *   so the caller cannot move it), at most S3's seven days;
  * - CORS answers only the CDN's own origin (and its loopback aliases), never `*`.
- * Everything refused is the contract's JSON error; no request names a path.
+ * Everything refused is a JSON error; no request names a path.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -266,7 +266,7 @@ export function createS3PartProxy(options: S3PartProxyOptions) {
             res.writeHead(200, { ...cors, ...(etag ? { ETag: etag } : {}), 'Content-Length': '0' }).end();
             return resolve();
           }
-          // S3's XML names buckets and keys: the caller gets the contract's JSON instead.
+          // S3's XML names buckets and keys: the caller gets the JSON error instead.
           const chunks: Buffer[] = [];
           let length = 0;
           answer.on('data', (chunk: Buffer) => {

@@ -1,5 +1,5 @@
 /**
- * The local CDN's secrets in its data dir (CONTRACT.md §1): a master key and an
+ * The local CDN's secrets in its data dir: a master key and an
  * API token, each created once with mode 0600 and read back on later starts.
  */
 import { randomBytes } from 'node:crypto';

@@ -48,7 +48,7 @@ export interface LocalServerOptions {
   dynamoEndpoint?: string;
   /** When set it wins and nothing is written to the data dir. */
   apiToken?: string;
-  /** Turns signed URLs on (CONTRACT.md §5). */
+  /** Turns signed URLs on. */
   signingSecret?: string;
   /** @default 'info' */
   logLevel?: LogLevel;
@@ -109,7 +109,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const closeWiring: (() => void)[] = [edgeWiring.close];
   const cache = createEdgeCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
 
-  // One long-lived process renders every miss: bound them (issue 12, defect 3).
+  // One long-lived process renders every miss: bound them.
   const gate = createAdmissionGate(
     options.admission ?? defaultAdmissionOptions({ cpus: availableParallelism(), totalMemoryBytes: totalmem() }),
   );
@@ -133,7 +133,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     originKey: localStorageKey,
   });
   const serveImage = createImageRoute({
-    // Signing keys rotate without a restart: `signing-keys.json` plays the CloudFront KeyValueStore (CONTRACT.md §5).
+    // Signing keys rotate without a restart: `signing-keys.json` plays the CloudFront KeyValueStore.
     viewerFunction: loadViewerFunction(localViewerConfig(config, options.signingSecret ?? null), {
       signingKeysFile: join(dataDir, 'signing-keys.json'),
       // The route builds each request's event afresh: nothing to copy.
@@ -198,7 +198,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     });
   });
 
-  // Requests Node cannot parse (overlong headers, bad framing) still get the contract's JSON.
+  // Requests Node cannot parse (overlong headers, bad framing) still get the JSON error.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const httpError =

@@ -213,7 +213,7 @@ export function viewerEvent(
   headers: Record<string, string | string[] | undefined>,
   ip: string,
 ): ViewerEvent {
-  // Names are the client's: no prototype, so `__proto__` or `constructor` is just a name (issue 12).
+  // Names are the client's: no prototype, so `__proto__` or `constructor` is just a name.
   const querystring: Record<string, ViewerValue> = Object.create(null);
   for (const pair of rawQuery.split('&')) {
     if (pair === '') continue;

@@ -2,7 +2,7 @@
  * How image keys are spelled in an S3-compatible store. On S3 a key is stored
  * as it is (`IDENTITY_KEY_CODEC`). s3rver stores each `/`-separated segment of a
  * key as a file or directory name, at most 255 bytes with its suffix
- * (`._S3rver_metadata.json`), while CONTRACT.md §3 allows keys of 512
+ * (`._S3rver_metadata.json`), while a valid image key has up to 512
  * characters with no bound per segment. `S3RVER_KEY_CODEC`, applied only by the
  * local wiring, splits every segment longer than `SEGMENT_CHUNK` characters
  * into chunks, each but the last ending in `~/`. `~` is outside the key

@@ -1,5 +1,5 @@
 /**
- * Master key providers (CONTRACT.md §6): a key file locally, an SSM
+ * Master key providers: a key file locally, an SSM
  * SecureString when deployed. The key is read once per container and cached;
  * a failed read is not cached, so the next request tries again.
  */

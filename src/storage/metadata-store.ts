@@ -1,5 +1,5 @@
 /**
- * The metadata table (CONTRACT.md §6) in DynamoDB: one item per original and
+ * The metadata table in DynamoDB: one item per original and
  * version, `key` (HASH, S) and `version` (RANGE, N). Missing items come back as
  * `undefined`; every failure, after the SDK's retries, is a 502
  * `storage_error` whose message names no table and carries no AWS error text.
@@ -42,7 +42,7 @@ export interface ImageVersion {
   thumbhash: string;
   /** The `X-Meta-*` headers of the upload, names lower-cased without the prefix. */
   meta: Record<string, string>;
-  /** Where crops centre (CONTRACT.md §7); absent when none was set. */
+  /** Where crops centre; absent when none was set. */
   focalPoint?: FocalPoint;
   /** The originals-bucket object holding this version's encrypted bytes (`_versions/…`, see src/api/uploads.ts). */
   objectKey: string;

@@ -3,7 +3,7 @@
  * request, instead of `@aws-sdk/client-ssm`: the product makes this one call
  * only (the master key at the edge; the master key, API token and distribution
  * id in the API), and the SDK client was ~85 kB of the origin-response bundle
- * that V8 compiles on every cold start (issue 17).
+ * that V8 compiles on every cold start.
  *
  * The request is what the SDK sends: `POST /` to `https://ssm.<region>.amazonaws.com`
  * (or `AWS_ENDPOINT_URL_SSM`, which the SDK honours too), AWS JSON 1.1, signed

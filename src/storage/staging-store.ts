@@ -1,5 +1,5 @@
 /**
- * The staging bucket of large uploads (CONTRACT.md §7): private, server-side
+ * The staging bucket of large uploads: private, server-side
  * encrypted, its objects and incomplete multipart uploads expired after a day
  * by its lifecycle rule. Plaintext touches storage here and nowhere else, and
  * only until the upload is completed (ingested, then deleted) or aborted.

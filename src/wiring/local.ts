@@ -8,8 +8,11 @@
  * s3rver differs from S3 in two ways that the wiring, and only the wiring,
  * papers over (`s3Dialect: 's3rver'`): each key segment is a file name of at
  * most 255 bytes (`S3RVER_KEY_CODEC` splits long segments, see key-codec.ts),
- * and its listing continuation tokens need OpenSSL's legacy DES cipher
- * (listings page with `start-after` instead, so no Node flag is needed).
+ * and its continuation tokens are DES-encrypted. Listings page with
+ * `start-after`, so no token is ever sent back to be deciphered; s3rver still
+ * encrypts one into every truncated page, so the process that embeds it needs
+ * OpenSSL's legacy provider (`bin/edge-resizer.mjs` re-runs itself with
+ * `--openssl-legacy-provider` where DES is off; the test runner passes it).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EdgeResizerConfig } from '../core/config.js';

@@ -60,7 +60,7 @@ describe('API: images', () => {
       }
     });
 
-    it('answers an unauthenticated 50 MB upload with 401 before reading its body (defect 8)', async () => {
+    it('answers an unauthenticated 50 MB upload with 401 before reading its body', async () => {
       const size = 50 * 1024 * 1024;
       const outcome = await uploadUntilAnswered(api.url, '/api/images', size);
       expect(outcome.status).to.equal(401);
@@ -257,7 +257,7 @@ describe('API: images', () => {
     });
   });
 
-  describe('names a client chose (defects 1 and 10)', () => {
+  describe('names a client chose', () => {
     it('round-trips X-Meta-* names that are Object.prototype members (constructor, hasOwnProperty, toString)', async () => {
       const headers = {
         'X-Meta-Constructor': 'x',
@@ -309,7 +309,7 @@ describe('API: images', () => {
     });
   });
 
-  describe('concurrent replaces (defect 13)', () => {
+  describe('concurrent replaces', () => {
     it('gives 10 PUTs at once to one key 10 distinct versions, or 503 busy with Retry-After, never a 502', async function () {
       this.timeout(120_000);
       const bodies = [MOUNTAINS, FOREST, ALPHA];
@@ -374,7 +374,7 @@ describe('API: images', () => {
     });
   });
 
-  describe('focal points (issue 14)', () => {
+  describe('focal points', () => {
     const patch = (key: string, body: unknown) =>
       api.request('PATCH', `/api/images/${key}`, {
         body: typeof body === 'string' ? body : JSON.stringify(body),

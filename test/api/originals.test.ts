@@ -130,7 +130,7 @@ describe('API: streamed originals', () => {
     expect(response.json()).to.include({ code: 'not_found' });
   });
 
-  it('never opens other bytes than its own: after DELETE and a new upload, an old token is a 404 (defect 12)', async () => {
+  it('never opens other bytes than its own: after DELETE and a new upload, an old token is a 404', async () => {
     const key = 'photos/recreated.png';
     await api.request('PUT', `/api/images/${key}`, { body: FOREST });
     const v1 = (await api.request('GET', `/api/images/${key}`)).json();

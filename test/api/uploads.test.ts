@@ -39,7 +39,7 @@ async function sendParts(
   );
 }
 
-describe('API: staged multipart uploads (issue 16)', () => {
+describe('API: staged multipart uploads', () => {
   let api: ApiHarness;
   before(async () => {
     api = await startApi();

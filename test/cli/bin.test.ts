@@ -15,7 +15,7 @@ function s3(endpoint: string): S3Client {
   return createS3Client({ region, endpoint, credentials: LOCAL_CREDENTIALS, timeoutMs: 20_000, maxAttempts: 2 });
 }
 
-describe('bin/edge-resizer.mjs, launched as users launch it (defect 6)', () => {
+describe('bin/edge-resizer.mjs, launched as users launch it', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'edge-resizer-bin-'));
@@ -99,7 +99,7 @@ describe('bin/edge-resizer.mjs, launched as users launch it (defect 6)', () => {
     }
   });
 
-  it('`npx edge-resizer serve` on a fresh clone serves the built playground (defect 5)', async function () {
+  it('`npx edge-resizer serve` on a fresh clone serves the built playground', async function () {
     this.timeout(240_000);
     // A fresh clone: the tracked files of this checkout, no web/dist, the installed node_modules.
     const clone = join(dir, 'clone');

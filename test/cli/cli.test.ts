@@ -78,7 +78,7 @@ describe('cli (edge-resizer)', () => {
     expect(isViewerResponse(verdict)).to.equal(false);
   });
 
-  it('sign refuses an expiry that is not in the future: exit 2, one line, nothing printed (defect 14)', async () => {
+  it('sign refuses an expiry that is not in the future: exit 2, one line, nothing printed', async () => {
     const past = String(Math.floor(Date.now() / 1000) - 3600);
     for (const expires of [past, '0s', '1000000000']) {
       const result = await runCli(['sign', '/a.jpg?width=10', '--expires', expires], {

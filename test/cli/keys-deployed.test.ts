@@ -26,7 +26,7 @@ import { type FakeKvs, startFakeKvs } from '../helpers/fake-kvs.js';
 
 const TEST_AUTH = 'TEST-SIGV4A';
 
-describe('cli keys against a deployed KeyValueStore (issue 16)', () => {
+describe('cli keys against a deployed KeyValueStore', () => {
   let kvs: FakeKvs;
   let store: KvsStore;
   const signingRegions: (string | undefined)[] = [];

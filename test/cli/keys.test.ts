@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { runCli } from '../helpers/cli.js';
 
-describe('cli keys add|list|retire and sign --kid (issue 16, local)', () => {
+describe('cli keys add|list|retire and sign --kid (local)', () => {
   let dir: string;
   let dataDir: string;
   let server: LocalServer;

@@ -1,6 +1,6 @@
 /**
  * `edge-resizer upload` of files over 5 MB goes through staged multipart
- * uploads (CONTRACT.md §7), against a real local CDN. A tiny HTTP proxy sits
+ * uploads, against a real local CDN. A tiny HTTP proxy sits
  * between the CLI and the CDN: it rewrites the part URLs to point at itself,
  * so that it can fail part PUTs (once, or every time) and record the abort.
  */

@@ -26,7 +26,7 @@ const PHOTOS = [
   'photos/dogs-portrait.png',
 ];
 
-describe('core/transform: encoders and format=auto (CONTRACT.md §3)', () => {
+describe('core/transform: encoders and format=auto', () => {
   describe('never heavier than the JPEG (or PNG) it replaces, and looks as good', () => {
     for (const file of PHOTOS) {
       for (const width of [400, 800, 1600]) {

@@ -121,7 +121,7 @@ describe('core/params', () => {
   });
 });
 
-describe('core/params, revision 3 (issue 14, 15)', () => {
+describe('core/params, crops, effects and focal points', () => {
   const key = (query: string, accept = 'image/webp', cfg = config) =>
     derivativeKey('photos/cat.jpg', canonicalVariant(parseImageParams(query, cfg), negotiateFormat(accept, cfg), cfg));
 
@@ -153,7 +153,7 @@ describe('core/params, revision 3 (issue 14, 15)', () => {
     expect(key('width=4000&height=4000', 'image/avif,image/webp')).to.match(/\.webp$/);
   });
 
-  it('writes every revision-3 value into the key, in the order the operations apply', () => {
+  it('writes every crop and effect value into the key, in the order the operations apply', () => {
     expect(
       key(
         'width=400&height=300&rect=10,20,300,200&trim=10&rotate=90&flip=h&gravity=top-left&blur=2.5&sharpen=1.5&bg=ff000080',

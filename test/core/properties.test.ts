@@ -94,14 +94,14 @@ describe('properties', () => {
     );
   });
 
-  describe('revision-3 parameters (issue 14)', () => {
+  describe('crop and effect parameters', () => {
     const rules = ruleConfig(config);
     const dec = (min: number, max: number, decimals: number) =>
       fc
         .integer({ min: Math.round(min * 10 ** decimals), max: Math.round(max * 10 ** decimals) })
         .map((n) => String(n / 10 ** decimals));
     const hex = (length: number) => fc.stringMatching(new RegExp(`^[0-9a-fA-F]{${length}}$`));
-    /** A valid raw value for each parameter (any spelling the contract allows). */
+    /** A valid raw value for each parameter (any spelling the rules allow). */
     const valid: Record<string, fc.Arbitrary<string>> = {
       width: fc.integer({ min: 1, max: 1000 }).map(String),
       height: fc.integer({ min: 1, max: 1000 }).map(String),

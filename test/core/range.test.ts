@@ -21,7 +21,7 @@ describe('core/range', () => {
     ['items=0-1', 100, { type: 'whole' }],
     ['bytes=-', 100, { type: 'whole' }],
     ['bytes=a-b', 100, { type: 'whole' }],
-    // Offsets past 2^53 are past any end: clamped, not ignored (defect 14).
+    // Offsets past 2^53 are past any end: clamped, not ignored.
     ['bytes=0-99999999999999999999', 100, { type: 'partial', range: { start: 0, end: 99 } }],
     ['bytes=5-99999999999999999999999999999', 100, { type: 'partial', range: { start: 5, end: 99 } }],
     ['bytes=-99999999999999999999', 100, { type: 'partial', range: { start: 0, end: 99 } }],

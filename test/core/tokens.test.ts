@@ -15,7 +15,7 @@ describe('core/tokens', () => {
       .with.property('code', 'forbidden');
   });
 
-  it('refuses a token that names no version identity, or a malformed one, as forbidden (defect 12)', () => {
+  it('refuses a token that names no version identity, or a malformed one, as forbidden', () => {
     for (const shape of [
       { key: 'a.jpg', exp },
       { key: 'a.jpg', version: 1, exp },

@@ -341,7 +341,7 @@ describe('deploy/package (sls package, offline)', () => {
         const code = fn.FunctionCode as string;
         expect(Buffer.byteLength(code)).to.be.below(10 * 1024);
         expect(code).not.to.include('__VIEWER_CONFIG__');
-        // Signing keys by `kid` from the associated KeyValueStore (CONTRACT.md §5): an ES module.
+        // Signing keys by `kid` from the associated KeyValueStore: an ES module.
         expect(code).to.match(/^import cfCrypto from 'crypto';\nimport cf from 'cloudfront';/);
         expect(code).to.include('cf.kvs()');
         expect(fn.FunctionConfig.KeyValueStoreAssociations).to.deep.equal([

@@ -1,5 +1,5 @@
 /**
- * What the review of the deployed stack changed, on the packaged templates and
+ * The deployed stack's guards, on the packaged templates and
  * zips of both stages (test/deploy/stages.ts packages them once per run):
  * the API origin's origin-verify header and the packaged API refusing
  * requests without it, the SecureStrings read without a KMS grant, and the

@@ -182,7 +182,7 @@ describe('edge handlers', () => {
     it('misses, transforms, stores, then serves the stored derivative without transforming', async () => {
       const miss = await get('/photos/mountains.jpg', 'width=400&height=300');
       expect(miss.status).to.equal(200);
-      // The negotiated format, or the smaller JPEG under the same key (never heavier, CONTRACT.md §3).
+      // The negotiated format, or the smaller JPEG under the same key (never heavier).
       const contentType = miss.headers['content-type'];
       expect(contentType).to.be.oneOf(['image/avif', 'image/webp', 'image/jpeg']);
       expect(miss.headers['cache-control']).to.equal('public, max-age=31536000, immutable');

@@ -98,7 +98,7 @@ describe('miss path (origin-response → renderDerivative)', () => {
     expect(signalled, 'the store call was given the budget signal, which fired').to.equal(true);
     expect(result.status).to.equal('200');
     const image = await sharp(Buffer.from(result.body ?? '', 'base64')).metadata();
-    expect(image.format).to.be.oneOf(['webp', 'jpeg']); // WebP negotiated; never heavier than the JPEG (§3)
+    expect(image.format).to.be.oneOf(['webp', 'jpeg']); // WebP negotiated; never heavier than the JPEG
     expect(image.width).to.equal(41);
     expect(result.headers?.['server-timing']?.[0]?.value).to.match(/store;dur=/);
     expect(await storage.store.getDerivative(request.uri.slice(1))).to.equal(undefined);
@@ -321,7 +321,7 @@ describe('miss path (origin-response → renderDerivative)', () => {
     expect(gate.load()).to.deep.equal({ active: 0, queued: 0 });
   });
 
-  it("crops on the focal point stored in the original's metadata, read with the original (CONTRACT.md §6)", async () => {
+  it("crops on the focal point stored in the original's metadata, read with the original", async () => {
     // Left half red, right half blue: a square cover crop keeps one colour or the other.
     const halves = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#0000ff' } })
       .composite([

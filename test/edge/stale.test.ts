@@ -1,5 +1,5 @@
 /**
- * No stale derivative (CONTRACT.md §6), deterministically: a render is held
+ * No stale derivative, deterministically: a render is held
  * in flight between reading the original and storing its derivative while the
  * API replaces, re-points or deletes the original; once released, neither its
  * answer nor any later one is of the old version, and nothing of the old

@@ -50,7 +50,7 @@ describe('local/server (the local CDN)', () => {
     const miss = await get('/samples/mountains.jpg?width=321', { accept: WEBP_ACCEPT });
     expect(miss.status).to.equal(200);
     expect(miss.headers.get('x-cache')).to.equal('Miss from cloudfront');
-    // WebP negotiated; the JPEG where it is the smaller (never heavier, CONTRACT.md §3).
+    // WebP negotiated; the JPEG where it is the smaller (never heavier).
     expect(miss.headers.get('content-type')).to.be.oneOf(['image/webp', 'image/jpeg']);
     expect(miss.headers.get('server-timing')).to.match(/transform;dur=/);
     const missBody = Buffer.from(await miss.arrayBuffer());
@@ -79,7 +79,7 @@ describe('local/server (the local CDN)', () => {
       accept: 'image/png',
     });
     expect(same.headers.get('x-cache')).to.equal('Hit from cloudfront');
-    // dpr is folded by the viewer function (issue 12, defect 4): the same cache entry.
+    // dpr is folded by the viewer function: the same cache entry.
     const dpr = await get('/samples/fig.jpg?width=100&height=50&dpr=2', { accept: '*/*' });
     expect(dpr.headers.get('x-cache')).to.equal('Hit from cloudfront');
     expect(dpr.headers.get('server-timing')).to.equal(null);
@@ -140,7 +140,7 @@ describe('local/server (the local CDN)', () => {
     expect(await response.json()).to.deep.equal({ token: server.apiToken });
   });
 
-  it('refuses the token to a request naming another host or origin (DNS rebinding, defect 9)', async () => {
+  it('refuses the token to a request naming another host or origin (DNS rebinding)', async () => {
     const { port } = new URL(server.url);
     const tokenStatus = (headers: Record<string, string>) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -256,7 +256,7 @@ describe('local/server (the local CDN)', () => {
       );
       const response = await fetch(url, { headers: { accept: WEBP_ACCEPT } });
       expect(response.status).to.equal(200);
-      expect(response.headers.get('content-type')).to.be.oneOf(['image/webp', 'image/jpeg']); // never heavier (§3)
+      expect(response.headers.get('content-type')).to.be.oneOf(['image/webp', 'image/jpeg']); // never heavier
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       child.kill('SIGINT');
       expect(await exited).to.equal(0);

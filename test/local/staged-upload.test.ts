@@ -1,5 +1,5 @@
 /**
- * Staged multipart uploads through the local CDN (CONTRACT.md §7, issue 16):
+ * Staged multipart uploads through the local CDN:
  * `POST /api/uploads` → PUT each part to its URL (the CDN's `/_local/s3` door
  * to the embedded s3rver) → `complete`, against real s3rver and dynalite.
  * The 45 MB original runs through `edge-resizer serve` in its own process so

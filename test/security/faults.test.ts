@@ -1,6 +1,6 @@
 /**
  * Storage faults: S3 stopped mid-run, S3 slow, derivative writes refused,
- * DynamoDB gone. The server answers the contract's JSON errors, recovers when
+ * DynamoDB gone. The server answers JSON errors, recovers when
  * storage returns, and no stored object is ever partial.
  */
 

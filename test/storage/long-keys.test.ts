@@ -1,6 +1,6 @@
 /**
- * Keys that CONTRACT.md §3 allows, with segments far over s3rver's 255-byte
- * file names (issue 12 defect 7): they work locally as on S3, end to end
+ * Valid image keys with segments far over s3rver's 255-byte
+ * file names: they work locally as on S3, end to end
  * through the local CDN and at the store, and listings with a long prefix
  * find them.
  */
@@ -34,7 +34,7 @@ describe('storage/key-codec', () => {
   });
 });
 
-describe('long key segments through the local CDN (issue 12 defect 7)', () => {
+describe('long key segments through the local CDN', () => {
   let dir: string;
   let server: LocalServer;
 

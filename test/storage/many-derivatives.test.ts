@@ -1,5 +1,5 @@
 /**
- * Purge, replace and delete at any derivative count (issue 12 defect 6,
+ * Purge, replace and delete at any derivative count (the
  * storage side): over 1,000 derivatives need a paged listing and several
  * DeleteObjects batches, and locally the paging must not depend on s3rver's
  * continuation tokens (which need OpenSSL's legacy DES cipher).

@@ -34,7 +34,7 @@ describe('storage/metadata-store (dynalite)', () => {
     expect(await dynamo.metadata.version('a/b.jpg', 2)).to.equal(undefined);
   });
 
-  it('round-trips meta names that are Object.prototype members (defect 10)', async () => {
+  it('round-trips meta names that are Object.prototype members', async () => {
     const meta = Object.assign(Object.create(null) as Record<string, string>, {
       constructor: 'x',
       hasownproperty: 'y',

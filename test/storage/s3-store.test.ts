@@ -39,7 +39,7 @@ describe('storage/s3-store', () => {
   const derivatives = () => `/${storage.config.derivativesBucket}`;
   const originals = () => `/${storage.config.originalsBucket}`;
 
-  describe('truthful writes (issue 12 defect 2)', () => {
+  describe('truthful writes', () => {
     it('a derivative PUT refused with 403 AccessDenied is a storage_error, and nothing is stored', async () => {
       proxy.set({ kind: 'deny-writes', pathPrefix: derivatives() });
       const error = await rejection(

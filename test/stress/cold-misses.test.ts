@@ -1,8 +1,8 @@
 /**
- * 40 mixed cold misses at once (issue 12, defect 3): a 13 MB PNG to AVIF,
+ * 40 mixed cold misses at once: a 13 MB PNG to AVIF,
  * WebP and JPEG, a 5120×2880 and a 2560×1600 JPEG, the samples; every answer
- * an image or a contract error (503 `busy` with Retry-After included), the
- * slowest answer reported (issue 12 asks for none after 30 s), and the RSS of the server process alone, sampled from
+ * an image or a JSON error (503 `busy` with Retry-After included), the
+ * slowest answer reported (none may take 30 s), and the RSS of the server process alone, sampled from
  * /proc/<pid>/status, bounded. The server runs as users run it, in its own
  * process, so this process's buffers do not count.
  */
@@ -53,7 +53,7 @@ describe('40 mixed cold misses at once, server in its own process', function () 
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('answers every one with an image or a contract error, the server process RSS bounded', async () => {
+  it('answers every one with an image or a JSON error, the server process RSS bounded', async () => {
     const pid = await serverPid(served.child.pid as number);
     const startRss = await rssOf(pid);
     let peakRss = startRss;

@@ -2,9 +2,9 @@
  * Load (npm run test:stress): 100 connections on loopback for 20 s over a mix
  * of cache hits, concurrent misses of one variant, and a flood of unique
  * variants. No 5xx but the documented 503 `busy`, bounded RSS, and every body
- * an image or a contract error. The server runs in its own process, as users
+ * an image or a JSON error. The server runs in its own process, as users
  * run it, and its RSS is read from /proc: autocannon's buffers in this process
- * do not count (issue 13).
+ * do not count.
  */
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -89,7 +89,7 @@ describe('load (100 connections, 20 s)', function () {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('holds: zero 5xx but 503 busy, bounded RSS, every body an image or a contract error', async () => {
+  it('holds: zero 5xx but 503 busy, bounded RSS, every body an image or a JSON error', async () => {
     const byStatus = new Map<string, number>();
     const invalid: string[] = [];
     const uniquePaths: string[] = [];

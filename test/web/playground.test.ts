@@ -323,7 +323,7 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     await previewLoaded(page, []);
     await page.locator('#width-number').fill('480');
     const auto = await previewLoaded(page, ['width=480']);
-    // format=auto and Chromium's Accept (image/avif first): AVIF (CONTRACT.md §3), or the JPEG it
+    // format=auto and Chromium's Accept (image/avif first): AVIF, or the JPEG it
     // replaces where that is smaller ("never more bytes than the JPEG"), under the same key.
     expect(auto.format).to.match(/^(AVIF \(image\/avif\)|JPEG \(image\/jpeg\))/);
     expect(auto.cache).to.equal('miss');
@@ -567,7 +567,7 @@ describe('web/playground (in Chromium, against the local CDN)', function () {
     expect(byFormat.avif?.contentType).to.equal('image/avif');
     expect(byFormat.webp?.contentType).to.equal('image/webp');
     expect(byFormat.jpeg?.contentType).to.equal('image/jpeg');
-    // auto: AVIF for Chromium's Accept, never more bytes than the JPEG (CONTRACT.md §3).
+    // auto: AVIF for Chromium's Accept, never more bytes than the JPEG.
     expect(Number(byFormat.auto?.bytes)).to.be.at.most(Number(byFormat.jpeg?.bytes));
     expect(await page.locator('#formats-status').textContent()).to.match(/^auto served (AVIF|JPEG): .+ SSIM 0\.\d{4}/);
     await page.screenshot({ path: join(OUTPUT, 'formats-desktop.png'), fullPage: true });
