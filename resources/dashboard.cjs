@@ -10,22 +10,8 @@
  * test/deploy/monitoring.test.ts checks every one against that catalogue.
  */
 
-/** The regions with a regional edge cache, where Lambda@Edge replicas run and log. */
-const EDGE_REGIONS = [
-  'us-east-1',
-  'us-east-2',
-  'us-west-1',
-  'us-west-2',
-  'ap-south-1',
-  'ap-northeast-1',
-  'ap-northeast-2',
-  'ap-southeast-1',
-  'ap-southeast-2',
-  'eu-central-1',
-  'eu-west-1',
-  'eu-west-2',
-  'sa-east-1',
-];
+/** The regions with a regional edge cache, where Lambda@Edge replicas run and log: the CLI's list. */
+const EDGE_REGIONS = require('../src/cli/edge-regions.json');
 
 const NAMESPACE = 'edge-resizer';
 const width = 8;
