@@ -12,7 +12,7 @@ import { localLogFiles, localLogPath, teeToLocalLog } from '../../src/cli/local-
 import { splitLambdaLine } from '../../src/cli/logs.js';
 import { BIN, REPO_ROOT, runCli, startServe } from '../helpers/cli.js';
 import { emfProblems } from '../helpers/emf.js';
-import { type FakeLogsApi, startFakeLogsApi } from '../helpers/fake-logs-api.js';
+import { type FakeCloudWatchLogs, startFakeCloudWatchLogs } from '../helpers/fake-cloudwatch-logs.js';
 
 const EDGE_GROUP = '/aws/lambda/us-east-1.edge-resizer-dev-originResponse';
 const ids = [
@@ -25,14 +25,15 @@ const lambdaLine = (time: number, id: string, message: string) =>
 
 describe('edge-resizer logs', function () {
   this.timeout(60_000);
-  let fake: FakeLogsApi;
+  let fake: FakeCloudWatchLogs;
   let env: Record<string, string>;
   // Taken when the tests start, not when mocha loads the file (minutes earlier in a full run).
   let now: number;
 
   before(async () => {
     now = Date.now();
-    fake = await startFakeLogsApi({ pageSize: 2 });
+    // An opt-in region that is not enabled for the account refuses every call.
+    fake = await startFakeCloudWatchLogs({ pageSize: 2, disabledRegions: ['ap-south-1'] });
     env = {
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: fake.endpoint,
       AWS_ACCESS_KEY_ID: 'AKIDLOGSTEST',
@@ -43,28 +44,22 @@ describe('edge-resizer logs', function () {
       AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
     };
     // Interleaved in time across two regions, more than one page each.
-    fake.put('eu-west-1', EDGE_GROUP, [
+    fake.addEvents('eu-west-1', EDGE_GROUP, [
       { timestamp: now - 50_000, message: lambdaLine(now - 50_000, ids[0] as string, '{"message":"eu first"}') },
       { timestamp: now - 30_000, message: lambdaLine(now - 30_000, ids[0] as string, '{"message":"eu second"}') },
       { timestamp: now - 10_000, message: `REPORT RequestId: ${ids[0]}\tDuration: 812.3 ms\n` },
     ]);
-    fake.put('us-east-1', EDGE_GROUP, [
+    fake.addEvents('us-east-1', EDGE_GROUP, [
       { timestamp: now - 40_000, message: lambdaLine(now - 40_000, ids[1] as string, '{"message":"us first"}') },
       { timestamp: now - 20_000, message: lambdaLine(now - 20_000, ids[1] as string, '{"message":"us second"}') },
       // Older than --since: not shown.
       { timestamp: now - 3_600_000, message: lambdaLine(now - 3_600_000, ids[1] as string, '{"message":"too old"}') },
     ]);
     // Another function whose name starts alike: never read.
-    fake.put('eu-west-1', `${EDGE_GROUP}Old`, [{ timestamp: now - 15_000, message: 'decoy' }]);
-    fake.put('us-east-1', '/aws/cloudfront/function/edge-resizer-dev-viewer-request', [
+    fake.addEvents('eu-west-1', `${EDGE_GROUP}Old`, [{ timestamp: now - 15_000, message: 'decoy' }]);
+    fake.addEvents('us-east-1', '/aws/cloudfront/function/edge-resizer-dev-viewer-request', [
       { timestamp: now - 5_000, message: 'viewer line' },
     ]);
-    // An opt-in region that is not enabled for the account.
-    fake.failRegion(
-      'ap-south-1',
-      'UnrecognizedClientException',
-      'The security token included in the request is invalid.',
-    );
   });
   after(() => fake.close());
 
@@ -87,7 +82,7 @@ describe('edge-resizer logs', function () {
     // Every edge region was asked; the decoy group was never read.
     const described = new Set(fake.calls.filter((c) => c.operation === 'DescribeLogGroups').map((c) => c.region));
     expect(described.size).to.equal(13);
-    const filtered = fake.calls.filter((c) => c.operation === 'FilterLogEvents').map((c) => c.input.logGroupName);
+    const filtered = fake.calls.filter((c) => c.operation === 'FilterLogEvents').map((c) => c.body.logGroupName);
     expect(filtered).to.not.include(`${EDGE_GROUP}Old`);
   });
 
@@ -101,7 +96,7 @@ describe('edge-resizer logs', function () {
       .map((l) => JSON.parse(l));
     expect(events.map((e) => e.region)).to.deep.equal(['eu-west-1', 'us-east-1']);
     expect(events[0]).to.include({ logGroup: EDGE_GROUP, requestId: ids[0], message: '{"message":"eu second"}' });
-    const filters = fake.calls.filter((c) => c.operation === 'FilterLogEvents').map((c) => c.input.filterPattern);
+    const filters = fake.calls.filter((c) => c.operation === 'FilterLogEvents').map((c) => c.body.filterPattern);
     expect(filters.length).to.be.greaterThan(0);
     expect(filters.every((f) => f === 'second')).to.equal(true);
   });
@@ -149,11 +144,11 @@ describe('edge-resizer logs', function () {
     try {
       await waitFor('us second');
       const later = Date.now();
-      fake.put('sa-east-1', EDGE_GROUP, [
+      fake.addEvents('sa-east-1', EDGE_GROUP, [
         { timestamp: later, message: lambdaLine(later, ids[2] as string, '{"message":"fresh from sa"}') },
       ]);
       // The group is new in that region: found on a later discovery or on the first poll after it.
-      fake.put('eu-west-1', EDGE_GROUP, [
+      fake.addEvents('eu-west-1', EDGE_GROUP, [
         { timestamp: later, message: lambdaLine(later, ids[0] as string, '{"message":"fresh from eu"}') },
       ]);
       await waitFor('fresh from eu');

@@ -7,10 +7,13 @@
  * as the real endpoints are per region, so a client configured for
  * `eu-west-1` sees only `eu-west-1`'s log groups.
  *
- * State is a map of region → log group name → group (retention, events).
- * Operations live in `OPERATIONS`, one function each taking the region's
- * groups and the request body: add one there (e.g. `FilterLogEvents` over
- * `group.events`) to fake another call.
+ * Operations, one function each in `OPERATIONS` over the region's groups and
+ * the request body: DescribeLogGroups (by `logGroupNamePrefix`, paged),
+ * FilterLogEvents (`startTime`/`endTime`, a `filterPattern` taken as a plain
+ * term, `limit`, paged), PutRetentionPolicy (the periods the API accepts).
+ * What `edge-resizer logs` and `log-retention` call; add one there to fake
+ * another. Every page holds at most `pageSize` items, so small pages make a
+ * client follow `nextToken`.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,10 +24,16 @@ export interface FakeLogEvent {
   logStreamName?: string;
 }
 
+/** An event as FilterLogEvents returns it. */
+export interface StoredLogEvent extends Required<FakeLogEvent> {
+  eventId: string;
+  ingestionTime: number;
+}
+
 export interface FakeLogGroup {
   retentionInDays?: number;
   creationTime: number;
-  events: FakeLogEvent[];
+  events: StoredLogEvent[];
 }
 
 /** Region → log group name → group. */
@@ -42,7 +51,9 @@ export interface FakeCloudWatchLogs {
   state: FakeLogsState;
   calls: FakeLogsCall[];
   /** Adds (or replaces) a log group in a region. */
-  addGroup(region: string, name: string, group?: Partial<FakeLogGroup>): void;
+  addGroup(region: string, name: string, group?: { retentionInDays?: number; creationTime?: number }): void;
+  /** Appends events to a group of a region, creating the group if missing (as a replica's first line does). */
+  addEvents(region: string, name: string, events: FakeLogEvent[]): void;
   group(region: string, name: string): FakeLogGroup | undefined;
   close(): Promise<void>;
 }
@@ -52,7 +63,7 @@ export interface FakeCloudWatchLogsOptions {
   disabledRegions?: string[];
   /** Regions whose every call fails with a 500 ServiceUnavailableException. */
   failingRegions?: string[];
-  /** Log groups per DescribeLogGroups page unless the request's `limit` is lower. @default 50 */
+  /** Log groups or events per page unless the request's `limit` is lower. @default 50 */
   pageSize?: number;
 }
 
@@ -105,6 +116,22 @@ export const OPERATIONS: Record<string, Operation> = {
       ...(start + limit < names.length ? { nextToken: String(start + limit) } : {}),
     };
   },
+  FilterLogEvents(groups, body, { pageSize }) {
+    const group = requireGroup(groups, body.logGroupName);
+    const startTime = typeof body.startTime === 'number' ? body.startTime : 0;
+    const endTime = typeof body.endTime === 'number' ? body.endTime : Number.POSITIVE_INFINITY;
+    const term = typeof body.filterPattern === 'string' ? body.filterPattern.replace(/^"|"$/g, '') : '';
+    const matching = group.events
+      .filter((e) => e.timestamp >= startTime && e.timestamp <= endTime && (term === '' || e.message.includes(term)))
+      .sort((a, b) => a.timestamp - b.timestamp);
+    const limit = Math.min(typeof body.limit === 'number' ? body.limit : pageSize, pageSize);
+    const start = typeof body.nextToken === 'string' ? Number(body.nextToken) : 0;
+    return {
+      events: matching.slice(start, start + limit).map((e) => ({ ...e })),
+      searchedLogStreams: [],
+      ...(start + limit < matching.length ? { nextToken: String(start + limit) } : {}),
+    };
+  },
   PutRetentionPolicy(groups, body) {
     const group = requireGroup(groups, body.logGroupName);
     if (typeof body.retentionInDays !== 'number' || !RETENTION_DAYS.includes(body.retentionInDays)) {
@@ -128,6 +155,7 @@ function read(req: IncomingMessage): Promise<string> {
 export async function startFakeCloudWatchLogs(options: FakeCloudWatchLogsOptions = {}): Promise<FakeCloudWatchLogs> {
   const state: FakeLogsState = new Map();
   const calls: FakeLogsCall[] = [];
+  let nextEventId = 1;
   const regionGroups = (region: string) => {
     const groups = state.get(region) ?? new Map<string, FakeLogGroup>();
     state.set(region, groups);
@@ -183,6 +211,20 @@ export async function startFakeCloudWatchLogs(options: FakeCloudWatchLogsOptions
     calls,
     addGroup(region, name, group = {}) {
       regionGroups(region).set(name, { creationTime: Date.now(), events: [], ...group });
+    },
+    addEvents(region, name, events) {
+      const groups = regionGroups(region);
+      const group = groups.get(name) ?? { creationTime: Date.now(), events: [] };
+      groups.set(name, group);
+      for (const event of events) {
+        group.events.push({
+          logStreamName: event.logStreamName ?? '2026/12/08/[1]0123456789abcdef',
+          timestamp: event.timestamp,
+          message: event.message,
+          eventId: String(nextEventId++).padStart(20, '0'),
+          ingestionTime: event.timestamp + 500,
+        });
+      }
     },
     group: (region, name) => state.get(region)?.get(name),
     close: () =>
