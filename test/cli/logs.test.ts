@@ -3,14 +3,13 @@
  * against a loopback fake of the Logs API (awsJson1_1), per region; locally,
  * the log file `serve` appends to.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { localLogFiles, localLogPath, teeToLocalLog } from '../../src/cli/local-log-file.js';
 import { splitLambdaLine } from '../../src/cli/logs.js';
-import { BIN, REPO_ROOT, runCli, startServe } from '../helpers/cli.js';
+import { runCli, startCli, startServe } from '../helpers/cli.js';
 import { emfProblems } from '../helpers/emf.js';
 import { type FakeCloudWatchLogs, startFakeCloudWatchLogs } from '../helpers/fake-cloudwatch-logs.js';
 
@@ -126,23 +125,9 @@ describe('edge-resizer logs', function () {
   it('--follow prints new events as they arrive, once each, and stops on Ctrl-C with exit 0', async function () {
     // Generous: the bin's start alone takes seconds on a loaded machine.
     this.timeout(120_000);
-    const child = spawn(process.execPath, [BIN, 'logs', '--stage', 'dev', '--since', '2m', '--follow'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, NODE_OPTIONS: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const waitFor = async (text: string) => {
-      const until = Date.now() + 45_000;
-      while (!stdout.includes(text) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-      expect(stdout, `waiting for ${text}`).to.include(text);
-    };
+    const run = startCli(['logs', '--stage', 'dev', '--since', '2m', '--follow'], { env });
     try {
-      await waitFor('us second');
+      await run.waitFor('us second');
       const later = Date.now();
       fake.addEvents('sa-east-1', EDGE_GROUP, [
         { timestamp: later, message: lambdaLine(later, ids[2] as string, '{"message":"fresh from sa"}') },
@@ -151,14 +136,14 @@ describe('edge-resizer logs', function () {
       fake.addEvents('eu-west-1', EDGE_GROUP, [
         { timestamp: later, message: lambdaLine(later, ids[0] as string, '{"message":"fresh from eu"}') },
       ]);
-      await waitFor('fresh from eu');
+      await run.waitFor('fresh from eu');
       await new Promise((r) => setTimeout(r, 2500)); // one more poll: nothing printed twice
-      child.kill('SIGINT');
-      expect(await exited, stderr).to.equal(0);
-      expect(stdout.split('fresh from eu').length - 1).to.equal(1);
-      expect(stdout.split('eu first').length - 1).to.equal(1);
+      run.child.kill('SIGINT');
+      expect(await run.exited, run.stderr()).to.equal(0);
+      expect(run.stdout().split('fresh from eu').length - 1).to.equal(1);
+      expect(run.stdout().split('eu first').length - 1).to.equal(1);
     } finally {
-      child.kill('SIGKILL');
+      run.child.kill('SIGKILL');
     }
   });
 
