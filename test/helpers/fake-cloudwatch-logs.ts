@@ -1,11 +1,8 @@
 /**
  * A loopback CloudWatch Logs for the real `@aws-sdk/client-cloudwatch-logs`
- * client: AWS JSON 1.1 (`POST /`, `X-Amz-Target: Logs_20140328.<Operation>`,
- * `application/x-amz-json-1.1`), errors as `{"__type", "message"}` with
- * status 400. One server answers every region: the region of a request is the
- * one its Signature V4 credential scope names (`Credential=<key>/<date>/<region>/logs/…`),
- * as the real endpoints are per region, so a client configured for
- * `eu-west-1` sees only `eu-west-1`'s log groups.
+ * client: AWS JSON 1.1, `X-Amz-Target: Logs_20140328.<Operation>`, per region
+ * by the request's signature scope (./aws-json-server.ts), so a client
+ * configured for `eu-west-1` sees only `eu-west-1`'s log groups.
  *
  * Operations, one function each in `OPERATIONS` over the region's groups and
  * the request body: DescribeLogGroups (by `logGroupNamePrefix`, paged),
@@ -15,8 +12,7 @@
  * another. Every page holds at most `pageSize` items, so small pages make a
  * client follow `nextToken`.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { AwsJsonError, startAwsJsonServer } from './aws-json-server.js';
 
 export interface FakeLogEvent {
   timestamp: number;
@@ -67,17 +63,6 @@ export interface FakeCloudWatchLogsOptions {
   pageSize?: number;
 }
 
-/** A client error of the protocol: status 400 and its `__type`. */
-export class LogsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
-
 type Operation = (
   groups: Map<string, FakeLogGroup>,
   body: Record<string, unknown>,
@@ -91,7 +76,7 @@ export const RETENTION_DAYS = [
 
 const requireGroup = (groups: Map<string, FakeLogGroup>, name: unknown): FakeLogGroup => {
   const group = typeof name === 'string' ? groups.get(name) : undefined;
-  if (!group) throw new LogsError('ResourceNotFoundException', 'The specified log group does not exist.');
+  if (!group) throw new AwsJsonError('ResourceNotFoundException', 'The specified log group does not exist.');
   return group;
 };
 
@@ -135,22 +120,12 @@ export const OPERATIONS: Record<string, Operation> = {
   PutRetentionPolicy(groups, body) {
     const group = requireGroup(groups, body.logGroupName);
     if (typeof body.retentionInDays !== 'number' || !RETENTION_DAYS.includes(body.retentionInDays)) {
-      throw new LogsError('InvalidParameterException', `Invalid retentionInDays ${String(body.retentionInDays)}`);
+      throw new AwsJsonError('InvalidParameterException', `Invalid retentionInDays ${String(body.retentionInDays)}`);
     }
     group.retentionInDays = body.retentionInDays;
     return {};
   },
 };
-
-function read(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (text += chunk));
-    req.on('end', () => resolve(text));
-    req.on('error', reject);
-  });
-}
 
 export async function startFakeCloudWatchLogs(options: FakeCloudWatchLogsOptions = {}): Promise<FakeCloudWatchLogs> {
   const state: FakeLogsState = new Map();
@@ -162,51 +137,26 @@ export async function startFakeCloudWatchLogs(options: FakeCloudWatchLogsOptions
     return groups;
   };
 
-  const server: Server = createServer((req, res) => {
-    void (async () => {
-      const text = await read(req);
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const operation = target.startsWith('Logs_20140328.') ? target.slice('Logs_20140328.'.length) : '';
-      const region = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\/logs\/aws4_request/.exec(
-        String(req.headers.authorization ?? ''),
-      )?.[1];
-      let body: Record<string, unknown> = {};
-      let status = 200;
-      let answer: unknown;
-      try {
-        if (req.method !== 'POST' || !String(req.headers['content-type']).startsWith('application/x-amz-json-1.1')) {
-          throw new LogsError('SerializationException', 'Expected an AWS JSON 1.1 POST');
-        }
-        if (!region) throw new LogsError('MissingAuthenticationTokenException', 'Request is missing a signature');
-        body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-        if (options.disabledRegions?.includes(region)) {
-          throw new LogsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
-        }
-        if (options.failingRegions?.includes(region)) {
-          throw new LogsError('ServiceUnavailableException', 'The service is unavailable.', 500);
-        }
-        const handle = OPERATIONS[operation];
-        if (!handle) throw new LogsError('UnknownOperationException', `Unknown operation ${target}`);
-        answer = handle(regionGroups(region), body, { region, pageSize: options.pageSize ?? 50 });
-      } catch (error) {
-        const failure = error instanceof LogsError ? error : new LogsError('InternalFailure', String(error), 500);
-        status = failure.status;
-        answer = { __type: failure.type, message: failure.message };
+  const server = await startAwsJsonServer({
+    service: 'logs',
+    targetPrefix: 'Logs_20140328',
+    protocol: 'awsJson1_1',
+    handle({ region, operation, body }) {
+      if (options.disabledRegions?.includes(region)) {
+        throw new AwsJsonError('UnrecognizedClientException', 'The security token included in the request is invalid.');
       }
-      calls.push({ region: region ?? '', operation, body, status });
-      const json = JSON.stringify(answer);
-      res.writeHead(status, {
-        'content-type': 'application/x-amz-json-1.1',
-        'content-length': Buffer.byteLength(json),
-        'x-amzn-requestid': `fake-${calls.length}`,
-      });
-      res.end(json);
-    })().catch(() => res.destroy());
+      if (options.failingRegions?.includes(region)) {
+        throw new AwsJsonError('ServiceUnavailableException', 'The service is unavailable.', 500);
+      }
+      const handle = OPERATIONS[operation];
+      if (!handle) throw new AwsJsonError('UnknownOperationException', `Unknown operation ${operation}`);
+      return handle(regionGroups(region), body, { region, pageSize: options.pageSize ?? 50 });
+    },
+    onAnswer: ({ region, operation, body }, status) => calls.push({ region, operation, body, status }),
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint: server.endpoint,
     state,
     calls,
     addGroup(region, name, group = {}) {
@@ -227,10 +177,6 @@ export async function startFakeCloudWatchLogs(options: FakeCloudWatchLogsOptions
       }
     },
     group: (region, name) => state.get(region)?.get(name),
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }
