@@ -6,8 +6,9 @@
  * in every region the function ran in ("Edge function logs", CloudFront
  * Developer Guide).
  */
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { expect } from 'chai';
-import type { RetentionLine } from '../../src/cli/log-retention.js';
+import { logRetention, type RetentionLine } from '../../src/cli/log-retention.js';
 import { runCli } from '../helpers/cli.js';
 import { type FakeCloudWatchLogs, startFakeCloudWatchLogs } from '../helpers/fake-cloudwatch-logs.js';
 
@@ -131,5 +132,26 @@ describe('edge-resizer log-retention', function () {
       expect(result.stderr).to.not.equal('');
     }
     expect(logs.calls).to.deep.equal([]);
+  });
+
+  it('in process, writes through the client, out and err it is given, as logs and stats do', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const clientFor = (region: string) =>
+      new CloudWatchLogsClient({
+        region,
+        endpoint: logs.endpoint,
+        credentials: { accessKeyId: 'AKIDINPROCESS', secretAccessKey: 'in-process-secret' },
+      });
+    const code = await logRetention(
+      { stage: 'dev', days: '60', regions: 'eu-west-1,ap-northeast-1' },
+      { clientFor, out: (line) => out.push(line), err: (line) => err.push(line) },
+    );
+    expect(code).to.equal(0);
+    expect(out.map((line) => JSON.parse(line).logGroup).sort()).to.deep.equal([RESPONSE, REQUEST, RESPONSE].sort());
+    expect(logs.group('ap-northeast-1', RESPONSE)?.retentionInDays).to.equal(60);
+    expect(err).to.deep.equal([
+      'log-retention: 3 Lambda@Edge log groups in 2 regions, set to 60 days; 0 regions failed',
+    ]);
   });
 });
