@@ -10,22 +10,8 @@
  * test/deploy/monitoring.test.ts checks every one against that catalogue.
  */
 
-/** The regions with a regional edge cache, where Lambda@Edge replicas run and log. */
-const EDGE_REGIONS = [
-  'us-east-1',
-  'us-east-2',
-  'us-west-1',
-  'us-west-2',
-  'ap-south-1',
-  'ap-northeast-1',
-  'ap-northeast-2',
-  'ap-southeast-1',
-  'ap-southeast-2',
-  'eu-central-1',
-  'eu-west-1',
-  'eu-west-2',
-  'sa-east-1',
-];
+/** The regions with a regional edge cache, where Lambda@Edge replicas run and log: the CLI's list. */
+const EDGE_REGIONS = require('../src/cli/edge-regions.json');
 
 const NAMESPACE = 'edge-resizer';
 const width = 8;
@@ -46,6 +32,11 @@ function perRegion(stage, name, stat) {
     'originResponse',
     { region, stat, label: region },
   ]);
+}
+
+/** One SEARCH expression per edge region (a SEARCH reads one region), ids `<prefix><n>`. */
+function searchPerRegion(idPrefix, expression) {
+  return EDGE_REGIONS.map((region, i) => [{ expression, id: `${idPrefix}${i}`, region, label: region }]);
 }
 
 function graph(title, metrics, extra = {}) {
@@ -79,26 +70,17 @@ function dashboard(stage) {
     graph('Stored derivatives served by region', perRegion(stage, 'StoredHits', 'Sum')),
     graph('302s (too large to generate) by region', perRegion(stage, 'Redirects', 'Sum')),
     graph('Busy (503) by region', perRegion(stage, 'Busy', 'Sum')),
-    graph('Formats served (misses, all regions)', [
-      ...EDGE_REGIONS.map((region, i) => [
-        {
-          expression: `SEARCH('{${NAMESPACE},Stage,Function,Format} Stage="${stage}" MetricName="Served"', 'Sum', 300)`,
-          id: `f${i}`,
-          region,
-          label: region,
-        },
-      ]),
-    ]),
-    graph('Errors by code (origin-response, all regions)', [
-      ...EDGE_REGIONS.map((region, i) => [
-        {
-          expression: `SEARCH('{${NAMESPACE},Stage,Function,ErrorCode} Stage="${stage}" Function="originResponse" MetricName="Errors"', 'Sum', 300)`,
-          id: `e${i}`,
-          region,
-          label: region,
-        },
-      ]),
-    ]),
+    graph(
+      'Formats served (misses, all regions)',
+      searchPerRegion('f', `SEARCH('{${NAMESPACE},Stage,Function,Format} Stage="${stage}" MetricName="Served"', 'Sum', 300)`),
+    ),
+    graph(
+      'Errors by code (origin-response, all regions)',
+      searchPerRegion(
+        'e',
+        `SEARCH('{${NAMESPACE},Stage,Function,ErrorCode} Stage="${stage}" Function="originResponse" MetricName="Errors"', 'Sum', 300)`,
+      ),
+    ),
     graph('API: invocations, errors, throttles', [
       ['AWS/Lambda', 'Invocations', 'FunctionName', '${ApiLambdaFunction}', { stat: 'Sum' }],
       ['AWS/Lambda', 'Errors', 'FunctionName', '${ApiLambdaFunction}', { stat: 'Sum' }],

@@ -9,40 +9,12 @@
  * One JSON line per log group on stdout; a region whose account has not
  * enabled it is reported and skipped; exit 1 if any region failed.
  */
-import {
-  CloudWatchLogsClient,
-  DescribeLogGroupsCommand,
-  type LogGroup,
-  PutRetentionPolicyCommand,
-} from '@aws-sdk/client-cloudwatch-logs';
+import { CloudWatchLogsClient, PutRetentionPolicyCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { describeAwsError } from './aws-error.js';
 import { CliError, EXIT, forEachLimited } from './common.js';
-
-/** The serverless.yml service and its Lambda@Edge functions. */
-const SERVICE = 'edge-resizer';
-const EDGE_FUNCTIONS = ['originRequest', 'originResponse'] as const;
-/** Lambda@Edge functions are created in us-east-1, and their log groups keep that prefix everywhere. */
-const HOME_REGION = 'us-east-1';
-
-/**
- * The regions with CloudFront regional edge caches, where Lambda@Edge runs
- * and so where its log groups appear. Add others with `--regions` if
- * CloudFront opens more.
- */
-export const EDGE_REGIONS = [
-  'us-east-1',
-  'us-east-2',
-  'us-west-1',
-  'us-west-2',
-  'ap-south-1',
-  'ap-northeast-1',
-  'ap-northeast-2',
-  'ap-southeast-1',
-  'ap-southeast-2',
-  'eu-central-1',
-  'eu-west-1',
-  'eu-west-2',
-  'sa-east-1',
-] as const;
+import { EDGE_REGIONS } from './edge-regions.js';
+import { findLogGroups } from './log-groups.js';
+import { checkStage, EDGE_FUNCTIONS, edgeReplicaLogGroup } from './stage-resources.js';
 
 /** What PutRetentionPolicy accepts ("PutRetentionPolicy", CloudWatch Logs API Reference). */
 export const RETENTION_DAYS = [
@@ -61,14 +33,18 @@ export type RetentionLine =
   | { region: string; skipped: string }
   | { region: string; error: string };
 
-/** `/aws/lambda/us-east-1.edge-resizer-<stage>-<function>`, the names Lambda@Edge gives its log groups. */
-export const edgeLogGroupNames = (stage: string) =>
-  EDGE_FUNCTIONS.map((fn) => `/aws/lambda/${HOME_REGION}.${SERVICE}-${stage}-${fn}`);
+export interface LogRetentionDeps {
+  /** The client of one region (tests point it at a loopback fake). @default the SDK's, credentials its usual way */
+  clientFor?: (region: string) => CloudWatchLogsClient;
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+}
 
-export async function logRetention(options: LogRetentionOptions): Promise<number> {
-  if (!/^[a-z][a-z0-9-]{0,15}$/.test(options.stage)) {
-    throw new CliError(`--stage takes a stage name such as dev or prod, not '${options.stage}'`, EXIT.usage);
-  }
+export async function logRetention(options: LogRetentionOptions, deps: LogRetentionDeps = {}): Promise<number> {
+  const out = deps.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const err = deps.err ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const clientFor = deps.clientFor ?? ((region: string) => new CloudWatchLogsClient({ region, maxAttempts: 3 }));
+  const stage = checkStage(options.stage);
   const days = Number(options.days);
   if (!(RETENTION_DAYS as readonly number[]).includes(days)) {
     throw new CliError(`--days takes one of CloudWatch's retention periods (${RETENTION_DAYS.join(', ')})`, EXIT.usage);
@@ -77,23 +53,15 @@ export async function logRetention(options: LogRetentionOptions): Promise<number
   const badRegion = regions.find((region) => !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region));
   if (badRegion !== undefined) throw new CliError(`--regions: '${badRegion}' is not a region name`, EXIT.usage);
 
-  const names = new Set(edgeLogGroupNames(options.stage));
-  const prefix = `/aws/lambda/${HOME_REGION}.${SERVICE}-${options.stage}-`;
+  const names = EDGE_FUNCTIONS.map((fn) => edgeReplicaLogGroup(stage, fn));
   let failed = 0;
   let found = 0;
-  const print = (line: RetentionLine) => process.stdout.write(`${JSON.stringify(line)}\n`);
+  const print = (line: RetentionLine) => out(JSON.stringify(line));
 
   await forEachLimited(regions, 4, async (region) => {
-    const client = new CloudWatchLogsClient({ region, maxAttempts: 3 });
+    const client = clientFor(region);
     try {
-      const groups: LogGroup[] = [];
-      let nextToken: string | undefined;
-      do {
-        const page = await client.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: prefix, nextToken }));
-        groups.push(...(page.logGroups ?? []).filter((group) => names.has(group.logGroupName ?? '')));
-        nextToken = page.nextToken;
-      } while (nextToken);
-      for (const group of groups) {
+      for (const group of await findLogGroups(client, names)) {
         const logGroup = group.logGroupName as string;
         const before = group.retentionInDays ?? null;
         const changed = before !== days;
@@ -110,7 +78,7 @@ export async function logRetention(options: LogRetentionOptions): Promise<number
         print({ region, skipped: 'the region is not enabled for this account' });
       } else {
         failed += 1;
-        print({ region, error: `${name ?? 'Error'}: ${(error as Error).message}` });
+        print({ region, error: describeAwsError(error) });
       }
     } finally {
       client.destroy();
@@ -118,8 +86,8 @@ export async function logRetention(options: LogRetentionOptions): Promise<number
   });
 
   const verb = options.dryRun ? 'would set' : 'set';
-  process.stderr.write(
-    `log-retention: ${found} Lambda@Edge log groups in ${regions.length} regions, ${verb} to ${days} days; ${failed} regions failed\n`,
+  err(
+    `log-retention: ${found} Lambda@Edge log groups in ${regions.length} regions, ${verb} to ${days} days; ${failed} regions failed`,
   );
   return failed === 0 ? EXIT.ok : EXIT.failure;
 }

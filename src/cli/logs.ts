@@ -16,14 +16,11 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import {
-  CloudWatchLogsClient,
-  DescribeLogGroupsCommand,
-  type FilteredLogEvent,
-  FilterLogEventsCommand,
-} from '@aws-sdk/client-cloudwatch-logs';
+import { CloudWatchLogsClient, type FilteredLogEvent, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { describeAwsError } from './aws-error.js';
 import { CliError } from './common.js';
 import { localLogFiles } from './local-log-file.js';
+import { findLogGroups } from './log-groups.js';
 import {
   checkFunction,
   checkStage,
@@ -58,8 +55,6 @@ export interface LogsDeps {
 
 /** Events read per log group per read: beyond it the oldest are dropped, with a note. */
 export const MAX_EVENTS_PER_GROUP = 10_000;
-/** `DescribeLogGroups` pages per prefix; more would mean the prefix names more than our groups. */
-const MAX_GROUP_PAGES = 10;
 /** `--follow` stops by itself after this long. */
 export const FOLLOW_MAX_MS = 12 * 3_600_000;
 /** Log groups are looked for again this often while following (a region starts serving). */
@@ -158,25 +153,14 @@ async function discoverGroups(
   const failures: string[] = [];
   const found = await Promise.all(
     query.regions.map(async (region) => {
-      const groups: LogGroup[] = [];
       try {
-        for (const name of query.names) {
-          let nextToken: string | undefined;
-          for (let page = 0; page < MAX_GROUP_PAGES; page += 1) {
-            const answer = await client(region).send(
-              new DescribeLogGroupsCommand({ logGroupNamePrefix: name, nextToken }),
-            );
-            // The prefix also matches longer names (another function's): keep the exact one.
-            for (const group of answer.logGroups ?? []) if (group.logGroupName === name) groups.push({ region, name });
-            nextToken = answer.nextToken;
-            if (!nextToken) break;
-          }
-        }
+        const groups = await findLogGroups(client(region), query.names);
+        return groups.map((group): LogGroup => ({ region, name: group.logGroupName as string }));
       } catch (error) {
         failures.push(region);
         err(`edge-resizer: ${region}: ${describeAwsError(error)} (skipped)`);
+        return [];
       }
-      return groups;
     }),
   );
   if (failures.length === query.regions.length) {
@@ -276,11 +260,6 @@ function describe(event: LogEvent): Record<string, unknown> {
     requestId: event.requestId,
     message: event.message,
   };
-}
-
-function describeAwsError(error: unknown): string {
-  const e = error as { name?: string; message?: string };
-  return `${e.name ?? 'Error'}: ${e.message ?? String(error)}`;
 }
 
 /** The local CDN's log file: lines since `sinceMs` ago, `--filter` as a plain substring; `--follow` tails it. */

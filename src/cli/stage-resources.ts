@@ -5,36 +5,23 @@
  * Function `<namePrefix>-<stage>-viewer-request` (resources/cdn.yml).
  *
  * Lambda@Edge writes a replica's logs in the region that ran it, to
- * `/aws/lambda/us-east-1.<function>` ("Lambda@Edge CloudWatch Logs", CloudFront
+ * `/aws/lambda/us-east-1.<function>` ("Edge function logs", CloudFront
  * Developer Guide), and its embedded metrics are extracted there too; test
  * invocations in us-east-1 log to the plain `/aws/lambda/<function>`.
  * CloudFront Functions log to `/aws/cloudfront/function/<name>` in us-east-1.
  */
 import { CliError, EXIT } from './common.js';
+import { EDGE_REGIONS } from './edge-regions.js';
 
 export const SERVICE = 'edge-resizer';
 export const DEFAULT_NAME_PREFIX = 'edge-resizer';
 export const HOME_REGION = 'us-east-1';
 
-/** Regions with a regional edge cache: where Lambda@Edge replicas run (also resources/dashboard.cjs). */
-export const EDGE_REGIONS = [
-  'us-east-1',
-  'us-east-2',
-  'us-west-1',
-  'us-west-2',
-  'ap-south-1',
-  'ap-northeast-1',
-  'ap-northeast-2',
-  'ap-southeast-1',
-  'ap-southeast-2',
-  'eu-central-1',
-  'eu-west-1',
-  'eu-west-2',
-  'sa-east-1',
-] as const;
-
 export const STAGE_FUNCTIONS = ['originResponse', 'originRequest', 'api', 'viewerRequest'] as const;
 export type StageFunction = (typeof STAGE_FUNCTIONS)[number];
+/** The functions CloudFront runs as Lambda@Edge replicas. */
+export const EDGE_FUNCTIONS = ['originRequest', 'originResponse'] as const;
+export type EdgeFunction = (typeof EDGE_FUNCTIONS)[number];
 
 /** A stage name as serverless accepts it (also what keeps it out of log group patterns). */
 const STAGE_NAME = /^[a-zA-Z0-9-]{1,32}$/;
@@ -64,13 +51,18 @@ export interface LogGroupQuery {
   names: string[];
 }
 
+/** The log group a Lambda@Edge replica writes to, in whichever region ran it. */
+export function edgeReplicaLogGroup(stage: string, fn: EdgeFunction): string {
+  return `/aws/lambda/${HOME_REGION}.${lambdaName(stage, fn)}`;
+}
+
 /** Where a function's log groups may be. */
 export function logGroupsOf(stage: string, fn: StageFunction, namePrefix = DEFAULT_NAME_PREFIX): LogGroupQuery {
   if (fn === 'viewerRequest')
     return { regions: [HOME_REGION], names: [`/aws/cloudfront/function/${namePrefix}-${stage}-viewer-request`] };
   const name = lambdaName(stage, fn);
   if (fn === 'api') return { regions: [HOME_REGION], names: [`/aws/lambda/${name}`] };
-  return { regions: EDGE_REGIONS, names: [`/aws/lambda/${HOME_REGION}.${name}`, `/aws/lambda/${name}`] };
+  return { regions: EDGE_REGIONS, names: [edgeReplicaLogGroup(stage, fn), `/aws/lambda/${name}`] };
 }
 
 /** `30s`, `15m`, `2h`, `7d` → milliseconds. */

@@ -18,9 +18,11 @@ import { createInterface } from 'node:readline';
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { ErrorCode } from '../core/errors.js';
 import { METRICS_NAMESPACE, type MetricName, SERVED_FORMATS } from '../core/metrics.js';
+import { describeAwsError } from './aws-error.js';
 import { CliError, EXIT, env } from './common.js';
+import { EDGE_REGIONS } from './edge-regions.js';
 import { localLogFiles } from './local-log-file.js';
-import { checkStage, EDGE_REGIONS, HOME_REGION, parseSince } from './stage-resources.js';
+import { checkStage, HOME_REGION, parseSince } from './stage-resources.js';
 
 export interface StatsOptions {
   stage?: string;
@@ -183,8 +185,7 @@ async function deployedStats(
         }
       } catch (error) {
         failed.push(region);
-        const e = error as { name?: string; message?: string };
-        err(`edge-resizer: ${region}: ${e.name ?? 'Error'}: ${e.message ?? String(error)} (skipped)`);
+        err(`edge-resizer: ${region}: ${describeAwsError(error)} (skipped)`);
       }
     }),
   );

@@ -6,8 +6,9 @@
  * in every region the function ran in ("Edge function logs", CloudFront
  * Developer Guide).
  */
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { expect } from 'chai';
-import type { RetentionLine } from '../../src/cli/log-retention.js';
+import { logRetention, type RetentionLine } from '../../src/cli/log-retention.js';
 import { runCli } from '../helpers/cli.js';
 import { type FakeCloudWatchLogs, startFakeCloudWatchLogs } from '../helpers/fake-cloudwatch-logs.js';
 
@@ -45,6 +46,7 @@ describe('edge-resizer log-retention', function () {
     // Not ours: another stage, another service, a regional function, a lookalike name.
     logs.addGroup('eu-west-1', '/aws/lambda/us-east-1.edge-resizer-prod-originRequest');
     logs.addGroup('eu-west-1', '/aws/lambda/us-east-1.edge-resizer-dev-originRequestOld');
+    logs.addGroup('eu-west-1', '/aws/lambda/us-east-1.edge-resizer-dev-originRequest-copy');
     logs.addGroup('eu-west-1', '/aws/lambda/edge-resizer-dev-api');
     logs.addGroup('eu-west-1', '/aws/lambda/us-east-1.other-dev-originRequest');
   });
@@ -60,6 +62,7 @@ describe('edge-resizer log-retention', function () {
     for (const other of [
       '/aws/lambda/us-east-1.edge-resizer-prod-originRequest',
       '/aws/lambda/us-east-1.edge-resizer-dev-originRequestOld',
+      '/aws/lambda/us-east-1.edge-resizer-dev-originRequest-copy',
       '/aws/lambda/edge-resizer-dev-api',
       '/aws/lambda/us-east-1.other-dev-originRequest',
     ]) {
@@ -70,12 +73,14 @@ describe('edge-resizer log-retention', function () {
       [`ap-northeast-1 ${RESPONSE}`, `eu-west-1 ${REQUEST}`, `eu-west-1 ${RESPONSE}`, `us-east-1 ${REQUEST}`].sort(),
     );
     expect(changed.find((line) => line.region === 'ap-northeast-1')).to.include({ retentionInDays: 3653, set: 14 });
-    // Each region was asked (pages of 2 in eu-west-1: pagination followed), each signed for itself.
+    // Each region was asked, each signed for itself; eu-west-1 has three groups under REQUEST's
+    // name, more than a page of 2: the second page was asked for.
     const described = new Set(logs.calls.filter((c) => c.operation === 'DescribeLogGroups').map((c) => c.region));
     expect(described.size).to.equal(13);
-    expect(
-      logs.calls.filter((c) => c.region === 'eu-west-1' && c.operation === 'DescribeLogGroups').length,
-    ).to.be.above(1);
+    const requestPages = logs.calls.filter(
+      (c) => c.region === 'eu-west-1' && c.operation === 'DescribeLogGroups' && c.body.logGroupNamePrefix === REQUEST,
+    );
+    expect(requestPages.map((c) => c.body.nextToken !== undefined)).to.deep.equal([false, true]);
     // An opt-in region the account has not enabled is skipped, not a failure.
     expect(lines(result.stdout)).to.deep.include({
       region: 'ap-south-1',
@@ -127,5 +132,26 @@ describe('edge-resizer log-retention', function () {
       expect(result.stderr).to.not.equal('');
     }
     expect(logs.calls).to.deep.equal([]);
+  });
+
+  it('in process, writes through the client, out and err it is given, as logs and stats do', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const clientFor = (region: string) =>
+      new CloudWatchLogsClient({
+        region,
+        endpoint: logs.endpoint,
+        credentials: { accessKeyId: 'AKIDINPROCESS', secretAccessKey: 'in-process-secret' },
+      });
+    const code = await logRetention(
+      { stage: 'dev', days: '60', regions: 'eu-west-1,ap-northeast-1' },
+      { clientFor, out: (line) => out.push(line), err: (line) => err.push(line) },
+    );
+    expect(code).to.equal(0);
+    expect(out.map((line) => JSON.parse(line).logGroup).sort()).to.deep.equal([RESPONSE, REQUEST, RESPONSE].sort());
+    expect(logs.group('ap-northeast-1', RESPONSE)?.retentionInDays).to.equal(60);
+    expect(err).to.deep.equal([
+      'log-retention: 3 Lambda@Edge log groups in 2 regions, set to 60 days; 0 regions failed',
+    ]);
   });
 });

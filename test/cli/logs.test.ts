@@ -3,16 +3,15 @@
  * against a loopback fake of the Logs API (awsJson1_1), per region; locally,
  * the log file `serve` appends to.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { localLogFiles, localLogPath, teeToLocalLog } from '../../src/cli/local-log-file.js';
 import { splitLambdaLine } from '../../src/cli/logs.js';
-import { BIN, REPO_ROOT, runCli, startServe } from '../helpers/cli.js';
+import { runCli, startCli, startServe } from '../helpers/cli.js';
 import { emfProblems } from '../helpers/emf.js';
-import { type FakeLogsApi, startFakeLogsApi } from '../helpers/fake-logs-api.js';
+import { type FakeCloudWatchLogs, startFakeCloudWatchLogs } from '../helpers/fake-cloudwatch-logs.js';
 
 const EDGE_GROUP = '/aws/lambda/us-east-1.edge-resizer-dev-originResponse';
 const ids = [
@@ -25,14 +24,15 @@ const lambdaLine = (time: number, id: string, message: string) =>
 
 describe('edge-resizer logs', function () {
   this.timeout(60_000);
-  let fake: FakeLogsApi;
+  let fake: FakeCloudWatchLogs;
   let env: Record<string, string>;
   // Taken when the tests start, not when mocha loads the file (minutes earlier in a full run).
   let now: number;
 
   before(async () => {
     now = Date.now();
-    fake = await startFakeLogsApi({ pageSize: 2 });
+    // An opt-in region that is not enabled for the account refuses every call.
+    fake = await startFakeCloudWatchLogs({ pageSize: 2, disabledRegions: ['ap-south-1'] });
     env = {
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: fake.endpoint,
       AWS_ACCESS_KEY_ID: 'AKIDLOGSTEST',
@@ -43,28 +43,22 @@ describe('edge-resizer logs', function () {
       AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
     };
     // Interleaved in time across two regions, more than one page each.
-    fake.put('eu-west-1', EDGE_GROUP, [
+    fake.addEvents('eu-west-1', EDGE_GROUP, [
       { timestamp: now - 50_000, message: lambdaLine(now - 50_000, ids[0] as string, '{"message":"eu first"}') },
       { timestamp: now - 30_000, message: lambdaLine(now - 30_000, ids[0] as string, '{"message":"eu second"}') },
       { timestamp: now - 10_000, message: `REPORT RequestId: ${ids[0]}\tDuration: 812.3 ms\n` },
     ]);
-    fake.put('us-east-1', EDGE_GROUP, [
+    fake.addEvents('us-east-1', EDGE_GROUP, [
       { timestamp: now - 40_000, message: lambdaLine(now - 40_000, ids[1] as string, '{"message":"us first"}') },
       { timestamp: now - 20_000, message: lambdaLine(now - 20_000, ids[1] as string, '{"message":"us second"}') },
       // Older than --since: not shown.
       { timestamp: now - 3_600_000, message: lambdaLine(now - 3_600_000, ids[1] as string, '{"message":"too old"}') },
     ]);
     // Another function whose name starts alike: never read.
-    fake.put('eu-west-1', `${EDGE_GROUP}Old`, [{ timestamp: now - 15_000, message: 'decoy' }]);
-    fake.put('us-east-1', '/aws/cloudfront/function/edge-resizer-dev-viewer-request', [
+    fake.addEvents('eu-west-1', `${EDGE_GROUP}Old`, [{ timestamp: now - 15_000, message: 'decoy' }]);
+    fake.addEvents('us-east-1', '/aws/cloudfront/function/edge-resizer-dev-viewer-request', [
       { timestamp: now - 5_000, message: 'viewer line' },
     ]);
-    // An opt-in region that is not enabled for the account.
-    fake.failRegion(
-      'ap-south-1',
-      'UnrecognizedClientException',
-      'The security token included in the request is invalid.',
-    );
   });
   after(() => fake.close());
 
@@ -87,7 +81,7 @@ describe('edge-resizer logs', function () {
     // Every edge region was asked; the decoy group was never read.
     const described = new Set(fake.calls.filter((c) => c.operation === 'DescribeLogGroups').map((c) => c.region));
     expect(described.size).to.equal(13);
-    const filtered = fake.calls.filter((c) => c.operation === 'FilterLogEvents').map((c) => c.input.logGroupName);
+    const filtered = fake.calls.filter((c) => c.operation === 'FilterLogEvents').map((c) => c.body.logGroupName);
     expect(filtered).to.not.include(`${EDGE_GROUP}Old`);
   });
 
@@ -101,7 +95,7 @@ describe('edge-resizer logs', function () {
       .map((l) => JSON.parse(l));
     expect(events.map((e) => e.region)).to.deep.equal(['eu-west-1', 'us-east-1']);
     expect(events[0]).to.include({ logGroup: EDGE_GROUP, requestId: ids[0], message: '{"message":"eu second"}' });
-    const filters = fake.calls.filter((c) => c.operation === 'FilterLogEvents').map((c) => c.input.filterPattern);
+    const filters = fake.calls.filter((c) => c.operation === 'FilterLogEvents').map((c) => c.body.filterPattern);
     expect(filters.length).to.be.greaterThan(0);
     expect(filters.every((f) => f === 'second')).to.equal(true);
   });
@@ -131,39 +125,25 @@ describe('edge-resizer logs', function () {
   it('--follow prints new events as they arrive, once each, and stops on Ctrl-C with exit 0', async function () {
     // Generous: the bin's start alone takes seconds on a loaded machine.
     this.timeout(120_000);
-    const child = spawn(process.execPath, [BIN, 'logs', '--stage', 'dev', '--since', '2m', '--follow'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, NODE_OPTIONS: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const waitFor = async (text: string) => {
-      const until = Date.now() + 45_000;
-      while (!stdout.includes(text) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-      expect(stdout, `waiting for ${text}`).to.include(text);
-    };
+    const run = startCli(['logs', '--stage', 'dev', '--since', '2m', '--follow'], { env });
     try {
-      await waitFor('us second');
+      await run.waitFor('us second');
       const later = Date.now();
-      fake.put('sa-east-1', EDGE_GROUP, [
+      fake.addEvents('sa-east-1', EDGE_GROUP, [
         { timestamp: later, message: lambdaLine(later, ids[2] as string, '{"message":"fresh from sa"}') },
       ]);
       // The group is new in that region: found on a later discovery or on the first poll after it.
-      fake.put('eu-west-1', EDGE_GROUP, [
+      fake.addEvents('eu-west-1', EDGE_GROUP, [
         { timestamp: later, message: lambdaLine(later, ids[0] as string, '{"message":"fresh from eu"}') },
       ]);
-      await waitFor('fresh from eu');
+      await run.waitFor('fresh from eu');
       await new Promise((r) => setTimeout(r, 2500)); // one more poll: nothing printed twice
-      child.kill('SIGINT');
-      expect(await exited, stderr).to.equal(0);
-      expect(stdout.split('fresh from eu').length - 1).to.equal(1);
-      expect(stdout.split('eu first').length - 1).to.equal(1);
+      run.child.kill('SIGINT');
+      expect(await run.exited, run.stderr()).to.equal(0);
+      expect(run.stdout().split('fresh from eu').length - 1).to.equal(1);
+      expect(run.stdout().split('eu first').length - 1).to.equal(1);
     } finally {
-      child.kill('SIGKILL');
+      run.child.kill('SIGKILL');
     }
   });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { startSsmServer } from '../../bench/lib/ssm-server.js';
-import { EDGE_REGIONS } from '../../src/cli/stage-resources.js';
+import { EDGE_REGIONS } from '../../src/cli/edge-regions.js';
 import { createConfig } from '../../src/core/config.js';
 import { encryptBuffer, formatKeyring, generateMasterKeyHex, parseMasterKey } from '../../src/core/envelope.js';
 import { METRICS, METRICS_NAMESPACE } from '../../src/core/metrics.js';

@@ -31,28 +31,56 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env;
 }
 
+export interface CliProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  /** Resolves once stdout holds `text`; rejects after `timeoutMs` with what it printed. */
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+}
+
+/** Starts the bin and hands back its live output, for a command that runs until stopped (`--follow`). */
+export function startCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; launch?: Launch } = {},
+): CliProcess {
+  const { command, args: argv } = binCommand(options.launch ?? 'node', args);
+  const child = spawn(command, argv, {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: userEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const waitFor = async (text: string, timeoutMs = 45_000) => {
+    const until = Date.now() + timeoutMs;
+    while (!stdout.includes(text)) {
+      if (Date.now() > until)
+        throw new Error(`edge-resizer ${args.join(' ')} never printed ${text}:\n${stdout}\n${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  return { child, stdout: () => stdout, stderr: () => stderr, exited, waitFor };
+}
+
 export function runCli(
   args: string[],
   options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; launch?: Launch } = {},
 ): Promise<CliResult> {
+  const run = startCli(args, options);
   return new Promise((resolve, reject) => {
-    const { command, args: argv } = binCommand(options.launch ?? 'node', args);
-    const child = spawn(command, argv, {
-      cwd: options.cwd ?? REPO_ROOT,
-      env: userEnv(options.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`edge-resizer ${args.join(' ')} timed out\n${stderr}`));
+      run.child.kill('SIGKILL');
+      reject(new Error(`edge-resizer ${args.join(' ')} timed out\n${run.stderr()}`));
     }, options.timeoutMs ?? 30_000);
-    child.on('close', (code) => {
+    void run.exited.then((code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout: run.stdout(), stderr: run.stderr() });
     });
   });
 }

@@ -2,13 +2,12 @@
  * A loopback stand-in for CloudWatch's GetMetricData, per region. The
  * installed client (@aws-sdk/client-cloudwatch 3.1178) speaks awsJson1_0
  * (`X-Amz-Target: GraniteServiceVersion20100801.GetMetricData`, timestamps as
- * epoch seconds); the fake answers that, takes the region from the SigV4
- * credential scope, checks each query's shape (an `Id` of a lower-case letter
+ * epoch seconds); the fake answers that, per region by the SigV4 credential
+ * scope (./aws-json-server.ts), checks each query's shape (an `Id` of a lower-case letter
  * and word characters, a `Period` that is a multiple of 60, a known `Stat`),
  * and pages the results to exercise `NextToken`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { AwsJsonError, startAwsJsonServer } from './aws-json-server.js';
 
 export interface FakeMetricsCall {
   region: string;
@@ -32,6 +31,20 @@ export interface FakeCloudWatch {
   close(): Promise<void>;
 }
 
+interface GetMetricDataInput {
+  MetricDataQueries: {
+    Id: string;
+    MetricStat: {
+      Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] };
+      Period: number;
+      Stat: string;
+    };
+  }[];
+  StartTime: number;
+  EndTime: number;
+  NextToken?: string;
+}
+
 const keyOf = (namespace: string, metric: string, dimensions: Record<string, string>, stat: string) =>
   JSON.stringify([namespace, metric, Object.entries(dimensions).sort(([a], [b]) => a.localeCompare(b)), stat]);
 
@@ -39,49 +52,29 @@ export async function startFakeCloudWatch(options: { pageSize?: number } = {}): 
   const pageSize = options.pageSize ?? 7;
   const data = new Map<string, Map<string, number[]>>();
   const calls: FakeMetricsCall[] = [];
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.0' });
-      res.end(JSON.stringify(payload));
-    };
-    const scope = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\/monitoring\/aws4_request/.exec(
-      String(req.headers.authorization),
-    );
-    if (req.headers['x-amz-target'] !== 'GraniteServiceVersion20100801.GetMetricData' || !scope?.[1]) {
-      return send(400, {
-        __type: 'InvalidAction',
-        message: `not a signed GetMetricData: ${req.headers['x-amz-target']}`,
-      });
-    }
-    const region = scope[1];
-    const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-      MetricDataQueries: {
-        Id: string;
-        MetricStat: {
-          Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] };
-          Period: number;
-          Stat: string;
-        };
-      }[];
-      StartTime: number;
-      EndTime: number;
-      NextToken?: string;
-    };
+  const server = await startAwsJsonServer({
+    service: 'monitoring',
+    targetPrefix: 'GraniteServiceVersion20100801',
+    protocol: 'awsJson1_0',
+    handle: ({ region, operation, body }) => {
+      if (operation !== 'GetMetricData') throw new AwsJsonError('InvalidAction', `not a GetMetricData: ${operation}`);
+      return getMetricData(region, body as unknown as GetMetricDataInput);
+    },
+  });
+
+  function getMetricData(region: string, input: GetMetricDataInput) {
     calls.push({ region, queries: input.MetricDataQueries.length, startTime: input.StartTime, endTime: input.EndTime });
     for (const q of input.MetricDataQueries) {
       const stat = q.MetricStat;
       if (!/^[a-z]\w*$/.test(q.Id) || stat.Period % 60 !== 0 || !['Sum', 'Average', 'Maximum'].includes(stat.Stat)) {
-        return send(400, { __type: 'InvalidParameterValue', message: `bad query ${q.Id}` });
+        throw new AwsJsonError('InvalidParameterValue', `bad query ${q.Id}`);
       }
     }
-    if (input.MetricDataQueries.length > 500)
-      return send(400, { __type: 'InvalidParameterValue', message: 'over 500 queries' });
+    if (input.MetricDataQueries.length > 500) throw new AwsJsonError('InvalidParameterValue', 'over 500 queries');
     const start = Number(input.NextToken ?? 0);
     const page = input.MetricDataQueries.slice(start, start + pageSize);
     const inRegion = data.get(region) ?? new Map<string, number[]>();
-    send(200, {
+    return {
       MetricDataResults: page.map((q) => {
         const m = q.MetricStat.Metric;
         const dims = Object.fromEntries(m.Dimensions.map((d) => [d.Name, d.Value]));
@@ -96,22 +89,16 @@ export async function startFakeCloudWatch(options: { pageSize?: number } = {}): 
       }),
       Messages: [],
       ...(start + pageSize < input.MetricDataQueries.length ? { NextToken: String(start + pageSize) } : {}),
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+    };
+  }
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: server.endpoint,
     calls,
     set(region, namespace, metric, dimensions, stat, values) {
       const inRegion = data.get(region) ?? new Map<string, number[]>();
       data.set(region, inRegion);
       inRegion.set(keyOf(namespace, metric, dimensions, stat), values);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }

@@ -4,8 +4,7 @@
  * (the SigV4 scope names `ssm`): what `rotate-master-key --stage` reads and
  * writes. `Overwrite` is required to replace a parameter, as SSM requires.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { AwsJsonError, startAwsJsonServer } from './aws-json-server.js';
 
 export interface FakeSsm {
   endpoint: string;
@@ -17,43 +16,27 @@ export interface FakeSsm {
 export async function startFakeSsm(initial: Record<string, string> = {}): Promise<FakeSsm> {
   const parameters = new Map(Object.entries(initial));
   const calls: FakeSsm['calls'] = [];
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const send = (status: number, payload: unknown) => {
-      res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify(payload));
-    };
-    const target = String(req.headers['x-amz-target'] ?? '');
-    if (!/Credential=[^/]+\/\d{8}\/[a-z0-9-]+\/ssm\/aws4_request/.test(String(req.headers.authorization))) {
-      return send(400, { __type: 'InvalidSignatureException', message: 'unsigned' });
-    }
-    const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-    const name = String(input.Name ?? '');
-    calls.push({ operation: target.replace('AmazonSSM.', ''), name });
-    if (target === 'AmazonSSM.GetParameter') {
-      const value = parameters.get(name);
-      if (value === undefined) return send(400, { __type: 'ParameterNotFound', message: '' });
-      return send(200, { Parameter: { Name: name, Type: 'SecureString', Value: value, Version: 1 } });
-    }
-    if (target === 'AmazonSSM.PutParameter') {
-      if (parameters.has(name) && input.Overwrite !== true)
-        return send(400, { __type: 'ParameterAlreadyExists', message: 'The parameter already exists.' });
-      parameters.set(name, String(input.Value));
-      return send(200, { Version: 2, Tier: 'Standard' });
-    }
-    return send(400, { __type: 'InvalidAction', message: target });
+  const server = await startAwsJsonServer({
+    service: 'ssm',
+    targetPrefix: 'AmazonSSM',
+    protocol: 'awsJson1_1',
+    handle({ operation, body }) {
+      const name = String(body.Name ?? '');
+      calls.push({ operation, name });
+      if (operation === 'GetParameter') {
+        const value = parameters.get(name);
+        if (value === undefined) throw new AwsJsonError('ParameterNotFound', '');
+        return { Parameter: { Name: name, Type: 'SecureString', Value: value, Version: 1 } };
+      }
+      if (operation === 'PutParameter') {
+        if (parameters.has(name) && body.Overwrite !== true) {
+          throw new AwsJsonError('ParameterAlreadyExists', 'The parameter already exists.');
+        }
+        parameters.set(name, String(body.Value));
+        return { Version: 2, Tier: 'Standard' };
+      }
+      throw new AwsJsonError('InvalidAction', operation);
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    parameters,
-    calls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { endpoint: server.endpoint, parameters, calls, close: server.close };
 }
