@@ -203,24 +203,24 @@ function imageParamsByName(pairs: Array<[string, string]>, cfg: RuleConfig): Rec
  * parameters are ignored.
  */
 export function parseParams(pairs: Array<[string, string]>, cfg: RuleConfig): ImageParams {
+  return parseParamsWith(pairs, cfg, cfg.presetPolicy === 'only' ? requirePresetOnly : null);
+}
+
+/** What `presetPolicy: only` adds to parsing (`requirePresetOnly`): a function, so a bundle can leave it out. */
+export type PresetOnlyCheck = (names: string[], own: ImageParams, cfg: RuleConfig) => void;
+
+/**
+ * `parseParams` with the stage's preset-only check given (null: `presetPolicy:
+ * open`), so the viewer function of an open stage carries none of its code.
+ */
+export function parseParamsWith(
+  pairs: Array<[string, string]>,
+  cfg: RuleConfig,
+  presetOnly: PresetOnlyCheck | null,
+): ImageParams {
   const byName = imageParamsByName(pairs, cfg);
   const own = parseAll(byName, cfg, null);
-  const names = Object.keys(byName);
-  if (cfg.presetPolicy === 'only') {
-    const why =
-      ' here: this stage takes only preset, format and dpr (presets: ' +
-      (Object.keys(cfg.presets).join(', ') || 'none defined') +
-      ')';
-    for (let i = 0; i < names.length; i++) {
-      if (!has(PRESET_ONLY_PARAMS, names[i] as string))
-        fail(names[i] as string, 'Parameter ' + names[i] + ' is not allowed' + why);
-    }
-    // A preset may carry what every answer must have (a watermark): no URL goes without one.
-    if (own.preset == null) {
-      if (cfg.defaultPreset == null) fail('preset', 'Parameter preset is required' + why);
-      own.preset = cfg.defaultPreset;
-    }
-  }
+  if (presetOnly) presetOnly(Object.keys(byName), own, cfg);
   let params = own;
   if (own.preset != null) {
     const fromPreset = presetParams(own.preset, cfg);
@@ -236,6 +236,23 @@ export function parseParams(pairs: Array<[string, string]>, cfg: RuleConfig): Im
     expected('gravity', 'focal (or none) with fx and fy', params.gravity);
   }
   return params;
+}
+
+/** Under `presetPolicy: only`: preset, format and dpr alone, and a preset on every URL (the stage's default if it has one). */
+export function requirePresetOnly(names: string[], own: ImageParams, cfg: RuleConfig): void {
+  const why =
+    ' here: this stage takes only preset, format and dpr (presets: ' +
+    (Object.keys(cfg.presets).join(', ') || 'none defined') +
+    ')';
+  for (let i = 0; i < names.length; i++) {
+    if (!has(PRESET_ONLY_PARAMS, names[i] as string))
+      fail(names[i] as string, 'Parameter ' + names[i] + ' is not allowed' + why);
+  }
+  // A preset may carry what every answer must have (a watermark): no URL goes without one.
+  if (own.preset == null) {
+    if (cfg.defaultPreset == null) fail('preset', 'Parameter preset is required' + why);
+    own.preset = cfg.defaultPreset;
+  }
 }
 
 /** Parses every parameter of `byName` by its rule; `preset` names the preset they come from, if they do. */

@@ -17,6 +17,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
+import { encodeRules } from '../../core/params/rule-string.js';
 import type { ParamRule } from '../../core/params/rule-table.js';
 import type { ViewerConfig } from './config.js';
 
@@ -54,7 +55,7 @@ const UNSUPPORTED = [
 
 /** The config's and the parameter table's field names (`ParamRule`), shortened with their uses. */
 const MANGLED =
-  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate)$/;
+  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate|check|query)$/;
 
 const cache = new Map<string, string>();
 
@@ -94,34 +95,33 @@ export function buildViewerFunction(config: ViewerConfig): string {
   return code;
 }
 
-/** What CloudFormation and serverless accept: at most 10 KB, and nothing serverless would resolve as a variable. */
 /**
  * The bundle's entry: the stage's settings as an object literal, top-level
  * names unquoted so `mangleProps` shortens them with their uses (values, preset
- * names included, are JSON and never mangled); `cfCrypto` is the runtime's
- * `crypto` module and `__viewerHandler` the slot, both from the first line.
+ * names included, are JSON and never mangled), the parameter table as its
+ * compact string (`rule-string.ts`); `cfCrypto` is the runtime's `crypto`
+ * module and `__viewerHandler` the slot, both from the first line.
  */
 function entrySource(config: ViewerConfig): string {
   const fields = Object.entries(config).map(
-    ([name, value]) => `${name}: ${name === 'params' ? unquotedKeys(value as ParamRule[]) : JSON.stringify(value)}`,
+    ([name, value]) =>
+      `${name}: ${name === 'params' ? `decodeRules(${JSON.stringify(encodeRules(value as ParamRule[]))})` : JSON.stringify(value)}`,
   );
+  // Only a preset-only stage imports (and so carries) the preset-only rules.
+  const presetOnly = config.presetPolicy === 'only';
   return [
     "import { createViewerHandler, type HmacModule } from './handler.ts';",
+    "import { decodeRules } from '../../core/params/rule-string.ts';",
+    presetOnly ? "import { presetOnlyQuery, requirePresetOnly } from '../../core/param-rules.ts';" : '',
     'declare const cfCrypto: HmacModule;',
     'declare let __viewerHandler: unknown;',
-    `__viewerHandler = createViewerHandler({ ${fields.join(', ')} }, cfCrypto);`,
+    `__viewerHandler = createViewerHandler({ ${fields.join(', ')} }, cfCrypto, ${
+      presetOnly ? '{ check: requirePresetOnly, query: presetOnlyQuery }' : 'null'
+    });`,
   ].join('\n');
 }
 
-/** The parameter table as an object literal whose field names `mangleProps` shortens (its values stay JSON). */
-function unquotedKeys(rules: readonly ParamRule[]): string {
-  const literal = (rule: ParamRule) =>
-    `{ ${Object.entries(rule)
-      .map(([name, value]) => `${name}: ${JSON.stringify(value)}`)
-      .join(', ')} }`;
-  return `[${rules.map(literal).join(', ')}]`;
-}
-
+/** What CloudFormation and serverless accept: at most 10 KB, and nothing serverless would resolve as a variable. */
 export function checkFunctionCode(code: string): void {
   const bytes = Buffer.byteLength(code);
   if (bytes > MAX_FUNCTION_BYTES) {

@@ -17,10 +17,11 @@ import {
   canonicalize,
   canonicalQuery,
   decodeQuery,
+  type ImageParams,
   isParamError,
   normalizeAccept,
-  parseParams,
-  presetOnlyQuery,
+  type PresetOnlyCheck,
+  parseParamsWith,
 } from '../../core/param-rules.js';
 import { rfc3986, signedMessage } from '../../core/signing-message.js';
 import type { ViewerConfig } from './config.js';
@@ -69,6 +70,15 @@ export interface KeyLookup {
   kid: string;
 }
 
+/**
+ * What a `presetPolicy: only` stage adds (`requirePresetOnly`, `presetOnlyQuery`
+ * of param-rules.ts); null on an open stage, whose bundle then carries neither.
+ */
+export interface PresetOnlyRules {
+  check: PresetOnlyCheck;
+  query: (params: ImageParams) => string;
+}
+
 /** A `kid` as a KeyValueStore key: short and plain. */
 const KID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -78,9 +88,13 @@ const KID = /^[A-Za-z0-9_-]{1,64}$/;
  * and answers `{ kid }`, then again with the store's value for that `kid`
  * (`''` for a retired key, `null` for one the store does not hold: for
  * `default` that means the baked `SIGNING_SECRET`). The request is not
- * touched before the signature is checked.
+ * touched before the signature is checked. `presetOnly` is given exactly when
+ * `config.presetPolicy` is `only` (build.ts derives both from the stage).
  */
-export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
+export function createViewerHandler(config: ViewerConfig, crypto: HmacModule, presetOnly: PresetOnlyRules | null) {
+  // Called as plain functions: runtime 2.0 (and its static check) knows no method by a mangled name.
+  const presetOnlyCheck = presetOnly && presetOnly.check;
+  const presetOnlyQuery = presetOnly && presetOnly.query;
   return function handle(event: CfEvent, stored?: string | null): CfRequest | CfResponse | KeyLookup {
     const request = event.request;
     // The playground (the default root object and its assets) is not an image.
@@ -112,9 +126,9 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
     let query: string;
     let explicitFormat: boolean;
     try {
-      const params = parseParams(pairs, config);
+      const params = parseParamsWith(pairs, config, presetOnlyCheck);
       const canonical = canonicalize(params, config);
-      query = config.presetPolicy === 'only' ? presetOnlyQuery(params) : canonicalQuery(canonical, config);
+      query = presetOnlyQuery ? presetOnlyQuery(params) : canonicalQuery(canonical, config);
       explicitFormat = canonical.format !== 'auto';
     } catch (e) {
       if (isParamError(e)) return error(400, 'invalid_param', e.message);
