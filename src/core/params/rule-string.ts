@@ -36,7 +36,7 @@ export function encodeRules(rules: readonly ParamRule[]): string {
 
 function encodeRule(rule: ParamRule): string {
   const choices = rule.choices;
-  const numericChoices = choices !== undefined && choices.every((choice) => typeof choice === 'number');
+  const numericChoices = (choices || ['']).every((choice) => typeof choice === 'number');
   const letter = Object.keys(KINDS).find(
     (key) => KINDS[key] === rule.kind && (rule.kind !== 'choice' || (key === 'n') === numericChoices),
   ) as string;
