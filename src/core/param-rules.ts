@@ -203,39 +203,44 @@ function imageParamsByName(pairs: Array<[string, string]>, cfg: RuleConfig): Rec
  * parameters are ignored.
  */
 export function parseParams(pairs: Array<[string, string]>, cfg: RuleConfig): ImageParams {
-  return parseParamsWith(pairs, cfg, cfg.presetPolicy === 'only' ? requirePresetOnly : null);
+  return parseParamsWith(pairs, cfg, cfg.presetPolicy === 'only' ? requirePresetOnly : null, expandPreset);
 }
 
 /** What `presetPolicy: only` adds to parsing (`requirePresetOnly`): a function, so a bundle can leave it out. */
 export type PresetOnlyCheck = (names: string[], own: ImageParams, cfg: RuleConfig) => void;
+/** A URL's parameters over its preset's (`expandPreset`): a function, so a bundle can leave it out. */
+export type PresetExpansion = (own: ImageParams, cfg: RuleConfig) => ImageParams;
 
 /**
- * `parseParams` with the stage's preset-only check given (null: `presetPolicy:
- * open`), so the viewer function of an open stage carries none of its code.
+ * `parseParams` with the stage's preset-only check (null: `presetPolicy:
+ * open`) and preset expansion (null: the stage defines no preset, so no URL
+ * can name one) given, so the viewer function of a stage carries only what it uses.
  */
 export function parseParamsWith(
   pairs: Array<[string, string]>,
   cfg: RuleConfig,
   presetOnly: PresetOnlyCheck | null,
+  expand: PresetExpansion | null,
 ): ImageParams {
   const byName = imageParamsByName(pairs, cfg);
   const own = parseAll(byName, cfg, null);
   if (presetOnly) presetOnly(Object.keys(byName), own, cfg);
-  let params = own;
-  if (own.preset != null) {
-    const fromPreset = presetParams(own.preset, cfg);
-    // The URL overrides the preset; a URL's gravity or focal point replaces the preset's whole crop choice.
-    if (own.gravity != null) {
-      fromPreset.fx = undefined;
-      fromPreset.fy = undefined;
-    }
-    if (own.fx != null || own.fy != null) fromPreset.gravity = undefined;
-    params = merge(fromPreset, own);
-  }
+  const params = expand && own.preset != null ? expand(own, cfg) : own;
   if ((params.fx != null || params.fy != null) && params.gravity != null && params.gravity !== 'focal') {
     expected('gravity', 'focal (or none) with fx and fy', params.gravity);
   }
   return params;
+}
+
+/** The URL overrides its preset; a URL's gravity or focal point replaces the preset's whole crop choice. */
+export function expandPreset(own: ImageParams, cfg: RuleConfig): ImageParams {
+  const fromPreset = presetParams(own.preset as string, cfg);
+  if (own.gravity != null) {
+    fromPreset.fx = undefined;
+    fromPreset.fy = undefined;
+  }
+  if (own.fx != null || own.fy != null) fromPreset.gravity = undefined;
+  return merge(fromPreset, own);
 }
 
 /** Under `presetPolicy: only`: preset, format and dpr alone, and a preset on every URL (the stage's default if it has one). */
@@ -399,13 +404,14 @@ export function normalizeAccept(accept: string | undefined, autoAvif: boolean): 
   if (!accept) return '*/*';
   let avif = false;
   let webp = false;
-  const ranges = accept.split(',');
+  // Media types and parameter names are case-insensitive: lower case once.
+  const ranges = accept.toLowerCase().split(',');
   for (let i = 0; i < ranges.length; i++) {
     const parts = (ranges[i] as string).split(';');
-    const type = (parts[0] as string).trim().toLowerCase();
+    const type = (parts[0] as string).trim();
     let q = 1;
     for (let j = 1; j < parts.length; j++) {
-      const option = (parts[j] as string).trim().toLowerCase();
+      const option = (parts[j] as string).trim();
       if (option.indexOf('q=') === 0) q = Number(option.slice(2));
     }
     if (!(q > 0)) continue;

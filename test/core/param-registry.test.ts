@@ -101,6 +101,30 @@ describe('core/params: the parameter registry', () => {
     expect(page).to.include(parameterTable());
   });
 
+  it('bundles the preset-only rules and preset expansion only into a stage that uses them', () => {
+    const open = buildViewerFunction(prod);
+    const withPresets = buildViewerFunction({ ...prod, presets: { thumb: 'width=160' } });
+    const only = buildViewerFunction({ ...prod, presets: { thumb: 'width=160' }, presetPolicy: 'only' });
+    const presetOnlyRule = 'this stage takes only preset, format and dpr';
+    // expandPreset: a URL's gravity drops its preset's focal point.
+    const expansion = /\.fx=void 0/;
+    expect(open).not.to.include(presetOnlyRule).and.not.to.match(expansion);
+    expect(withPresets).not.to.include(presetOnlyRule);
+    expect(withPresets).to.match(expansion);
+    expect(only).to.include(presetOnlyRule).and.to.match(expansion);
+    // Each still answers as its stage does.
+    const answer = (config: ViewerConfig, query: string) => {
+      const result = loadViewerFunction(config)(viewerEvent('GET', '/a.jpg', query, {}, '203.0.113.7'));
+      return isViewerResponse(result) ? result.statusCode : toQueryString(result.querystring);
+    };
+    const unsigned = { ...prod, signingSecret: null, keyValueStore: false };
+    expect(answer(unsigned, 'preset=thumb')).to.equal(400);
+    expect(answer({ ...unsigned, presets: { thumb: 'width=160' } }, 'preset=thumb&dpr=2')).to.equal('width=320');
+    const presetOnly = { ...unsigned, presets: { thumb: 'width=160' }, presetPolicy: 'only' as const };
+    expect(answer(presetOnly, 'preset=thumb&dpr=2')).to.equal('preset=thumb&dpr=2');
+    expect(answer(presetOnly, 'width=10')).to.equal(400);
+  });
+
   describe('the viewer function per parameter', () => {
     const now = bytes(prod);
     const withNextWave = bytes({ ...prod, params: [...prod.params, ...NEXT_WAVE] });

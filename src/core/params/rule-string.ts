@@ -27,7 +27,6 @@ const KINDS: Record<string, ParamRule['kind']> = {
   r: 'rect',
   p: 'preset',
 };
-const MAX_DIMENSION = 'M';
 
 /** Build time (Node): the table as its string; a value holding a separator is refused, never mis-encoded. */
 export function encodeRules(rules: readonly ParamRule[]): string {
@@ -42,7 +41,7 @@ function encodeRule(rule: ParamRule): string {
   ) as string;
   const args: (string | number)[] = [];
   if (rule.kind === 'integer' || rule.kind === 'decimal') {
-    args.push(rule.lowest as number, rule.highest === 'maxDimension' ? MAX_DIMENSION : (rule.highest as number));
+    args.push(rule.lowest as number, rule.highest === 'maxDimension' ? 'M' : (rule.highest as number));
     if (rule.kind === 'decimal') args.push(rule.decimals as number);
   }
   const field = rule.field === undefined ? '' : rule.field === true ? '=' : rule.field;
@@ -72,7 +71,7 @@ export function decodeRules(text: string): ParamRule[] {
     if (f[3]) rule.neutral = numeric ? Number(f[3]) : f[3];
     if (letter === 'i' || letter === 'd') {
       rule.lowest = Number(f[4]);
-      rule.highest = f[5] === MAX_DIMENSION ? 'maxDimension' : Number(f[5]);
+      rule.highest = f[5] === 'M' ? 'maxDimension' : Number(f[5]);
       if (letter === 'd') rule.decimals = Number(f[6]);
     }
     if (letter === 'c' || letter === 'n') {

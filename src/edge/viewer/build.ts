@@ -55,7 +55,7 @@ const UNSUPPORTED = [
 
 /** The config's and the parameter table's field names (`ParamRule`), shortened with their uses. */
 const MANGLED =
-  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate|check|query)$/;
+  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate|presetOnlyCheck|presetOnlyQuery|expandPreset)$/;
 
 const cache = new Map<string, string>();
 
@@ -82,7 +82,7 @@ export function buildViewerFunction(config: ViewerConfig): string {
     // The runtime allows no async closure: the one async function is the top-level handler.
     footer: {
       js: config.keyValueStore
-        ? `async function handler(event) {\n  var r = ${SLOT}(event);\n  if (r.kid === undefined) return r;\n  var s;\n  try { s = await cfKvs.get(r.kid); } catch (e) { s = null; }\n  return ${SLOT}(event, s);\n}`
+        ? `async function handler(event) {\nvar r = ${SLOT}(event), s = null;\nif (r.kid === undefined) return r;\ntry { s = await cfKvs.get(r.kid); } catch (e) {}\nreturn ${SLOT}(event, s);\n}`
         : `function handler(event) { return ${SLOT}(event); }`,
     },
     // Internal names only (never a field of CloudFront's event or a parameter name, which are read by string).
@@ -107,17 +107,21 @@ function entrySource(config: ViewerConfig): string {
     ([name, value]) =>
       `${name}: ${name === 'params' ? `decodeRules(${JSON.stringify(encodeRules(value as ParamRule[]))})` : JSON.stringify(value)}`,
   );
-  // Only a preset-only stage imports (and so carries) the preset-only rules.
+  // A stage imports (and so carries) only the optional rules it uses.
   const presetOnly = config.presetPolicy === 'only';
+  const hasPresets = Object.keys(config.presets).length > 0;
+  const rules = [
+    `presetOnlyCheck: ${presetOnly ? 'requirePresetOnly' : 'null'}`,
+    `presetOnlyQuery: ${presetOnly ? 'presetOnlyQuery' : 'null'}`,
+    `expandPreset: ${hasPresets ? 'expandPreset' : 'null'}`,
+  ];
   return [
     "import { createViewerHandler, type HmacModule } from './handler.ts';",
     "import { decodeRules } from '../../core/params/rule-string.ts';",
-    presetOnly ? "import { presetOnlyQuery, requirePresetOnly } from '../../core/param-rules.ts';" : '',
+    "import { expandPreset, presetOnlyQuery, requirePresetOnly } from '../../core/param-rules.ts';",
     'declare const cfCrypto: HmacModule;',
     'declare let __viewerHandler: unknown;',
-    `__viewerHandler = createViewerHandler({ ${fields.join(', ')} }, cfCrypto, ${
-      presetOnly ? '{ check: requirePresetOnly, query: presetOnlyQuery }' : 'null'
-    });`,
+    `__viewerHandler = createViewerHandler({ ${fields.join(', ')} }, cfCrypto, { ${rules.join(', ')} });`,
   ].join('\n');
 }
 

@@ -20,6 +20,7 @@ import {
   type ImageParams,
   isParamError,
   normalizeAccept,
+  type PresetExpansion,
   type PresetOnlyCheck,
   parseParamsWith,
 } from '../../core/param-rules.js';
@@ -71,12 +72,17 @@ export interface KeyLookup {
 }
 
 /**
- * What a `presetPolicy: only` stage adds (`requirePresetOnly`, `presetOnlyQuery`
- * of param-rules.ts); null on an open stage, whose bundle then carries neither.
+ * The parts of the parameter rules only some stages use (param-rules.ts's
+ * `requirePresetOnly`, `presetOnlyQuery`, `expandPreset`), null where the
+ * stage has no use for them, so its bundle carries none of their code:
+ * build.ts gives each exactly when the stage's config calls for it.
  */
-export interface PresetOnlyRules {
-  check: PresetOnlyCheck;
-  query: (params: ImageParams) => string;
+export interface StageRules {
+  /** `presetPolicy: only`. */
+  presetOnlyCheck: PresetOnlyCheck | null;
+  presetOnlyQuery: ((params: ImageParams) => string) | null;
+  /** The stage defines presets. */
+  expandPreset: PresetExpansion | null;
 }
 
 /** A `kid` as a KeyValueStore key: short and plain. */
@@ -88,13 +94,13 @@ const KID = /^[A-Za-z0-9_-]{1,64}$/;
  * and answers `{ kid }`, then again with the store's value for that `kid`
  * (`''` for a retired key, `null` for one the store does not hold: for
  * `default` that means the baked `SIGNING_SECRET`). The request is not
- * touched before the signature is checked. `presetOnly` is given exactly when
- * `config.presetPolicy` is `only` (build.ts derives both from the stage).
+ * touched before the signature is checked.
  */
-export function createViewerHandler(config: ViewerConfig, crypto: HmacModule, presetOnly: PresetOnlyRules | null) {
+export function createViewerHandler(config: ViewerConfig, crypto: HmacModule, rules: StageRules) {
   // Called as plain functions: runtime 2.0 (and its static check) knows no method by a mangled name.
-  const presetOnlyCheck = presetOnly && presetOnly.check;
-  const presetOnlyQuery = presetOnly && presetOnly.query;
+  const presetOnlyCheck = rules.presetOnlyCheck;
+  const presetOnlyQuery = rules.presetOnlyQuery;
+  const expandPreset = rules.expandPreset;
   return function handle(event: CfEvent, stored?: string | null): CfRequest | CfResponse | KeyLookup {
     const request = event.request;
     // The playground (the default root object and its assets) is not an image.
@@ -114,11 +120,11 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule, pr
       const kid = seen.kid == null ? 'default' : seen.kid;
       let secret: string | undefined = config.signingSecret;
       if (config.keyValueStore) {
-        if (!KID.test(kid)) return error(403, 'invalid_signature', 'Unknown signing key');
+        if (!KID.test(kid)) return unsigned('Unknown signing key');
         if (stored === undefined) return { kid };
         secret = stored === null ? (kid === 'default' ? config.signingSecret : '') : stored;
       } else if (kid !== 'default') secret = '';
-      if (!secret) return error(403, 'invalid_signature', 'Unknown or retired signing key');
+      if (!secret) return unsigned('Unknown or retired signing key');
       const failure = checkSignature(request.uri, pairs, secret, crypto);
       if (failure) return failure;
     }
@@ -126,7 +132,7 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule, pr
     let query: string;
     let explicitFormat: boolean;
     try {
-      const params = parseParamsWith(pairs, config, presetOnlyCheck);
+      const params = parseParamsWith(pairs, config, presetOnlyCheck, expandPreset);
       const canonical = canonicalize(params, config);
       query = presetOnlyQuery ? presetOnlyQuery(params) : canonicalQuery(canonical, config);
       explicitFormat = canonical.format !== 'auto';
@@ -193,8 +199,8 @@ function checkSignature(
     else signed.push(pair);
     if (pair[0] === 'exp') exp = pair[1];
   }
-  if (sig == null || exp == null) return error(403, 'invalid_signature', 'This URL is not signed');
-  if (!/^\d+$/.test(exp)) return error(403, 'invalid_signature', 'This URL has a malformed expiry');
+  if (sig == null || exp == null) return unsigned('This URL is not signed');
+  if (!/^\d+$/.test(exp)) return unsigned('This URL has a malformed expiry');
   // Names are unique here (checked before).
   const expected = crypto
     .createHmac('sha256', secret)
@@ -203,7 +209,7 @@ function checkSignature(
     .replace(/\+/g, '-')
     .replace(/\//g, '_')
     .replace(/=+$/, '');
-  if (!constantTimeEqual(expected, sig)) return error(403, 'invalid_signature', 'The URL signature does not match');
+  if (!constantTimeEqual(expected, sig)) return unsigned('The URL signature does not match');
   if (Number(exp) < Math.floor(Date.now() / 1000)) return error(403, 'expired', 'This URL has expired');
   return null;
 }
@@ -213,6 +219,11 @@ function constantTimeEqual(a: string, b: string): boolean {
   let diff = a.length ^ b.length;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i % (b.length || 1));
   return diff === 0;
+}
+
+/** 403 `invalid_signature`: the URL's signature cannot be checked or does not match. */
+function unsigned(message: string): CfResponse {
+  return error(403, 'invalid_signature', message);
 }
 
 function error(status: 400 | 403, code: string, message: string): CfResponse {
