@@ -185,12 +185,16 @@ export function decodeComponent(value: string): string {
   }
 }
 
-/** The image parameters of decoded pairs, by name; a repeated one is ambiguous (CloudFront, S3 and we could disagree). */
-function imageParamsByName(pairs: Array<[string, string]>, cfg: RuleConfig): Record<string, string> {
+/**
+ * Decoded pairs by name: of the image parameters (`cfg`'s table) or of all
+ * (null: what a signature covers). A repeated one is ambiguous (CloudFront, S3
+ * and we could disagree).
+ */
+export function paramsByName(pairs: Array<[string, string]>, cfg: RuleConfig | null): Record<string, string> {
   const byName: Record<string, string> = Object.create(null);
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i] as [string, string];
-    if (!ruleOf(cfg, pair[0])) continue;
+    if (cfg && !ruleOf(cfg, pair[0])) continue;
     if (byName[pair[0]] != null) fail(pair[0], 'Parameter ' + pair[0] + ' is given more than once');
     byName[pair[0]] = pair[1];
   }
@@ -222,7 +226,7 @@ export function parseParamsWith(
   presetOnly: PresetOnlyCheck | null,
   expand: PresetExpansion | null,
 ): ImageParams {
-  const byName = imageParamsByName(pairs, cfg);
+  const byName = paramsByName(pairs, cfg);
   const own = parseAll(byName, cfg, null);
   if (presetOnly) presetOnly(Object.keys(byName), own, cfg);
   const params = expand && own.preset != null ? expand(own, cfg) : own;
@@ -274,7 +278,7 @@ function parseAll(byName: Record<string, string>, cfg: RuleConfig, preset: strin
 
 /** A preset's own parameters; a preset names no other preset. */
 function presetParams(name: string, cfg: RuleConfig): ImageParams {
-  return parseAll(imageParamsByName(decodeQuery(cfg.presets[name] as string), cfg), cfg, name);
+  return parseAll(paramsByName(decodeQuery(cfg.presets[name] as string), cfg), cfg, name);
 }
 
 function merge(base: ImageParams, over: ImageParams): ImageParams {

@@ -22,6 +22,7 @@ import {
   normalizeAccept,
   type PresetExpansion,
   type PresetOnlyCheck,
+  paramsByName,
   parseParamsWith,
 } from '../../core/param-rules.js';
 import { rfc3986, signedMessage } from '../../core/signing-message.js';
@@ -108,30 +109,23 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule, ru
 
     const raw = request.rawQueryString();
     const pairs = raw == null ? [] : decodeQuery(raw);
-    if (config.signingSecret) {
-      // A repeated parameter is ambiguous for the signature too (CONTRACT.md §5).
-      const seen: Record<string, string> = Object.create(null);
-      for (let i = 0; i < pairs.length; i++) {
-        const pair = pairs[i] as [string, string];
-        if (seen[pair[0]] != null)
-          return error(400, 'invalid_param', 'Parameter ' + pair[0] + ' is given more than once');
-        seen[pair[0]] = pair[1];
-      }
-      const kid = seen.kid == null ? 'default' : seen.kid;
-      let secret: string | undefined = config.signingSecret;
-      if (config.keyValueStore) {
-        if (!KID.test(kid)) return unsigned('Unknown signing key');
-        if (stored === undefined) return { kid };
-        secret = stored === null ? (kid === 'default' ? config.signingSecret : '') : stored;
-      } else if (kid !== 'default') secret = '';
-      if (!secret) return unsigned('Unknown or retired signing key');
-      const failure = checkSignature(request.uri, pairs, secret, crypto);
-      if (failure) return failure;
-    }
-
     let query: string;
     let explicitFormat: boolean;
     try {
+      if (config.signingSecret) {
+        // A repeated parameter is ambiguous for the signature too: 400, as for an image parameter.
+        const seen = paramsByName(pairs, null);
+        const kid = seen.kid == null ? 'default' : seen.kid;
+        let secret: string | undefined = config.signingSecret;
+        if (config.keyValueStore) {
+          if (!KID.test(kid)) return unsigned('Unknown signing key');
+          if (stored === undefined) return { kid };
+          secret = stored === null ? (kid === 'default' ? config.signingSecret : '') : stored;
+        } else if (kid !== 'default') secret = '';
+        if (!secret) return unsigned('Unknown or retired signing key');
+        const failure = checkSignature(request.uri, pairs, secret, crypto);
+        if (failure) return failure;
+      }
       const params = parseParamsWith(pairs, config, presetOnlyCheck, expandPreset);
       const canonical = canonicalize(params, config);
       query = presetOnlyQuery ? presetOnlyQuery(params) : canonicalQuery(canonical, config);
