@@ -1,5 +1,5 @@
 /**
- * The image URL parameter rules (CONTRACT.md §3) as an interpreter of the
+ * The image URL parameter rules as an interpreter of the
  * parameter table (`params/rule-table.ts`, compiled from the descriptors of
  * `params/registry.ts`): validation and its messages, preset expansion and the
  * canonical form. Three runtimes use it:

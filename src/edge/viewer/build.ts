@@ -10,6 +10,10 @@
  * declared unsupported below, so esbuild lowers it or refuses to build.
  * Template literals too, because serverless would read `${…}` as its own
  * variables: the bundled sources concatenate with `+` instead.
+ * A stage carries only what it uses: the parameter table as one compact
+ * string (`rule-string.ts`), the preset-only rules only under `presetPolicy:
+ * only`, preset expansion only where presets are defined (`StageRules` in
+ * handler.ts). Sizes: test/core/param-registry.test.ts logs them.
  * The bundle is a script: its first lines import `crypto` (and, with the
  * KeyValueStore, `cloudfront`) and declare the handler's slot, the IIFE fills
  * the slot, the last lines are the top-level `handler` CloudFront Functions
@@ -53,7 +57,7 @@ const UNSUPPORTED = [
   'regexp-unicode-property-escapes',
 ] as const;
 
-/** The config's and the parameter table's field names (`ParamRule`), shortened with their uses. */
+/** The config's, the parameter table's (`ParamRule`) and `StageRules`' field names, shortened with their uses. */
 const MANGLED =
   /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate|presetOnlyCheck|presetOnlyQuery|expandPreset)$/;
 

@@ -2,8 +2,8 @@
  * The viewer-request CloudFront Function (runtime `cloudfront-js-2.0`) for
  * image URLs, as TypeScript: `build.ts` bundles it with the stage's config for
  * `sls package` and the local CDN. It runs on every request, cache hits
- * included, so it is where signed URLs are checked (CONTRACT.md §5) and where
- * every spelling of one variant becomes one cache key (§3):
+ * included, so it is where signed URLs are checked and where
+ * every spelling of one variant becomes one cache key:
  *   - the path is decoded once and re-encoded one way;
  *   - the query becomes the canonical query of `param-rules.ts` (image
  *     parameters only, fixed order, defaults and what cannot matter left out,
