@@ -17,7 +17,15 @@
  */
 
 import { expectedMessage } from './messages.js';
-import { type FitMode, type Gravity, NEUTRAL, PRESET_ONLY_PARAMS, type Rect } from './params/constants.js';
+import {
+  type FitMode,
+  type Gravity,
+  NEUTRAL_DPR,
+  NEUTRAL_FOCAL_COORDINATE,
+  NEUTRAL_FORMAT,
+  PRESET_ONLY_PARAMS,
+  type Rect,
+} from './params/constants.js';
 import type { ParamRule } from './params/rule-table.js';
 import type { CanonicalParams, ImageParams } from './params/types.js';
 
@@ -298,11 +306,11 @@ function merge(base: ImageParams, over: ImageParams): ImageParams {
 
 /** Folds defaults, `dpr`, the width allow-list and what cannot matter into the canonical form. */
 export function canonicalize(params: ImageParams, cfg: RuleConfig): CanonicalParams {
-  const dpr = params.dpr == null ? NEUTRAL.dpr : params.dpr;
+  const dpr = params.dpr == null ? NEUTRAL_DPR : params.dpr;
   let width = scaleByDpr('width', params.width, dpr, cfg.maxDimension);
   const height = scaleByDpr('height', params.height, dpr, cfg.maxDimension);
   if (width != null) width = applyWidthPolicy(width, cfg);
-  const format = params.format == null ? NEUTRAL.format : params.format;
+  const format = params.format == null ? NEUTRAL_FORMAT : params.format;
   const both = width != null && height != null;
   // With one dimension or none the aspect ratio is kept whatever `fit` says: it folds.
   const fit = both && params.fit != null ? params.fit : cfg.defaultFit;
@@ -313,8 +321,8 @@ export function canonicalize(params: ImageParams, cfg: RuleConfig): CanonicalPar
   if (both && (fit === 'cover' || fit === 'contain')) {
     if (params.fx != null || params.fy != null) {
       canonical.focal = {
-        x: params.fx == null ? NEUTRAL.focalCoordinate : params.fx,
-        y: params.fy == null ? NEUTRAL.focalCoordinate : params.fy,
+        x: params.fx == null ? NEUTRAL_FOCAL_COORDINATE : params.fx,
+        y: params.fy == null ? NEUTRAL_FOCAL_COORDINATE : params.fy,
       };
     } else {
       const gravity = params.gravity == null ? cfg.defaultGravity : params.gravity;
@@ -365,7 +373,7 @@ export function canonicalQuery(c: CanonicalParams, cfg: RuleConfig): string {
   if (c.height != null) add('height', c.height);
   if (c.quality !== cfg.defaultQuality) add('quality', c.quality);
   if (c.fit !== cfg.defaultFit) add('fit', c.fit);
-  if (c.format !== NEUTRAL.format) add('format', c.format);
+  if (c.format !== NEUTRAL_FORMAT) add('format', c.format);
   if (c.focal != null) {
     add('fx', c.focal.x);
     add('fy', c.focal.y);
@@ -391,9 +399,9 @@ export function canonicalQuery(c: CanonicalParams, cfg: RuleConfig): string {
 export function presetOnlyQuery(params: ImageParams): string {
   const parts: string[] = [];
   if (params.preset != null) parts.push('preset=' + encodeURIComponent(params.preset));
-  if (params.format != null && params.format !== NEUTRAL.format) parts.push('format=' + params.format);
+  if (params.format != null && params.format !== NEUTRAL_FORMAT) parts.push('format=' + params.format);
   const sized = params.width != null || params.height != null;
-  if (sized && params.dpr != null && params.dpr !== NEUTRAL.dpr) parts.push('dpr=' + params.dpr);
+  if (sized && params.dpr != null && params.dpr !== NEUTRAL_DPR) parts.push('dpr=' + params.dpr);
   return parts.join('&');
 }
 

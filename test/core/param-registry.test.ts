@@ -112,6 +112,10 @@ describe('core/params: the parameter registry', () => {
     expect(withPresets).not.to.include(presetOnlyRule);
     expect(withPresets).to.match(expansion);
     expect(only).to.include(presetOnlyRule).and.to.match(expansion);
+    // The signature check only where signing is on.
+    const mismatch = 'The URL signature does not match';
+    expect(open).to.include(mismatch);
+    expect(buildViewerFunction({ ...prod, signingSecret: null, keyValueStore: false })).not.to.include(mismatch);
     // Each still answers as its stage does.
     const answer = (config: ViewerConfig, query: string) => {
       const result = loadViewerFunction(config)(viewerEvent('GET', '/a.jpg', query, {}, '203.0.113.7'));

@@ -12,7 +12,8 @@
  * variables: the bundled sources concatenate with `+` instead.
  * A stage carries only what it uses: the parameter table as one compact
  * string (`rule-string.ts`), the preset-only rules only under `presetPolicy:
- * only`, preset expansion only where presets are defined (`StageRules` in
+ * only`, preset expansion only where presets are defined, the signature
+ * check only where signing is on (`StageRules` in
  * handler.ts). Sizes: test/core/param-registry.test.ts logs them.
  * The bundle is a script: its first lines import `crypto` (and, with the
  * KeyValueStore, `cloudfront`) and declare the handler's slot, the IIFE fills
@@ -59,7 +60,7 @@ const UNSUPPORTED = [
 
 /** The config's, the parameter table's (`ParamRule`) and `StageRules`' field names, shortened with their uses. */
 const MANGLED =
-  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate|presetOnlyCheck|presetOnlyQuery|expandPreset)$/;
+  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate|presetOnlyCheck|presetOnlyQuery|expandPreset|checkSignedUrl)$/;
 
 const cache = new Map<string, string>();
 
@@ -118,10 +119,12 @@ function entrySource(config: ViewerConfig): string {
     `presetOnlyCheck: ${presetOnly ? 'requirePresetOnly' : 'null'}`,
     `presetOnlyQuery: ${presetOnly ? 'presetOnlyQuery' : 'null'}`,
     `expandPreset: ${hasPresets ? 'expandPreset' : 'null'}`,
+    `checkSignedUrl: ${config.signingSecret ? 'checkSignedUrl' : 'null'}`,
   ];
   return [
     "import { createViewerHandler, type HmacModule } from './handler.ts';",
     "import { decodeRules } from '../../core/params/rule-string.ts';",
+    "import { checkSignedUrl } from './signature.ts';",
     "import { expandPreset, presetOnlyQuery, requirePresetOnly } from '../../core/param-rules.ts';",
     'declare const cfCrypto: HmacModule;',
     'declare let __viewerHandler: unknown;',

@@ -22,11 +22,11 @@ import {
   normalizeAccept,
   type PresetExpansion,
   type PresetOnlyCheck,
-  paramsByName,
   parseParamsWith,
 } from '../../core/param-rules.js';
-import { rfc3986, signedMessage } from '../../core/signing-message.js';
+import { rfc3986 } from '../../core/signing-message.js';
 import type { ViewerConfig } from './config.js';
+import type { SignedUrlCheck } from './signature.js';
 
 export interface CfValue {
   value: string;
@@ -73,8 +73,9 @@ export interface KeyLookup {
 }
 
 /**
- * The parts of the parameter rules only some stages use (param-rules.ts's
- * `requirePresetOnly`, `presetOnlyQuery`, `expandPreset`), null where the
+ * The parts of the rules only some stages use (param-rules.ts's
+ * `requirePresetOnly`, `presetOnlyQuery`, `expandPreset`, signature.ts's
+ * `checkSignedUrl`), null where the
  * stage has no use for them, so its bundle carries none of their code:
  * build.ts gives each exactly when the stage's config calls for it.
  */
@@ -84,10 +85,9 @@ export interface StageRules {
   presetOnlyQuery: ((params: ImageParams) => string) | null;
   /** The stage defines presets. */
   expandPreset: PresetExpansion | null;
+  /** Signing is on (`config.signingSecret`): `checkSignedUrl` of signature.ts. */
+  checkSignedUrl: SignedUrlCheck | null;
 }
-
-/** A `kid` as a KeyValueStore key: short and plain. */
-const KID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * The handler. With `config.keyValueStore`, signing keys live in CloudFront's
@@ -102,6 +102,7 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule, ru
   const presetOnlyCheck = rules.presetOnlyCheck;
   const presetOnlyQuery = rules.presetOnlyQuery;
   const expandPreset = rules.expandPreset;
+  const checkSignedUrl = rules.checkSignedUrl;
   return function handle(event: CfEvent, stored?: string | null): CfRequest | CfResponse | KeyLookup {
     const request = event.request;
     // The playground (the default root object and its assets) is not an image.
@@ -112,19 +113,9 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule, ru
     let query: string;
     let explicitFormat: boolean;
     try {
-      if (config.signingSecret) {
-        // A repeated parameter is ambiguous for the signature too: 400, as for an image parameter.
-        const seen = paramsByName(pairs, null);
-        const kid = seen.kid == null ? 'default' : seen.kid;
-        let secret: string | undefined = config.signingSecret;
-        if (config.keyValueStore) {
-          if (!KID.test(kid)) return unsigned('Unknown signing key');
-          if (stored === undefined) return { kid };
-          secret = stored === null ? (kid === 'default' ? config.signingSecret : '') : stored;
-        } else if (kid !== 'default') secret = '';
-        if (!secret) return unsigned('Unknown or retired signing key');
-        const failure = checkSignature(request.uri, pairs, secret, crypto);
-        if (failure) return failure;
+      if (checkSignedUrl) {
+        const refusal = checkSignedUrl(request.uri, pairs, stored, config, crypto);
+        if (refusal) return refusal;
       }
       const params = parseParamsWith(pairs, config, presetOnlyCheck, expandPreset);
       const canonical = canonicalize(params, config);
@@ -177,50 +168,7 @@ function headerSafe(value: string): string {
   return value.replace(/[^\x21-\x7e]/g, encodeURIComponent);
 }
 
-/** The signed message (`src/core/signing-message.ts`), checked on the path as received and the decoded parameters. */
-function checkSignature(
-  uri: string,
-  pairs: Array<[string, string]>,
-  secret: string,
-  crypto: HmacModule,
-): CfResponse | null {
-  let sig: string | undefined;
-  let exp: string | undefined;
-  const signed: Array<[string, string]> = [];
-  for (let i = 0; i < pairs.length; i++) {
-    const pair = pairs[i] as [string, string];
-    if (pair[0] === 'sig') sig = pair[1];
-    else signed.push(pair);
-    if (pair[0] === 'exp') exp = pair[1];
-  }
-  if (sig == null || exp == null) return unsigned('This URL is not signed');
-  if (!/^\d+$/.test(exp)) return unsigned('This URL has a malformed expiry');
-  // Names are unique here (checked before).
-  const expected = crypto
-    .createHmac('sha256', secret)
-    .update(signedMessage(uri, signed))
-    .digest('base64')
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '');
-  if (!constantTimeEqual(expected, sig)) return unsigned('The URL signature does not match');
-  if (Number(exp) < Math.floor(Date.now() / 1000)) return error(403, 'expired', 'This URL has expired');
-  return null;
-}
-
-// Compares every character whatever the first difference, so timing tells nothing.
-function constantTimeEqual(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i % (b.length || 1));
-  return diff === 0;
-}
-
-/** 403 `invalid_signature`: the URL's signature cannot be checked or does not match. */
-function unsigned(message: string): CfResponse {
-  return error(403, 'invalid_signature', message);
-}
-
-function error(status: 400 | 403, code: string, message: string): CfResponse {
+export function error(status: 400 | 403, code: string, message: string): CfResponse {
   return {
     statusCode: status,
     statusDescription: status === 400 ? 'Bad Request' : 'Forbidden',
