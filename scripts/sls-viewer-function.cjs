@@ -8,6 +8,9 @@
  * (src/edge/viewer/, sharing src/core/param-rules.ts with origin-request) by
  * `buildViewerFunction`, with the stage's settings baked in. The local CDN
  * calls the same function with the same settings. tsx loads the TypeScript.
+ * The code is checked against runtime 2.0's documented syntax and built-ins
+ * (src/edge/viewer/runtime-check.ts) here too, so `sls package` fails on what
+ * CloudFront would only refuse at deploy time, or at the first request.
  */
 const { require: tsxRequire } = require('tsx/cjs/api');
 
@@ -15,6 +18,7 @@ function load() {
   return {
     ...tsxRequire('../src/edge/viewer/build.ts', __filename),
     ...tsxRequire('../src/edge/viewer/config.ts', __filename),
+    ...tsxRequire('../src/edge/viewer/runtime-check.ts', __filename),
     ...tsxRequire('../src/core/config.ts', __filename),
   };
 }
@@ -36,7 +40,10 @@ function viewerConfig(edgeConfig, options = {}) {
  *   KeyValueStore associated with the function (then `FunctionConfig.KeyValueStoreAssociations` is required)
  */
 function renderViewerFunction(edgeConfig, options = {}) {
-  return load().buildViewerFunction(viewerConfig(edgeConfig, options));
+  const { buildViewerFunction, assertRuntime2Code } = load();
+  const code = buildViewerFunction(viewerConfig(edgeConfig, options));
+  assertRuntime2Code(code, 'The viewer-request CloudFront Function (cloudfront-js-2.0)');
+  return code;
 }
 
 // The stack always associates the SigningKeyStore (resources/cdn.yml), so the

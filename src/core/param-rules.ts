@@ -1,5 +1,5 @@
 /**
- * The image URL parameter rules (CONTRACT.md §3) as an interpreter of the
+ * The image URL parameter rules as an interpreter of the
  * parameter table (`params/rule-table.ts`, compiled from the descriptors of
  * `params/registry.ts`): validation and its messages, preset expansion and the
  * canonical form. Three runtimes use it:
@@ -17,7 +17,15 @@
  */
 
 import { expectedMessage } from './messages.js';
-import { type FitMode, type Gravity, NEUTRAL, PRESET_ONLY_PARAMS, type Rect } from './params/constants.js';
+import {
+  type FitMode,
+  type Gravity,
+  NEUTRAL_DPR,
+  NEUTRAL_FOCAL_COORDINATE,
+  NEUTRAL_FORMAT,
+  PRESET_ONLY_PARAMS,
+  type Rect,
+} from './params/constants.js';
 import type { ParamRule } from './params/rule-table.js';
 import type { CanonicalParams, ImageParams } from './params/types.js';
 
@@ -185,12 +193,16 @@ export function decodeComponent(value: string): string {
   }
 }
 
-/** The image parameters of decoded pairs, by name; a repeated one is ambiguous (CloudFront, S3 and we could disagree). */
-function imageParamsByName(pairs: Array<[string, string]>, cfg: RuleConfig): Record<string, string> {
+/**
+ * Decoded pairs by name: of the image parameters (`cfg`'s table) or of all
+ * (null: what a signature covers). A repeated one is ambiguous (CloudFront, S3
+ * and we could disagree).
+ */
+export function paramsByName(pairs: Array<[string, string]>, cfg: RuleConfig | null): Record<string, string> {
   const byName: Record<string, string> = Object.create(null);
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i] as [string, string];
-    if (!ruleOf(cfg, pair[0])) continue;
+    if (cfg && !ruleOf(cfg, pair[0])) continue;
     if (byName[pair[0]] != null) fail(pair[0], 'Parameter ' + pair[0] + ' is given more than once');
     byName[pair[0]] = pair[1];
   }
@@ -203,39 +215,61 @@ function imageParamsByName(pairs: Array<[string, string]>, cfg: RuleConfig): Rec
  * parameters are ignored.
  */
 export function parseParams(pairs: Array<[string, string]>, cfg: RuleConfig): ImageParams {
-  const byName = imageParamsByName(pairs, cfg);
+  return parseParamsWith(pairs, cfg, cfg.presetPolicy === 'only' ? requirePresetOnly : null, expandPreset);
+}
+
+/** What `presetPolicy: only` adds to parsing (`requirePresetOnly`): a function, so a bundle can leave it out. */
+export type PresetOnlyCheck = (names: string[], own: ImageParams, cfg: RuleConfig) => void;
+/** A URL's parameters over its preset's (`expandPreset`): a function, so a bundle can leave it out. */
+export type PresetExpansion = (own: ImageParams, cfg: RuleConfig) => ImageParams;
+
+/**
+ * `parseParams` with the stage's preset-only check (null: `presetPolicy:
+ * open`) and preset expansion (null: the stage defines no preset, so no URL
+ * can name one) given, so the viewer function of a stage carries only what it uses.
+ */
+export function parseParamsWith(
+  pairs: Array<[string, string]>,
+  cfg: RuleConfig,
+  presetOnly: PresetOnlyCheck | null,
+  expand: PresetExpansion | null,
+): ImageParams {
+  const byName = paramsByName(pairs, cfg);
   const own = parseAll(byName, cfg, null);
-  const names = Object.keys(byName);
-  if (cfg.presetPolicy === 'only') {
-    const why =
-      ' here: this stage takes only preset, format and dpr (presets: ' +
-      (Object.keys(cfg.presets).join(', ') || 'none defined') +
-      ')';
-    for (let i = 0; i < names.length; i++) {
-      if (!has(PRESET_ONLY_PARAMS, names[i] as string))
-        fail(names[i] as string, 'Parameter ' + names[i] + ' is not allowed' + why);
-    }
-    // A preset may carry what every answer must have (a watermark): no URL goes without one.
-    if (own.preset == null) {
-      if (cfg.defaultPreset == null) fail('preset', 'Parameter preset is required' + why);
-      own.preset = cfg.defaultPreset;
-    }
-  }
-  let params = own;
-  if (own.preset != null) {
-    const fromPreset = presetParams(own.preset, cfg);
-    // The URL overrides the preset; a URL's gravity or focal point replaces the preset's whole crop choice.
-    if (own.gravity != null) {
-      fromPreset.fx = undefined;
-      fromPreset.fy = undefined;
-    }
-    if (own.fx != null || own.fy != null) fromPreset.gravity = undefined;
-    params = merge(fromPreset, own);
-  }
+  if (presetOnly) presetOnly(Object.keys(byName), own, cfg);
+  const params = expand && own.preset != null ? expand(own, cfg) : own;
   if ((params.fx != null || params.fy != null) && params.gravity != null && params.gravity !== 'focal') {
     expected('gravity', 'focal (or none) with fx and fy', params.gravity);
   }
   return params;
+}
+
+/** The URL overrides its preset; a URL's gravity or focal point replaces the preset's whole crop choice. */
+export function expandPreset(own: ImageParams, cfg: RuleConfig): ImageParams {
+  const fromPreset = presetParams(own.preset as string, cfg);
+  if (own.gravity != null) {
+    fromPreset.fx = undefined;
+    fromPreset.fy = undefined;
+  }
+  if (own.fx != null || own.fy != null) fromPreset.gravity = undefined;
+  return merge(fromPreset, own);
+}
+
+/** Under `presetPolicy: only`: preset, format and dpr alone, and a preset on every URL (the stage's default if it has one). */
+export function requirePresetOnly(names: string[], own: ImageParams, cfg: RuleConfig): void {
+  const why =
+    ' here: this stage takes only preset, format and dpr (presets: ' +
+    (Object.keys(cfg.presets).join(', ') || 'none defined') +
+    ')';
+  for (let i = 0; i < names.length; i++) {
+    if (!has(PRESET_ONLY_PARAMS, names[i] as string))
+      fail(names[i] as string, 'Parameter ' + names[i] + ' is not allowed' + why);
+  }
+  // A preset may carry what every answer must have (a watermark): no URL goes without one.
+  if (own.preset == null) {
+    if (cfg.defaultPreset == null) fail('preset', 'Parameter preset is required' + why);
+    own.preset = cfg.defaultPreset;
+  }
 }
 
 /** Parses every parameter of `byName` by its rule; `preset` names the preset they come from, if they do. */
@@ -252,7 +286,7 @@ function parseAll(byName: Record<string, string>, cfg: RuleConfig, preset: strin
 
 /** A preset's own parameters; a preset names no other preset. */
 function presetParams(name: string, cfg: RuleConfig): ImageParams {
-  return parseAll(imageParamsByName(decodeQuery(cfg.presets[name] as string), cfg), cfg, name);
+  return parseAll(paramsByName(decodeQuery(cfg.presets[name] as string), cfg), cfg, name);
 }
 
 function merge(base: ImageParams, over: ImageParams): ImageParams {
@@ -272,11 +306,11 @@ function merge(base: ImageParams, over: ImageParams): ImageParams {
 
 /** Folds defaults, `dpr`, the width allow-list and what cannot matter into the canonical form. */
 export function canonicalize(params: ImageParams, cfg: RuleConfig): CanonicalParams {
-  const dpr = params.dpr == null ? NEUTRAL.dpr : params.dpr;
+  const dpr = params.dpr == null ? NEUTRAL_DPR : params.dpr;
   let width = scaleByDpr('width', params.width, dpr, cfg.maxDimension);
   const height = scaleByDpr('height', params.height, dpr, cfg.maxDimension);
   if (width != null) width = applyWidthPolicy(width, cfg);
-  const format = params.format == null ? NEUTRAL.format : params.format;
+  const format = params.format == null ? NEUTRAL_FORMAT : params.format;
   const both = width != null && height != null;
   // With one dimension or none the aspect ratio is kept whatever `fit` says: it folds.
   const fit = both && params.fit != null ? params.fit : cfg.defaultFit;
@@ -287,8 +321,8 @@ export function canonicalize(params: ImageParams, cfg: RuleConfig): CanonicalPar
   if (both && (fit === 'cover' || fit === 'contain')) {
     if (params.fx != null || params.fy != null) {
       canonical.focal = {
-        x: params.fx == null ? NEUTRAL.focalCoordinate : params.fx,
-        y: params.fy == null ? NEUTRAL.focalCoordinate : params.fy,
+        x: params.fx == null ? NEUTRAL_FOCAL_COORDINATE : params.fx,
+        y: params.fy == null ? NEUTRAL_FOCAL_COORDINATE : params.fy,
       };
     } else {
       const gravity = params.gravity == null ? cfg.defaultGravity : params.gravity;
@@ -339,7 +373,7 @@ export function canonicalQuery(c: CanonicalParams, cfg: RuleConfig): string {
   if (c.height != null) add('height', c.height);
   if (c.quality !== cfg.defaultQuality) add('quality', c.quality);
   if (c.fit !== cfg.defaultFit) add('fit', c.fit);
-  if (c.format !== NEUTRAL.format) add('format', c.format);
+  if (c.format !== NEUTRAL_FORMAT) add('format', c.format);
   if (c.focal != null) {
     add('fx', c.focal.x);
     add('fy', c.focal.y);
@@ -365,9 +399,9 @@ export function canonicalQuery(c: CanonicalParams, cfg: RuleConfig): string {
 export function presetOnlyQuery(params: ImageParams): string {
   const parts: string[] = [];
   if (params.preset != null) parts.push('preset=' + encodeURIComponent(params.preset));
-  if (params.format != null && params.format !== NEUTRAL.format) parts.push('format=' + params.format);
+  if (params.format != null && params.format !== NEUTRAL_FORMAT) parts.push('format=' + params.format);
   const sized = params.width != null || params.height != null;
-  if (sized && params.dpr != null && params.dpr !== NEUTRAL.dpr) parts.push('dpr=' + params.dpr);
+  if (sized && params.dpr != null && params.dpr !== NEUTRAL_DPR) parts.push('dpr=' + params.dpr);
   return parts.join('&');
 }
 
@@ -382,13 +416,14 @@ export function normalizeAccept(accept: string | undefined, autoAvif: boolean): 
   if (!accept) return '*/*';
   let avif = false;
   let webp = false;
-  const ranges = accept.split(',');
+  // Media types and parameter names are case-insensitive: lower case once.
+  const ranges = accept.toLowerCase().split(',');
   for (let i = 0; i < ranges.length; i++) {
     const parts = (ranges[i] as string).split(';');
-    const type = (parts[0] as string).trim().toLowerCase();
+    const type = (parts[0] as string).trim();
     let q = 1;
     for (let j = 1; j < parts.length; j++) {
-      const option = (parts[j] as string).trim().toLowerCase();
+      const option = (parts[j] as string).trim();
       if (option.indexOf('q=') === 0) q = Number(option.slice(2));
     }
     if (!(q > 0)) continue;

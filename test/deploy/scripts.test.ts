@@ -24,6 +24,39 @@ const lifecycle = require('../../scripts/sls-derivatives-lifecycle.cjs') as {
   derivativeLifecycleRules: (days: number) => { Id: string; Prefix: string; ExpirationInDays?: number }[];
 };
 
+/** `sls package --stage dev` of a copy of the project with one file edited; its exit code and output. */
+async function slsPackageEdited(file: string, edit: (text: string) => string) {
+  const work = await mkdtemp(join(tmpdir(), 'edge-resizer-sls-bad-'));
+  try {
+    for (const name of ['serverless.yml', 'esbuild.config.cjs', 'package.json', 'package-lock.json', 'tsconfig.json']) {
+      await cp(join(ROOT, name), join(work, name));
+    }
+    for (const name of ['resources', 'scripts', 'src'])
+      await cp(join(ROOT, name), join(work, name), { recursive: true });
+    await symlink(await realpath(join(ROOT, 'node_modules')), join(work, 'node_modules'), 'dir');
+    const text = await readFile(join(work, file), 'utf8');
+    const edited = edit(text);
+    expect(edited, `the edit of ${file}`).to.not.equal(text);
+    await writeFile(join(work, file), edited);
+    const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
+    Object.assign(env, { AWS_ACCESS_KEY_ID: 'AKIDOFFLINEPACKAGE', AWS_SECRET_ACCESS_KEY: 'offline' });
+    const sls = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
+    return await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(process.execPath, [sls, 'package', '--stage', 'dev', '--package', join(work, 'out')], {
+        cwd: work,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('close', (code) => resolve({ code, output }));
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 function fakeServerless(edgeConfig: unknown, region = 'us-east-1', stage?: unknown) {
   return { service: { provider: { region, stage: 'dev' }, custom: { edgeConfig, stage } } };
 }
@@ -137,45 +170,27 @@ describe('deploy/esbuild.config.cjs', () => {
 
   it('`sls package` fails on a bad stage value in serverless.yml, naming the field', async function () {
     this.timeout(180_000);
-    const work = await mkdtemp(join(tmpdir(), 'edge-resizer-sls-bad-'));
-    try {
-      for (const name of [
-        'serverless.yml',
-        'esbuild.config.cjs',
-        'package.json',
-        'package-lock.json',
-        'tsconfig.json',
-      ]) {
-        await cp(join(ROOT, name), join(work, name));
-      }
-      for (const name of ['resources', 'scripts', 'src'])
-        await cp(join(ROOT, name), join(work, name), { recursive: true });
-      await symlink(await realpath(join(ROOT, 'node_modules')), join(work, 'node_modules'), 'dir');
-      const yml = await readFile(join(work, 'serverless.yml'), 'utf8');
-      const broken = yml.replace(/^( {4}dev:\n)/m, '$1      defaultQuality: 0\n');
-      expect(broken).to.not.equal(yml);
-      await writeFile(join(work, 'serverless.yml'), broken);
-      const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
-      Object.assign(env, { AWS_ACCESS_KEY_ID: 'AKIDOFFLINEPACKAGE', AWS_SECRET_ACCESS_KEY: 'offline' });
-      const sls = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
-      const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
-        const child = spawn(process.execPath, [sls, 'package', '--stage', 'dev', '--package', join(work, 'out')], {
-          cwd: work,
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        child.on('close', (code) => resolve({ code, output }));
-      });
-      expect(result.code).to.not.equal(0);
-      expect(result.output).to.match(
-        /serverless\.yml: custom\.stages\.dev\.defaultQuality: Expected integer between 1 and 100/,
-      );
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
+    const result = await slsPackageEdited('serverless.yml', (yml) =>
+      yml.replace(/^( {4}dev:\n)/m, '$1      defaultQuality: 0\n'),
+    );
+    expect(result.code).to.not.equal(0);
+    expect(result.output).to.match(
+      /serverless\.yml: custom\.stages\.dev\.defaultQuality: Expected integer between 1 and 100/,
+    );
+  });
+
+  // "JavaScript runtime 2.0 features for CloudFront Functions" lists no Array.prototype.at (ES2022).
+  it('`sls package` fails on viewer-function code runtime 2.0 does not have, naming it', async function () {
+    this.timeout(180_000);
+    const result = await slsPackageEdited('src/edge/viewer/handler.ts', (source) =>
+      source.replace(
+        'const request = event.request;',
+        "const request = event.request;\n    if (request.uri === '/at') request.uri = ['/a'].at(0) as string;",
+      ),
+    );
+    expect(result.code).to.not.equal(0);
+    expect(result.output).to.match(/runtime 2\.0 does not have/);
+    expect(result.output).to.match(/\.at\(\)/);
   });
 
   it('refuses any region but us-east-1', () => {

@@ -31,14 +31,18 @@ export const ROTATIONS = [0, 90, 180, 270] as const;
 export type Rotation = (typeof ROTATIONS)[number];
 
 /** Values of the parameters that fold into others: written or left off, the same derivative. */
+export const NEUTRAL_FORMAT: RequestedFormat = 'auto';
+export const NEUTRAL_DPR = 1;
+/** A focal point's missing coordinate. */
+export const NEUTRAL_FOCAL_COORDINATE = 0.5;
+/** The same, by parameter (the constants above, one by one, are what the viewer function's bundle inlines). */
 export const NEUTRAL = {
-  format: 'auto' as RequestedFormat,
-  dpr: 1,
+  format: NEUTRAL_FORMAT,
+  dpr: NEUTRAL_DPR,
   rotate: 0,
   /** `rrggbbaa`: opaque white, what a page most likely is. */
   background: 'ffffffff',
-  /** A focal point's missing coordinate. */
-  focalCoordinate: 0.5,
+  focalCoordinate: NEUTRAL_FOCAL_COORDINATE,
 } as const;
 
 export interface Rect {

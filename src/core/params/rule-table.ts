@@ -2,8 +2,8 @@
  * The descriptors of `registry.ts` compiled to what validating and folding
  * need, and nothing for people (labels, docs, key tokens): the table
  * `param-rules.ts` interprets. The viewer-request CloudFront Function carries
- * it baked into its config (`src/edge/viewer/build.ts`), so a parameter costs
- * the function one small object literal.
+ * it baked into its config as one compact string (`rule-string.ts`), so a
+ * parameter costs the function its name and a few bytes.
  */
 import { type ImageParamName, PARAMS, type ParamDescriptor } from './registry.js';
 

@@ -10,6 +10,11 @@
  * declared unsupported below, so esbuild lowers it or refuses to build.
  * Template literals too, because serverless would read `${…}` as its own
  * variables: the bundled sources concatenate with `+` instead.
+ * A stage carries only what it uses: the parameter table as one compact
+ * string (`rule-string.ts`), the preset-only rules only under `presetPolicy:
+ * only`, preset expansion only where presets are defined, the signature
+ * check only where signing is on (`StageRules` in
+ * handler.ts). Sizes: test/core/param-registry.test.ts logs them.
  * The bundle is a script: its first lines import `crypto` (and, with the
  * KeyValueStore, `cloudfront`) and declare the handler's slot, the IIFE fills
  * the slot, the last lines are the top-level `handler` CloudFront Functions
@@ -17,6 +22,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
+import { encodeRules } from '../../core/params/rule-string.js';
 import type { ParamRule } from '../../core/params/rule-table.js';
 import type { ViewerConfig } from './config.js';
 
@@ -52,9 +58,9 @@ const UNSUPPORTED = [
   'regexp-unicode-property-escapes',
 ] as const;
 
-/** The config's and the parameter table's field names (`ParamRule`), shortened with their uses. */
+/** The config's, the parameter table's (`ParamRule`) and `StageRules`' field names, shortened with their uses. */
 const MANGLED =
-  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate)$/;
+  /^(maxDimension|defaultQuality|defaultFit|defaultGravity|allowedWidths|widthPolicy|presets|presetPolicy|defaultPreset|autoAvif|signingSecret|keyValueStore|params|param|kind|lowest|highest|decimals|choices|field|neutral|focalCoordinate|presetOnlyCheck|presetOnlyQuery|expandPreset|checkSignedUrl)$/;
 
 const cache = new Map<string, string>();
 
@@ -81,7 +87,7 @@ export function buildViewerFunction(config: ViewerConfig): string {
     // The runtime allows no async closure: the one async function is the top-level handler.
     footer: {
       js: config.keyValueStore
-        ? `async function handler(event) {\n  var r = ${SLOT}(event);\n  if (r.kid === undefined) return r;\n  var s;\n  try { s = await cfKvs.get(r.kid); } catch (e) { s = null; }\n  return ${SLOT}(event, s);\n}`
+        ? `async function handler(event) {\nvar r = ${SLOT}(event), s = null;\nif (r.kid === undefined) return r;\ntry { s = await cfKvs.get(r.kid); } catch (e) {}\nreturn ${SLOT}(event, s);\n}`
         : `function handler(event) { return ${SLOT}(event); }`,
     },
     // Internal names only (never a field of CloudFront's event or a parameter name, which are read by string).
@@ -94,34 +100,39 @@ export function buildViewerFunction(config: ViewerConfig): string {
   return code;
 }
 
-/** What CloudFormation and serverless accept: at most 10 KB, and nothing serverless would resolve as a variable. */
 /**
  * The bundle's entry: the stage's settings as an object literal, top-level
  * names unquoted so `mangleProps` shortens them with their uses (values, preset
- * names included, are JSON and never mangled); `cfCrypto` is the runtime's
- * `crypto` module and `__viewerHandler` the slot, both from the first line.
+ * names included, are JSON and never mangled), the parameter table as its
+ * compact string (`rule-string.ts`); `cfCrypto` is the runtime's `crypto`
+ * module and `__viewerHandler` the slot, both from the first line.
  */
 function entrySource(config: ViewerConfig): string {
   const fields = Object.entries(config).map(
-    ([name, value]) => `${name}: ${name === 'params' ? unquotedKeys(value as ParamRule[]) : JSON.stringify(value)}`,
+    ([name, value]) =>
+      `${name}: ${name === 'params' ? `decodeRules(${JSON.stringify(encodeRules(value as ParamRule[]))})` : JSON.stringify(value)}`,
   );
+  // A stage imports (and so carries) only the optional rules it uses.
+  const presetOnly = config.presetPolicy === 'only';
+  const hasPresets = Object.keys(config.presets).length > 0;
+  const rules = [
+    `presetOnlyCheck: ${presetOnly ? 'requirePresetOnly' : 'null'}`,
+    `presetOnlyQuery: ${presetOnly ? 'presetOnlyQuery' : 'null'}`,
+    `expandPreset: ${hasPresets ? 'expandPreset' : 'null'}`,
+    `checkSignedUrl: ${config.signingSecret ? 'checkSignedUrl' : 'null'}`,
+  ];
   return [
     "import { createViewerHandler, type HmacModule } from './handler.ts';",
+    "import { decodeRules } from '../../core/params/rule-string.ts';",
+    "import { checkSignedUrl } from './signature.ts';",
+    "import { expandPreset, presetOnlyQuery, requirePresetOnly } from '../../core/param-rules.ts';",
     'declare const cfCrypto: HmacModule;',
     'declare let __viewerHandler: unknown;',
-    `__viewerHandler = createViewerHandler({ ${fields.join(', ')} }, cfCrypto);`,
+    `__viewerHandler = createViewerHandler({ ${fields.join(', ')} }, cfCrypto, { ${rules.join(', ')} });`,
   ].join('\n');
 }
 
-/** The parameter table as an object literal whose field names `mangleProps` shortens (its values stay JSON). */
-function unquotedKeys(rules: readonly ParamRule[]): string {
-  const literal = (rule: ParamRule) =>
-    `{ ${Object.entries(rule)
-      .map(([name, value]) => `${name}: ${JSON.stringify(value)}`)
-      .join(', ')} }`;
-  return `[${rules.map(literal).join(', ')}]`;
-}
-
+/** What CloudFormation and serverless accept: at most 10 KB, and nothing serverless would resolve as a variable. */
 export function checkFunctionCode(code: string): void {
   const bytes = Buffer.byteLength(code);
   if (bytes > MAX_FUNCTION_BYTES) {

@@ -2,8 +2,8 @@
  * The viewer-request CloudFront Function (runtime `cloudfront-js-2.0`) for
  * image URLs, as TypeScript: `build.ts` bundles it with the stage's config for
  * `sls package` and the local CDN. It runs on every request, cache hits
- * included, so it is where signed URLs are checked (CONTRACT.md §5) and where
- * every spelling of one variant becomes one cache key (§3):
+ * included, so it is where signed URLs are checked and where
+ * every spelling of one variant becomes one cache key:
  *   - the path is decoded once and re-encoded one way;
  *   - the query becomes the canonical query of `param-rules.ts` (image
  *     parameters only, fixed order, defaults and what cannot matter left out,
@@ -17,13 +17,16 @@ import {
   canonicalize,
   canonicalQuery,
   decodeQuery,
+  type ImageParams,
   isParamError,
   normalizeAccept,
-  parseParams,
-  presetOnlyQuery,
+  type PresetExpansion,
+  type PresetOnlyCheck,
+  parseParamsWith,
 } from '../../core/param-rules.js';
-import { rfc3986, signedMessage } from '../../core/signing-message.js';
+import { rfc3986 } from '../../core/signing-message.js';
 import type { ViewerConfig } from './config.js';
+import type { SignedUrlCheck } from './signature.js';
 
 export interface CfValue {
   value: string;
@@ -69,8 +72,22 @@ export interface KeyLookup {
   kid: string;
 }
 
-/** A `kid` as a KeyValueStore key: short and plain. */
-const KID = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * The parts of the rules only some stages use (param-rules.ts's
+ * `requirePresetOnly`, `presetOnlyQuery`, `expandPreset`, signature.ts's
+ * `checkSignedUrl`), null where the
+ * stage has no use for them, so its bundle carries none of their code:
+ * build.ts gives each exactly when the stage's config calls for it.
+ */
+export interface StageRules {
+  /** `presetPolicy: only`. */
+  presetOnlyCheck: PresetOnlyCheck | null;
+  presetOnlyQuery: ((params: ImageParams) => string) | null;
+  /** The stage defines presets. */
+  expandPreset: PresetExpansion | null;
+  /** Signing is on (`config.signingSecret`): `checkSignedUrl` of signature.ts. */
+  checkSignedUrl: SignedUrlCheck | null;
+}
 
 /**
  * The handler. With `config.keyValueStore`, signing keys live in CloudFront's
@@ -80,7 +97,12 @@ const KID = /^[A-Za-z0-9_-]{1,64}$/;
  * `default` that means the baked `SIGNING_SECRET`). The request is not
  * touched before the signature is checked.
  */
-export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
+export function createViewerHandler(config: ViewerConfig, crypto: HmacModule, rules: StageRules) {
+  // Called as plain functions: runtime 2.0 (and its static check) knows no method by a mangled name.
+  const presetOnlyCheck = rules.presetOnlyCheck;
+  const presetOnlyQuery = rules.presetOnlyQuery;
+  const expandPreset = rules.expandPreset;
+  const checkSignedUrl = rules.checkSignedUrl;
   return function handle(event: CfEvent, stored?: string | null): CfRequest | CfResponse | KeyLookup {
     const request = event.request;
     // The playground (the default root object and its assets) is not an image.
@@ -88,33 +110,16 @@ export function createViewerHandler(config: ViewerConfig, crypto: HmacModule) {
 
     const raw = request.rawQueryString();
     const pairs = raw == null ? [] : decodeQuery(raw);
-    if (config.signingSecret) {
-      // A repeated parameter is ambiguous for the signature too (CONTRACT.md §5).
-      const seen: Record<string, string> = Object.create(null);
-      for (let i = 0; i < pairs.length; i++) {
-        const pair = pairs[i] as [string, string];
-        if (seen[pair[0]] != null)
-          return error(400, 'invalid_param', 'Parameter ' + pair[0] + ' is given more than once');
-        seen[pair[0]] = pair[1];
-      }
-      const kid = seen.kid == null ? 'default' : seen.kid;
-      let secret: string | undefined = config.signingSecret;
-      if (config.keyValueStore) {
-        if (!KID.test(kid)) return error(403, 'invalid_signature', 'Unknown signing key');
-        if (stored === undefined) return { kid };
-        secret = stored === null ? (kid === 'default' ? config.signingSecret : '') : stored;
-      } else if (kid !== 'default') secret = '';
-      if (!secret) return error(403, 'invalid_signature', 'Unknown or retired signing key');
-      const failure = checkSignature(request.uri, pairs, secret, crypto);
-      if (failure) return failure;
-    }
-
     let query: string;
     let explicitFormat: boolean;
     try {
-      const params = parseParams(pairs, config);
+      if (checkSignedUrl) {
+        const refusal = checkSignedUrl(request.uri, pairs, stored, config, crypto);
+        if (refusal) return refusal;
+      }
+      const params = parseParamsWith(pairs, config, presetOnlyCheck, expandPreset);
       const canonical = canonicalize(params, config);
-      query = config.presetPolicy === 'only' ? presetOnlyQuery(params) : canonicalQuery(canonical, config);
+      query = presetOnlyQuery ? presetOnlyQuery(params) : canonicalQuery(canonical, config);
       explicitFormat = canonical.format !== 'auto';
     } catch (e) {
       if (isParamError(e)) return error(400, 'invalid_param', e.message);
@@ -163,45 +168,7 @@ function headerSafe(value: string): string {
   return value.replace(/[^\x21-\x7e]/g, encodeURIComponent);
 }
 
-/** The signed message (`src/core/signing-message.ts`), checked on the path as received and the decoded parameters. */
-function checkSignature(
-  uri: string,
-  pairs: Array<[string, string]>,
-  secret: string,
-  crypto: HmacModule,
-): CfResponse | null {
-  let sig: string | undefined;
-  let exp: string | undefined;
-  const signed: Array<[string, string]> = [];
-  for (let i = 0; i < pairs.length; i++) {
-    const pair = pairs[i] as [string, string];
-    if (pair[0] === 'sig') sig = pair[1];
-    else signed.push(pair);
-    if (pair[0] === 'exp') exp = pair[1];
-  }
-  if (sig == null || exp == null) return error(403, 'invalid_signature', 'This URL is not signed');
-  if (!/^\d+$/.test(exp)) return error(403, 'invalid_signature', 'This URL has a malformed expiry');
-  // Names are unique here (checked before).
-  const expected = crypto
-    .createHmac('sha256', secret)
-    .update(signedMessage(uri, signed))
-    .digest('base64')
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '');
-  if (!constantTimeEqual(expected, sig)) return error(403, 'invalid_signature', 'The URL signature does not match');
-  if (Number(exp) < Math.floor(Date.now() / 1000)) return error(403, 'expired', 'This URL has expired');
-  return null;
-}
-
-// Compares every character whatever the first difference, so timing tells nothing.
-function constantTimeEqual(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i % (b.length || 1));
-  return diff === 0;
-}
-
-function error(status: 400 | 403, code: string, message: string): CfResponse {
+export function error(status: 400 | 403, code: string, message: string): CfResponse {
   return {
     statusCode: status,
     statusDescription: status === 400 ? 'Bad Request' : 'Forbidden',
