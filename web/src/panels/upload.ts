@@ -3,9 +3,9 @@
  * file uploads with its own progress bar, over the staged multipart path when
  * it is larger than a single API request takes.
  */
+import { formatBytes } from '../../../src/core/format-bytes.js';
 import { ApiError, type ImageItem, STAGED_UPLOAD_THRESHOLD, uploadImage, uploadStaged } from '../api.js';
 import { clearError, el, isAuthError, showError, state } from '../page.js';
-import { formatBytes } from '../variant.js';
 
 export interface UploadHooks {
   /** No token yet: open the token panel. */
