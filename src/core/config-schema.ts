@@ -26,9 +26,9 @@ import { GRAVITIES } from './param-rules.js';
 import { canonicalParams, parseImageParams } from './params.js';
 
 /** Largest `limits.maxDimension` a stage may set: sharp/libvips and Lambda memory stop being sensible past it. */
-export const MAX_DIMENSION_CEILING = 16_384;
+const MAX_DIMENSION_CEILING = 16_384;
 /** CloudFront gives an origin-response trigger 30 s in all; the miss budget must end before it. */
-export const MAX_TRANSFORM_TIMEOUT_MS = 29_000;
+const MAX_TRANSFORM_TIMEOUT_MS = 29_000;
 
 // Gravity names have one home, the parameter rules the edge and the playground share.
 const GRAVITY_NAMES: readonly GravityName[] = GRAVITIES;
@@ -59,7 +59,7 @@ const every =
     list;
 
 /** The top-level field names of a stage's settings. */
-export const STAGE_SETTING_FIELDS = every<keyof StageConfig & keyof EdgeResizerConfigInput>()([
+const STAGE_SETTING_FIELDS = every<keyof StageConfig & keyof EdgeResizerConfigInput>()([
   'presets',
   'presetPolicy',
   'defaultPreset',
@@ -70,7 +70,7 @@ export const STAGE_SETTING_FIELDS = every<keyof StageConfig & keyof EdgeResizerC
   'widthPolicy',
   'limits',
 ]);
-export const LIMIT_FIELDS = every<keyof LimitsConfig>()([
+const LIMIT_FIELDS = every<keyof LimitsConfig>()([
   'maxDimension',
   'maxOriginalBytes',
   'maxInputPixels',
@@ -127,7 +127,7 @@ export const CONFIG_FIELDS = {
  * included (a typo would silently fall back to a default). `where` prefixes the
  * field in the message (`custom.edgeConfig`).
  */
-export function checkConfigFieldNames(input: Record<string, unknown>, where: string): void {
+function checkConfigFieldNames(input: Record<string, unknown>, where: string): void {
   for (const [name, value] of Object.entries(input)) {
     const known: true | readonly string[] | undefined = Object.hasOwn(CONFIG_FIELDS, name)
       ? CONFIG_FIELDS[name as keyof typeof CONFIG_FIELDS]
@@ -149,7 +149,7 @@ export function checkConfigFieldNames(input: Record<string, unknown>, where: str
  * Refuses a key of a stage block that is neither a stage setting nor a stack
  * setting; `where` names the block (`custom.stages.dev`).
  */
-export function checkStageBlockFieldNames(block: Record<string, unknown>, where: string): void {
+function checkStageBlockFieldNames(block: Record<string, unknown>, where: string): void {
   const settings: readonly string[] = STAGE_SETTING_FIELDS;
   const stack: readonly string[] = STACK_STAGE_FIELDS;
   for (const name of Object.keys(block)) {
@@ -163,7 +163,7 @@ export function checkStageBlockFieldNames(block: Record<string, unknown>, where:
 }
 
 /** The stage settings among `object`'s fields (a stage block also holds stack settings). */
-export function pickStageSettings(object: Record<string, unknown>): Record<string, unknown> {
+function pickStageSettings(object: Record<string, unknown>): Record<string, unknown> {
   const settings: readonly string[] = STAGE_SETTING_FIELDS;
   return Object.fromEntries(Object.entries(object).filter(([name]) => settings.includes(name)));
 }
@@ -179,7 +179,7 @@ export class StageConfigError extends Error {
   }
 }
 
-export interface StageConfigOptions {
+interface StageConfigOptions {
   /** One source of several that are merged later: skip the checks across fields. @default false */
   partial?: boolean;
 }

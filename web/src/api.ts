@@ -16,7 +16,7 @@ import { readNdjson } from './ndjson.js';
 import { keyPath, type StageSettings } from './variant.js';
 
 export type { ImageItem, UploadResult };
-export { ApiError, errorFromBody, errorFromResponse };
+export { ApiError, errorFromResponse };
 
 const TOKEN_STORAGE_KEY = 'edge-resizer.token';
 
