@@ -10,7 +10,8 @@
 import { open } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { ApiClient, ApiError, errorFromBody, PartUploadError, type UploadResult } from '../client-api/api-client.js';
+import { ApiClient, ApiError, errorFromBody, type UploadResult } from '../client-api/api-client.js';
+import { describeApiError } from './common.js';
 
 /** Bytes written to the socket per slice (the progress bar's grain). */
 const SLICE_BYTES = 256 * 1024;
@@ -46,12 +47,6 @@ export async function stagedUpload(options: StagedUploadOptions): Promise<Upload
   } finally {
     await handle.close();
   }
-}
-
-/** The CLI's form of an API error: `413 too_large: The image is larger than …`, or what went wrong on the way. */
-export function describeApiError(error: ApiError): string {
-  const answered = error.status !== 0 && !(error instanceof PartUploadError);
-  return answered ? `${error.status} ${error.code}: ${error.message}` : error.message;
 }
 
 async function readSlice(handle: Awaited<ReturnType<typeof open>>, offset: number, length: number): Promise<Buffer> {

@@ -14,8 +14,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { ApiClient, ApiError, STAGED_UPLOAD_THRESHOLD_BYTES } from '../client-api/api-client.js';
-import { CliError, defaultEndpoint, forEachLimited, resolveToken } from './common.js';
-import { describeApiError, stagedUpload } from './staged-upload.js';
+import { CliError, defaultEndpoint, describeApiError, forEachLimited, resolveToken } from './common.js';
+import { stagedUpload } from './staged-upload.js';
 
 export interface UploadOptions {
   prefix: string;
