@@ -55,7 +55,7 @@ export async function serveOriginal(
   if (request.method === 'HEAD' || request.range !== undefined) {
     const head = await deps.store.headOriginal(item.objectKey);
     if (!head) throw notFound();
-    const size = plaintextLength(head.metadata, head.totalLength);
+    const size = plaintextLength(head.metadata, head.length);
     if (request.method === 'HEAD') return reply.empty(200, { ...headers, 'Content-Length': String(size) });
 
     const resolution = resolveRange(request.range, size);

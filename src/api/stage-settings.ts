@@ -5,20 +5,11 @@
  * quality. Read-only, behind the API token like every `/api/*` call; the
  * playground uses it for its preset picker.
  */
-import type { EdgeResizerConfig } from '../core/config.js';
+import type { EdgeResizerConfig, StageSettings } from '../core/config.js';
 import { HttpError } from '../core/errors.js';
 import type { Reply } from './reply.js';
 
 export const SETTINGS_PATH = '/api/settings';
-
-export interface StageSettings {
-  presets: Record<string, string>;
-  presetPolicy: EdgeResizerConfig['presetPolicy'];
-  defaultGravity: EdgeResizerConfig['defaultGravity'];
-  autoAvif: boolean;
-  maxDimension: number;
-  defaultQuality: number;
-}
 
 export function stageSettings(config: EdgeResizerConfig): StageSettings {
   return {

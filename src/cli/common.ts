@@ -1,6 +1,7 @@
 /** What every command shares: exit codes, failure output, endpoint and token lookup. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type ApiError, errorFromResponse, PartUploadError } from '../client-api/api-client.js';
 
 /** CONTRACT.md §2: 0 success, 1 failure, 2 bad usage. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -41,16 +42,15 @@ export async function resolveToken(token: string | undefined, dataDir: string): 
   }
 }
 
-/** Reads the contract's JSON error from a response, or describes the response. */
+/** The CLI's form of an API error: `413 too_large: The image is larger than …`, or what went wrong on the way. */
+export function describeApiError(error: ApiError): string {
+  const answered = error.status !== 0 && !(error instanceof PartUploadError);
+  return answered ? `${error.status} ${error.code}: ${error.message}` : error.message;
+}
+
+/** A failed response in the CLI's form, its JSON error read by the API client's one parser. */
 export async function describeFailure(response: Response): Promise<string> {
-  const text = await response.text().catch(() => '');
-  try {
-    const body = JSON.parse(text) as { code?: string; message?: string };
-    if (body.code) return `${response.status} ${body.code}: ${body.message ?? ''}`.trim();
-  } catch {
-    // not JSON: fall through
-  }
-  return `${response.status} ${response.statusText}`;
+  return describeApiError(await errorFromResponse(response));
 }
 
 /** Runs `work` on `items` with at most `concurrency` at once. */

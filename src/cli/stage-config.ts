@@ -4,12 +4,10 @@
  * schema (src/core/config-schema.ts). Any problem is bad usage: exit 2, one line.
  */
 import { readFile } from 'node:fs/promises';
-import { createConfig } from '../core/config.js';
-import { parseStageSettings, type StageSettings } from '../core/config-schema.js';
-import { canonicalParams, parseImageParams } from '../core/params.js';
+import { parseStageConfig, type StageConfig } from '../core/config-schema.js';
 import { CliError, EXIT } from './common.js';
 
-export async function loadStageConfig(file: string): Promise<StageSettings> {
+export async function loadStageConfig(file: string): Promise<StageConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -24,14 +22,7 @@ export async function loadStageConfig(file: string): Promise<StageSettings> {
     throw new CliError(`${file} is not JSON: ${(error as Error).message}`, EXIT.usage);
   }
   try {
-    return parseStageSettings(json, {
-      // A preset must be a URL this stage answers: its own widths, width policy and limits apply,
-      // and the canonical form (where the width allow-list is applied) must accept it too.
-      checkPreset: (query, _name, stage) => {
-        const config = createConfig(stage);
-        canonicalParams(parseImageParams(query, config), config);
-      },
-    });
+    return parseStageConfig(json);
   } catch (error) {
     throw new CliError(`${file}: ${(error as Error).message}`, EXIT.usage);
   }

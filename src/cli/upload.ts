@@ -13,8 +13,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { CliError, defaultEndpoint, describeFailure, forEachLimited, resolveToken } from './common.js';
-import { STAGED_THRESHOLD_BYTES, stagedUpload } from './staged-upload.js';
+import { ApiClient, ApiError, STAGED_UPLOAD_THRESHOLD_BYTES } from '../client-api/api-client.js';
+import { CliError, defaultEndpoint, describeApiError, forEachLimited, resolveToken } from './common.js';
+import { stagedUpload } from './staged-upload.js';
 
 export interface UploadOptions {
   prefix: string;
@@ -103,20 +104,13 @@ async function uploadOne(
 ): Promise<UploadLine> {
   if (job.missing) return { file: job.file, ok: false, key: job.key, error: job.missing };
   try {
-    if (job.size > STAGED_THRESHOLD_BYTES) {
-      const item = await stagedUpload({ endpoint, token, file: job.file, size: job.size, key: job.key, onBytes });
-      return { file: job.file, ok: true, key: item.key, version: item.version, bytes: item.bytes, url: item.url };
-    }
-    const body = await readFile(job.file);
-    const response = await fetch(`${endpoint}/api/images/${job.key.split('/').map(encodeURIComponent).join('/')}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
-      body,
-    });
-    if (!response.ok) return { file: job.file, ok: false, key: job.key, error: await describeFailure(response) };
-    const item = (await response.json()) as { key: string; version: number; bytes: number; url: string };
+    const item =
+      job.size > STAGED_UPLOAD_THRESHOLD_BYTES
+        ? await stagedUpload({ endpoint, token, file: job.file, size: job.size, key: job.key, onBytes })
+        : await new ApiClient(endpoint, token).putImage(job.key, await readFile(job.file));
     return { file: job.file, ok: true, key: item.key, version: item.version, bytes: item.bytes, url: item.url };
   } catch (error) {
+    if (error instanceof ApiError) return { file: job.file, ok: false, key: job.key, error: describeApiError(error) };
     const reason =
       error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
     return { file: job.file, ok: false, key: job.key, error: reason };

@@ -105,6 +105,19 @@ export interface EdgeResizerConfig {
   storage: { timeoutMs: number; maxAttempts: number };
 }
 
+/**
+ * What `GET /api/settings` answers: the stage settings a client needs to build
+ * image URLs (the playground's preset picker, its expected sizes).
+ */
+export interface StageSettings {
+  presets: Record<string, string>;
+  presetPolicy: PresetPolicy;
+  defaultGravity: GravityName;
+  autoAvif: boolean;
+  maxDimension: number;
+  defaultQuality: number;
+}
+
 /** A partial config as baked at build time or assembled from flags; nested objects may be partial too. */
 export type EdgeResizerConfigInput = Partial<Omit<EdgeResizerConfig, 'limits' | 'signing' | 'storage'>> & {
   limits?: Partial<LimitsConfig>;

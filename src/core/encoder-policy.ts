@@ -156,11 +156,6 @@ export function avifSettings(pixels: number): AvifEncoderSettings {
   return { effort: band(pixels).effort };
 }
 
-/** Threads an AVIF encode of `pixels` pixels gains from, given a second vCPU (see `AvifBand.threads`). */
-export function avifThreads(pixels: number): number {
-  return band(pixels).threads;
-}
-
 /**
  * AVIF quality for `jpegQuality` at an output of `pixels` pixels: `encoderQuality('avif', q)` (calibrated
  * at effort 2) plus the band's offset for its effort, so every band keeps the same look.

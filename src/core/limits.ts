@@ -6,6 +6,7 @@
  */
 import type { EdgeResizerConfig } from './config.js';
 import { HttpError } from './errors.js';
+import { formatBytes } from './format-bytes.js';
 
 type Limits = Pick<EdgeResizerConfig, 'limits'>;
 
@@ -66,12 +67,6 @@ export function bodyTooLarge(limit: number): HttpError {
     'too_large',
     `The request body is larger than ${formatBytes(limit)}, the most one API request carries; send larger originals through POST /api/uploads`,
   );
-}
-
-/** `50 MB`, `6 MB`, `1.5 MB`, `64 KB`. */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB`;
-  return `${Math.round(bytes / 1024)} KB`;
 }
 
 /** Megapixels to three significant digits: 125, 100, 0.0768. */

@@ -139,8 +139,3 @@ const NEGOTIATED: Record<NormalizedAccept, NegotiatedFormat> = {
   'image/webp': 'auto-webp',
   '*/*': 'original',
 };
-
-/** `Accept` → does the viewer take WebP: an `image/webp` media range with a non-zero q. */
-export function acceptsWebp(accept: string | undefined): boolean {
-  return normalizeAccept(accept, false) === 'image/webp';
-}

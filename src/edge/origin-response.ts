@@ -209,7 +209,7 @@ export function missStorage(store: OriginResponseStore): MissStorage {
     },
     async headOriginal(key, options) {
       const head = await store.headOriginal(key, options);
-      return head && { length: head.totalLength, metadata: head.metadata };
+      return head && { length: head.length, metadata: head.metadata };
     },
     putDerivative: (derivativeKey, body, { contentType, cacheControl, metadata, signal }) =>
       store.putDerivative(derivativeKey, body, contentType, cacheControl, { metadata, signal }),

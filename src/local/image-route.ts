@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody, HttpError } from '../core/errors.js';
 import type { CloudFrontHeaders } from '../edge/cloudfront.js';
 import { checkReadOnlyHeaders, DISALLOWED_HEADER, READ_ONLY_HEADERS } from '../edge/result-rules.js';
-import type { createEdgeCache } from './edge-cache.js';
+import type { EdgeCache } from './edge-cache.js';
 import type { EdgeResponse, ViewerRequest } from './edge-pipeline.js';
 import {
   isViewerResponse,
@@ -22,7 +22,7 @@ import {
 
 export interface ImageRouteOptions {
   viewerFunction: (event: ViewerEvent) => ViewerResult | Promise<ViewerResult>;
-  cache: ReturnType<typeof createEdgeCache>;
+  cache: EdgeCache;
   edge: (request: ViewerRequest) => Promise<EdgeResponse>;
 }
 

@@ -12,7 +12,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
-export const PLAYGROUND_DIST = join(WEB_DIR, 'dist');
 
 export type PlaygroundState =
   /** web/dist is newer than every source file. */

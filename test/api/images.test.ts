@@ -548,7 +548,7 @@ describe('API: limits and failures', () => {
     try {
       const response = await api.request('POST', '/api/images', { body: MOUNTAINS });
       expectError(response, 413, 'too_large');
-      expect(response.json().message).to.equal('The image is larger than 98 KB');
+      expect(response.json().message).to.equal('The image is larger than 100.0 kB');
       expect(await api.originalKeys()).to.deep.equal([]);
       expect(await api.items()).to.deep.equal([]);
     } finally {

@@ -4,7 +4,6 @@ import {
   AVIF_POLICY,
   avifQuality,
   avifSettings,
-  avifThreads,
   encoderQuality,
   QUALITY_SCALE,
   WEBP_MATCH,
@@ -79,12 +78,10 @@ describe('encoder-policy', () => {
     const pixelCounts = [1, 100 * 100, 400 * 267, 640 * 427, 800 * 533, 1200 * 800, 1600 * 1067, 2560 * 1600];
     pixelCounts.push(DEFAULT_AVIF_MAX_OUTPUT_PIXELS, DEFAULT_MAX_DIMENSION * DEFAULT_MAX_DIMENSION, 1e9);
 
-    it('gives an integer effort 0..9 and 1 or 2 threads for any size, from 1 pixel to beyond the cap', () => {
+    it('gives an integer effort 0..9 for any size, from 1 pixel to beyond the cap', () => {
       for (const pixels of pixelCounts) {
         const { effort } = avifSettings(pixels);
-        const threads = avifThreads(pixels);
         expect(Number.isInteger(effort) && effort >= 0 && effort <= 9, `effort ${effort} at ${pixels}`).to.equal(true);
-        expect([1, 2], `threads at ${pixels}`).to.include(threads);
       }
     });
 
@@ -120,7 +117,6 @@ describe('encoder-policy', () => {
     it('follows the policy table band by band, the last band open-ended', () => {
       for (const band of AVIF_POLICY) {
         expect(avifSettings(band.maxPixels).effort).to.equal(band.effort);
-        expect(avifThreads(band.maxPixels)).to.equal(band.threads);
       }
       const last = AVIF_POLICY[AVIF_POLICY.length - 1];
       expect(last?.maxPixels).to.equal(Number.POSITIVE_INFINITY);
@@ -129,7 +125,6 @@ describe('encoder-policy', () => {
         const below = AVIF_POLICY[i - 1] as (typeof AVIF_POLICY)[number];
         expect(band.maxPixels).to.be.greaterThan(below.maxPixels);
         expect(avifSettings(below.maxPixels + 1).effort).to.equal(band.effort);
-        expect(avifThreads(below.maxPixels + 1)).to.equal(band.threads);
       }
     });
 
@@ -137,7 +132,6 @@ describe('encoder-policy', () => {
       expect(avifSettings(0)).to.deep.equal(avifSettings(1));
       expect(avifSettings(-10)).to.deep.equal(avifSettings(1));
       expect(avifSettings(Number.NaN)).to.deep.equal(avifSettings(1));
-      expect(avifThreads(Number.NaN)).to.equal(avifThreads(1));
     });
 
     it('keeps the stage cap on AVIF output pixels inside a band measured to fit the budget', () => {

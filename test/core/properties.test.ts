@@ -11,10 +11,10 @@ import { HttpError } from '../../src/core/errors.js';
 import { derivativeKey, parseDerivativeKey } from '../../src/core/keys.js';
 import { canonicalize, canonicalQuery, decodeQuery, isParamError, parseParams } from '../../src/core/param-rules.js';
 import {
-  acceptsWebp,
   canonicalVariant,
   FIT_MODES,
   GRAVITIES,
+  negotiateFormat,
   parseImageParams,
   REQUESTED_FORMATS,
   ruleConfig,
@@ -22,7 +22,10 @@ import {
 
 const config = createConfig();
 const keyOf = (query: string, accept?: string) =>
-  derivativeKey('k.jpg', canonicalVariant(parseImageParams(query, config), acceptsWebp(accept), config));
+  derivativeKey(
+    'k.jpg',
+    canonicalVariant(parseImageParams(query, config), negotiateFormat(accept, { ...config, autoAvif: false }), config),
+  );
 
 /** A variant as the values that matter after canonicalization. */
 const variantArb = fc.record({

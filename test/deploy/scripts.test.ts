@@ -155,6 +155,12 @@ describe('deploy/esbuild.config.cjs', () => {
       { presets: { card: 'width=640' }, defaultPreset: 'card' },
       /defaultPreset: Expected presetPolicy: only alongside/,
     ],
+    [
+      'a preset width the stage refuses (outside allowedWidths, widthPolicy reject), as serve --config does',
+      {},
+      { allowedWidths: [320], presets: { card: 'width=640' } },
+      /custom\.stages\.dev\.presets\.card: .*640/,
+    ],
     ['a width over maxDimension', { limits: { maxDimension: 1000 } }, { allowedWidths: [2000] }, /allowedWidths\[0\]/],
     ['a bad edgeConfig value', { autoAvif: 'yes' }, undefined, /custom\.edgeConfig\.autoAvif: Expected true or false/],
   ];

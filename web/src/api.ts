@@ -1,75 +1,22 @@
 /**
  * The playground's calls: the token, the NDJSON listing, uploads with
- * progress, and the JSON errors of CONTRACT.md §4 turned into readable text.
+ * progress. The calls and their errors are the API client's the CLI uses too
+ * (src/client-api/api-client.ts); what is the page's own is XMLHttpRequest,
+ * the one way a page learns how many bytes of a request are sent.
  */
-import { MAX_DIRECT_UPLOAD_BYTES } from '../../src/core/limits.js';
+import {
+  ApiClient,
+  ApiError,
+  errorFromBody,
+  errorFromResponse,
+  type ImageItem,
+  type UploadResult,
+} from '../../src/client-api/api-client.js';
 import { readNdjson } from './ndjson.js';
 import { keyPath, type StageSettings } from './variant.js';
 
-export interface ImageItem {
-  key: string;
-  version?: number;
-  contentType: string;
-  width: number;
-  height: number;
-  bytes: number;
-  sha256?: string;
-  created?: string;
-  /** Base64 ThumbHash, computed at upload. */
-  thumbhash?: string;
-  meta?: Record<string, string>;
-  /** Fractions of the displayed original (CONTRACT.md §7); null when none is stored. */
-  focalPoint?: { x: number; y: number } | null;
-}
-
-export interface UploadResult extends ImageItem {
-  url: string;
-}
-
-/** An error answered by the API or the CDN, or a network failure (status 0). */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-  }
-
-  /** "The API token is not valid (403 forbidden)". */
-  get readable(): string {
-    if (this.status === 0) return this.message;
-    return `${this.message} (${this.status} ${this.code})`;
-  }
-}
-
-/** Builds an `ApiError` from a response body that should be `{status, code, message}`. */
-export function errorFromBody(status: number, statusText: string, text: string): ApiError {
-  try {
-    const body = JSON.parse(text) as { status?: unknown; code?: unknown; message?: unknown };
-    if (typeof body.message === 'string' && body.message) {
-      return new ApiError(
-        typeof body.status === 'number' ? body.status : status,
-        typeof body.code === 'string' ? body.code : 'error',
-        body.message,
-      );
-    }
-  } catch {
-    // Not JSON: a proxy's HTML page, for instance. Fall through to the status line.
-  }
-  return new ApiError(
-    status,
-    statusText.toLowerCase().replace(/\s+/g, '_') || 'error',
-    `The server answered ${status} ${statusText}`.trim(),
-  );
-}
-
-export async function errorFromResponse(response: Response): Promise<ApiError> {
-  const text = await response.text().catch(() => '');
-  return errorFromBody(response.status, response.statusText, text);
-}
+export type { ImageItem, UploadResult };
+export { ApiError, errorFromResponse };
 
 const TOKEN_STORAGE_KEY = 'edge-resizer.token';
 
@@ -167,58 +114,38 @@ export function uploadImage(file: File, token: string, onProgress: (fraction: nu
   });
 }
 
-async function apiJson<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        Accept: 'application/json',
-        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store',
-    });
-  } catch {
-    throw new ApiError(0, 'network_error', 'Could not reach the server');
-  }
-  if (!response.ok) throw await errorFromResponse(response);
-  return (await response.json()) as T;
-}
+/** The API of the page's own origin. */
+const api = (token: string) => new ApiClient('', token);
 
 /** `GET /api/settings`: the stage's presets, preset policy, default gravity and limits. */
 export function getSettings(token: string): Promise<StageSettings> {
-  return apiJson<StageSettings>(token, 'GET', '/api/settings');
+  return api(token).json<StageSettings>('GET', '/api/settings');
 }
 
 /** `PATCH /api/images/<key>` with a focal point (or null to clear it); the server purges the key's derivatives. */
 export function saveFocalPoint(token: string, key: string, focalPoint: { x: number; y: number } | null) {
-  return apiJson<ImageItem>(token, 'PATCH', `/api/images/${keyPath(key).slice(1)}`, { focalPoint });
-}
-
-/** Files above what one API request carries (a function URL's event, base64) go through the staged multipart path. */
-export const STAGED_UPLOAD_THRESHOLD = MAX_DIRECT_UPLOAD_BYTES;
-const PARALLEL_PARTS = 3;
-
-interface StagedUpload {
-  uploadId: string;
-  key: string;
-  partSize: number;
-  parts: Array<{ partNumber: number; url: string }>;
+  return api(token).json<ImageItem>('PATCH', `/api/images/${keyPath(key).slice(1)}`, { focalPoint });
 }
 
 /** PUTs one part to its presigned URL, reporting bytes sent; answers the part's ETag. */
-function putPart(url: string, body: Blob, onSent: (bytes: number) => void): Promise<string> {
+function putPart(url: string, body: Blob, onSent: (delta: number) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
+    let sent = 0;
+    const report = (total: number) => {
+      onSent(total - sent);
+      sent = total;
+    };
     xhr.open('PUT', url);
-    xhr.upload.onprogress = (event) => onSent(event.loaded);
+    xhr.upload.onprogress = (event) => report(event.loaded);
     xhr.onload = () => {
       const etag = xhr.getResponseHeader('ETag');
       if (xhr.status >= 200 && xhr.status < 300 && etag) {
-        onSent(body.size);
+        report(body.size);
         resolve(etag);
+      } else if (xhr.status >= 200 && xhr.status < 300) {
+        // A success without an ETag cannot be completed (the bucket's CORS must expose it): worth another try.
+        reject(new ApiError(0, 'no_etag', `A part upload answered ${xhr.status} without an ETag`));
       } else reject(errorFromBody(xhr.status, xhr.statusText, xhr.responseText));
     };
     xhr.onerror = () => reject(new ApiError(0, 'network_error', 'A part upload failed: the connection failed'));
@@ -227,56 +154,28 @@ function putPart(url: string, body: Blob, onSent: (bytes: number) => void): Prom
 }
 
 /**
- * A large file through `POST /api/uploads`: its parts straight to their
- * presigned URLs (three at a time, each retried once, progress per byte),
- * then `complete`, which checks and ingests them as `PUT` would. Any failure
- * aborts the upload, so nothing is left staged.
+ * A large file through `POST /api/uploads`, by the API client's staged upload
+ * (its parallelism, retries and abort), progress per byte.
  */
 export async function uploadStaged(
   file: File,
   token: string,
   onProgress: (fraction: number) => void,
 ): Promise<UploadResult> {
-  const created = await apiJson<StagedUpload>(token, 'POST', '/api/uploads', {
+  let sent = 0;
+  const result = await api(token).stagedUpload({
     bytes: file.size,
     contentType: file.type || undefined,
     meta: { filename: encodeURIComponent(file.name.slice(0, 100)) },
+    readPart: async (offset, length) => file.slice(offset, offset + length),
+    sendPart: putPart,
+    onBytes: (delta) => {
+      sent += delta;
+      onProgress(Math.min(0.99, sent / file.size));
+    },
   });
-  const sent = new Map<number, number>();
-  const report = () => onProgress(Math.min(0.99, [...sent.values()].reduce((a, b) => a + b, 0) / file.size));
-  const etags: Array<{ partNumber: number; etag: string }> = [];
-  const queue = [...created.parts];
-  try {
-    await Promise.all(
-      Array.from({ length: PARALLEL_PARTS }, async () => {
-        for (let part = queue.shift(); part; part = queue.shift()) {
-          const start = (part.partNumber - 1) * created.partSize;
-          const body = file.slice(start, Math.min(file.size, start + created.partSize));
-          const onSent = (bytes: number) => {
-            sent.set(part.partNumber, bytes);
-            report();
-          };
-          const etag = await putPart(part.url, body, onSent).catch(() => putPart(part.url, body, onSent));
-          etags.push({ partNumber: part.partNumber, etag });
-        }
-      }),
-    );
-    etags.sort((a, b) => a.partNumber - b.partNumber);
-    const result = await apiJson<UploadResult>(
-      token,
-      'POST',
-      `/api/uploads/${encodeURIComponent(created.uploadId)}/complete`,
-      { parts: etags },
-    );
-    onProgress(1);
-    return result;
-  } catch (error) {
-    await fetch(`/api/uploads/${encodeURIComponent(created.uploadId)}`, {
-      method: 'DELETE',
-      headers: { Authorization: `Bearer ${token}` },
-    }).catch(() => undefined);
-    throw error;
-  }
+  onProgress(1);
+  return result;
 }
 
 /** The file name sent at upload, if any, for display. */

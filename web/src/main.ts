@@ -5,6 +5,7 @@
  * registry-drawn step controls in controls.ts, what they share in page.ts,
  * and the pure URL and snippet logic in variant.ts.
  */
+import { formatBytes } from '../../src/core/format-bytes.js';
 import './style.css';
 import { forgetToken, getSettings, type ImageItem, resolveToken, storeToken, type TokenSource } from './api.js';
 import { readStepControls, writeStepControls } from './controls.js';
@@ -22,7 +23,6 @@ import {
   DEFAULT_STAGE,
   type Fit,
   type Format,
-  formatBytes,
   formatLabel,
   GRAVITIES,
   type Gravity,

@@ -4,7 +4,7 @@
  * the mocha tests import it directly.
  */
 
-import { DEFAULT_CONFIG } from '../../src/core/config.js';
+import { DEFAULT_CONFIG, type StageSettings } from '../../src/core/config.js';
 import {
   decodeQuery,
   FIT_MODES,
@@ -70,15 +70,7 @@ export const DEFAULT_ROTATE: Rotation = NEUTRAL.rotate;
 /** `rrggbbaa`: the padding and flattening colour a URL leaves out. */
 export const DEFAULT_BG = NEUTRAL.background;
 
-/** What `GET /api/settings` answers: the stage settings image URLs depend on. */
-export interface StageSettings {
-  presets: Record<string, string>;
-  presetPolicy: 'open' | 'only';
-  defaultGravity: Gravity;
-  autoAvif: boolean;
-  maxDimension: number;
-  defaultQuality: number;
-}
+export type { StageSettings };
 
 export const DEFAULT_STAGE: StageSettings = {
   presets: DEFAULT_CONFIG.presets,
@@ -108,7 +100,8 @@ export type VariantParams = Omit<ImageParams, 'fit' | 'format' | 'quality' | 'dp
   dpr: number;
 };
 
-export interface ImageInfo {
+/** The original a variant is made of: its key and displayed size. */
+export interface SourceImage {
   key: string;
   width: number;
   height: number;
@@ -223,7 +216,7 @@ export function variantUrl(key: string, params: VariantParams, stage: StageSetti
  * fit modes without enlargement. Used for the placeholder's aspect ratio and the
  * `<img>` snippet before the real image has loaded; the real size wins after.
  */
-export function expectedSize(image: ImageInfo, params: VariantParams): { width: number; height: number } {
+export function expectedSize(image: SourceImage, params: VariantParams): { width: number; height: number } {
   // rect cuts first; a quarter turn swaps the sides (trim is unknown until the server looks).
   const cutW = params.rect ? Math.min(params.rect.width, image.width) : image.width;
   const cutH = params.rect ? Math.min(params.rect.height, image.height) : image.height;
@@ -285,7 +278,7 @@ export interface SrcsetSnippet {
  */
 export function srcsetSnippet(
   origin: string,
-  image: ImageInfo,
+  image: SourceImage,
   params: VariantParams,
   options: { widths?: readonly number[]; sizes?: string; alt?: string; stage?: StageSettings } = {},
 ): SrcsetSnippet {
@@ -359,13 +352,6 @@ export function cacheStatus(xCache: string | null): 'hit' | 'miss' | 'unknown' {
   if (/^hit\b/i.test(xCache) || /refreshhit/i.test(xCache)) return 'hit';
   if (/^miss\b/i.test(xCache)) return 'miss';
   return 'unknown';
-}
-
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return '—';
-  if (bytes < 1000) return `${bytes} B`;
-  if (bytes < 1_000_000) return `${(bytes / 1000).toFixed(1)} kB`;
-  return `${(bytes / 1_000_000).toFixed(2)} MB`;
 }
 
 /** How much smaller `b` is than `a`, in percent of `a` (negative when larger). */

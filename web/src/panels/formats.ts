@@ -2,17 +2,10 @@
  * The formats panel: on demand, each format of the current variant, its bytes
  * and SSIM against a lossless PNG of the same variant.
  */
+import { formatBytes } from '../../../src/core/format-bytes.js';
 import { errorFromResponse } from '../api.js';
 import { clearError, el, showError, state } from '../page.js';
-import {
-  type Format,
-  formatBytes,
-  formatLabel,
-  IMAGE_ACCEPT,
-  savingPercent,
-  ssim,
-  type VariantParams,
-} from '../variant.js';
+import { type Format, formatLabel, IMAGE_ACCEPT, savingPercent, ssim, type VariantParams } from '../variant.js';
 
 /** The variant the controls describe now, and how its URLs are written; undefined with no image selected. */
 export type CurrentVariant = () =>

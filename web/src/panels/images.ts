@@ -2,10 +2,12 @@
  * The images panel: the list streamed from `GET /api/images`, a card per
  * image over its ThumbHash placeholder; a card selects its image.
  */
+
 import { thumbHashToDataURL } from 'thumbhash';
+import { formatBytes } from '../../../src/core/format-bytes.js';
 import { displayName, type ImageItem, listImages } from '../api.js';
 import { clearError, el, isAuthError, showError, state } from '../page.js';
-import { defaultParams, formatBytes, type VariantParams, variantUrl } from '../variant.js';
+import { defaultParams, type VariantParams, variantUrl } from '../variant.js';
 
 export interface ImagesHooks {
   /** Opens an image in the editor (`reveal`: scroll its card into view). */

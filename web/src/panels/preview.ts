@@ -3,12 +3,12 @@
  * URL with the browser's image `Accept`, shown over the ThumbHash with its
  * pixel size, bytes, format, cache status and Server-Timing.
  */
+import { formatBytes } from '../../../src/core/format-bytes.js';
 import { displayName, errorFromResponse, type ImageItem } from '../api.js';
 import { $, clearError, el, showError, state } from '../page.js';
 import {
   cacheStatus,
   expectedSize,
-  formatBytes,
   formatLabel,
   IMAGE_ACCEPT,
   parseServerTiming,

@@ -3,9 +3,11 @@
  * file uploads with its own progress bar, over the staged multipart path when
  * it is larger than a single API request takes.
  */
-import { ApiError, type ImageItem, STAGED_UPLOAD_THRESHOLD, uploadImage, uploadStaged } from '../api.js';
+
+import { STAGED_UPLOAD_THRESHOLD_BYTES } from '../../../src/client-api/api-client.js';
+import { formatBytes } from '../../../src/core/format-bytes.js';
+import { ApiError, type ImageItem, uploadImage, uploadStaged } from '../api.js';
 import { clearError, el, isAuthError, showError, state } from '../page.js';
-import { formatBytes } from '../variant.js';
 
 export interface UploadHooks {
   /** No token yet: open the token panel. */
@@ -37,8 +39,8 @@ async function uploadFiles(files: readonly File[], hooks: UploadHooks): Promise<
     li.append(name, progress, status);
     el.uploads.append(li);
     try {
-      const upload = file.size > STAGED_UPLOAD_THRESHOLD ? uploadStaged : uploadImage;
-      li.dataset.path = file.size > STAGED_UPLOAD_THRESHOLD ? 'staged' : 'single';
+      const upload = file.size > STAGED_UPLOAD_THRESHOLD_BYTES ? uploadStaged : uploadImage;
+      li.dataset.path = file.size > STAGED_UPLOAD_THRESHOLD_BYTES ? 'staged' : 'single';
       const result = await upload(file, state.token.token, (fraction) => {
         progress.value = fraction;
         status.textContent = `${Math.round(fraction * 100)}%`;
