@@ -6,7 +6,7 @@
  * transform.ts's; this file decides which to run and which result to keep.
  */
 import { webpQualityMatchingJpeg } from './encoder-policy.js';
-import type { TransformResult } from './transform.js';
+import type { TransformResult } from './pipeline/encode.js';
 
 /**
  * §3's "never heavier" against a JPEG: `format=auto` answers no more bytes than
