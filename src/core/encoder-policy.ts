@@ -89,6 +89,17 @@ export const AVIF_POLICY: ReadonlyArray<AvifBand> = [
   { maxPixels: Number.POSITIVE_INFINITY, effort: 0, threads: 2, qualityOffset: 2 },
 ];
 
+/**
+ * Whether `format=auto` gives up AVIF for an output of `width`×`height`: above
+ * the stage's `avifMaxOutputPixels` an AVIF miss could outrun the time budget,
+ * and every AVIF-capable browser takes WebP. Checked on the requested box when
+ * the URL gives both sides, and again on the planned output (one side given,
+ * or `fit=outside`, which may exceed the box).
+ */
+export function overAvifCap(size: { width: number; height: number }, avifMaxOutputPixels: number): boolean {
+  return size.width * size.height > avifMaxOutputPixels;
+}
+
 function band(pixels: number): AvifBand {
   const n = pixels >= 1 ? pixels : 1; // NaN, zero and negatives count as the smallest output
   return AVIF_POLICY.find((b) => n <= b.maxPixels) ?? (AVIF_POLICY[AVIF_POLICY.length - 1] as AvifBand);

@@ -76,4 +76,19 @@ describe('core/pipeline: the steps and the geometry', () => {
       });
     }
   });
+
+  describe('the AVIF cap', () => {
+    it('holds on the planned output: fit=outside past a box that is under the cap', async () => {
+      const capped = createConfig({ avifMaxOutputPixels: 200 * 200 });
+      const input = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#4080c0' } })
+        .jpeg()
+        .toBuffer();
+      const v: Variant = { quality: 80, fit: 'outside', format: 'auto-avif', width: 200, height: 200 };
+      const out = await transformImage(input, v, capped);
+      expect([out.width, out.height]).to.deep.equal([300, 200]);
+      expect(out.format).to.be.oneOf(['webp', 'jpeg']);
+      const inside = await transformImage(input, { ...v, fit: 'inside' }, capped);
+      expect(inside.format).to.equal('avif');
+    });
+  });
 });

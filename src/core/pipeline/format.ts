@@ -23,6 +23,7 @@
  * | JPEG / PNG output                         | first frame                                       |
  */
 import type { EdgeResizerConfig } from '../config.js';
+import { overAvifCap } from '../encoder-policy.js';
 import { JPEG_KEPT_AT_SCALE } from '../never-heavier.js';
 import type { OutputFormat, Variant } from '../params.js';
 import type { ImageInfo } from './inspect.js';
@@ -43,7 +44,7 @@ export function replacedFormat(input: ImageInfo): 'jpeg' | 'png' {
   return input.hasAlpha ? 'png' : 'jpeg';
 }
 
-/** The encoder for a variant: explicit formats as asked; `auto-avif` over the stage's pixel cap (or off) as `auto-webp`. */
+/** The encoder for a variant: explicit formats as asked; `auto-avif` animated, over the AVIF cap or switched off as `auto-webp`. */
 export function chooseEncoder(
   variant: Variant,
   input: ImageInfo,
@@ -51,7 +52,7 @@ export function chooseEncoder(
   config: EdgeResizerConfig,
 ): OutputFormat {
   if (variant.format === 'auto-avif') {
-    const tooLarge = output.width * output.height > config.avifMaxOutputPixels;
+    const tooLarge = overAvifCap(output, config.avifMaxOutputPixels);
     if (isAnimated(input, variant) || tooLarge || !config.autoAvif) return 'webp';
   }
   return resolveOutputFormat(variant, input);
