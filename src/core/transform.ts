@@ -80,7 +80,7 @@ export async function transformImage(
       format: encoder,
     };
     if (fallback && encoder !== fallback) return await neverHeavier(render, fallback);
-    const pipeline = applySteps(decode(render, { animated, sequentialRead: true }), render);
+    const pipeline = await applySteps(decode(render, { animated, sequentialRead: true }), render);
     return await run(encode(pipeline, encoder, variant.quality, plan.output), encoder);
   } catch (error) {
     throw sharpFailure(error);

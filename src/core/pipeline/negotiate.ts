@@ -45,7 +45,7 @@ export async function neverHeavier(render: Render, replaced: 'jpeg' | 'png'): Pr
 /** The pipeline rendered once to raw pixels, and a factory of pipelines reading them (for encoding twice). */
 async function rawRender(render: Render): Promise<() => Sharp> {
   const { info, deadline } = render;
-  const rendered = await applySteps(decode(render, { sequentialRead: true }), render)
+  const rendered = await (await applySteps(decode(render, { sequentialRead: true }), render))
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   const { width, height, channels } = rendered.info;

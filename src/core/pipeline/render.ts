@@ -35,6 +35,13 @@ export interface PipelineStep {
    * turns the whole strip or reads across frame boundaries would break.
    */
   framesSafe?: (variant: Variant) => boolean;
+  /**
+   * sharp runs its operations in an order of its own, whatever order they are
+   * called in (it modulates before it sharpens, flattens before both). A step
+   * that would run out of the order of operations says so here: the pixels
+   * rendered so far become a new pipeline's input `before` it, or `after` it.
+   */
+  intermediate?: { before?: (render: Render) => boolean; after?: (render: Render) => boolean };
   apply: (image: Sharp, render: Render) => Sharp;
 }
 
@@ -56,6 +63,18 @@ export function decode(
   })
     .timeout({ seconds: secondsLeft(render.deadline) })
     .autoOrient();
+}
+
+/**
+ * The pixels so far, rendered (8 bits per channel: the output's depth) and read
+ * back as a new pipeline's input, so operations after it run after it. Only
+ * still images get here: an animated render runs no step that needs it.
+ */
+export async function materialise(image: Sharp, render: Pick<Render, 'deadline'>): Promise<Sharp> {
+  const { data, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } }).timeout({
+    seconds: secondsLeft(render.deadline),
+  });
 }
 
 export const toRegion = (rect: Rect) => ({ left: rect.x, top: rect.y, width: rect.width, height: rect.height });

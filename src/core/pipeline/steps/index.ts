@@ -11,7 +11,7 @@
  */
 import type { Sharp } from 'sharp';
 import type { Variant } from '../../params.js';
-import type { PipelineStep, Render } from '../render.js';
+import { materialise, type PipelineStep, type Render } from '../render.js';
 import { blur } from './blur.js';
 import { flatten } from './flatten.js';
 import { orient } from './orient.js';
@@ -22,9 +22,15 @@ import { srgb } from './srgb.js';
 
 export const PIPELINE: readonly PipelineStep[] = [orient, region, resize, blur, sharpen, flatten, srgb];
 
-/** Every step applied to the decoded image. */
-export function applySteps(image: Sharp, render: Render): Sharp {
-  return PIPELINE.reduce((pipeline, step) => step.apply(pipeline, render), image);
+/** Every step applied to the decoded image, through an intermediate where a step needs one. */
+export async function applySteps(image: Sharp, render: Render): Promise<Sharp> {
+  let pipeline = image;
+  for (const step of PIPELINE) {
+    if (step.intermediate?.before?.(render)) pipeline = await materialise(pipeline, render);
+    pipeline = step.apply(pipeline, render);
+    if (step.intermediate?.after?.(render)) pipeline = await materialise(pipeline, render);
+  }
+  return pipeline;
 }
 
 /** Whether every step asked for can run on each frame of an animated original. */
