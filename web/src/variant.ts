@@ -151,14 +151,18 @@ export function presetExpansion(name: string, stage: StageSettings = DEFAULT_STA
   return out;
 }
 
+/** Every step's neutral value (`rotate=0`, `bg=ffffffff`, …), from its descriptor: a URL leaves these out. */
+const STEP_NEUTRALS: Partial<VariantParams> = Object.fromEntries(
+  PARAMS.flatMap((d) => ('variant' in d && 'neutral' in d ? [[d.name, d.neutral]] : [])),
+);
+
 /** The values a URL leaves out: the stage's defaults, overridden by the preset's expansion. */
 export function baselineParams(preset: string | undefined, stage: StageSettings = DEFAULT_STAGE): VariantParams {
   return {
     ...defaultParams(),
     quality: stage.defaultQuality,
     gravity: stage.defaultGravity,
-    rotate: DEFAULT_ROTATE,
-    bg: DEFAULT_BG,
+    ...STEP_NEUTRALS,
     ...(preset === undefined ? {} : presetExpansion(preset, stage)),
   };
 }
