@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { createConfig } from '../../src/core/config.js';
+import { HttpError } from '../../src/core/errors.js';
+import { derivativeKey, parseDerivativeKey } from '../../src/core/keys.js';
 import { descriptor, FIT_MODES, STEPS } from '../../src/core/params/registry.js';
-import type { Variant } from '../../src/core/params.js';
+import { canonicalVariant, parseImageParams, type Variant } from '../../src/core/params.js';
 import { fittedSize } from '../../src/core/pipeline/plan.js';
 import { PIPELINE } from '../../src/core/pipeline/steps/index.js';
 import { transformImage } from '../../src/core/transform.js';
@@ -89,6 +91,91 @@ describe('core/pipeline: the steps and the geometry', () => {
       expect(out.format).to.be.oneOf(['webp', 'jpeg']);
       const inside = await transformImage(input, { ...v, fit: 'inside' }, capped);
       expect(inside.format).to.equal('avif');
+    });
+  });
+
+  describe('brightness', () => {
+    const variantOf = (query: string) => canonicalVariant(parseImageParams(query, config), false, config);
+    /** Mean of each channel (R, G, B) of an encoded image. */
+    const means = async (image: Buffer) => (await sharp(image).stats()).channels.slice(0, 3).map((c) => c.mean);
+    let grey: Buffer;
+    before(async () => {
+      // A drawn mid-grey with a little structure, so every channel has room both ways.
+      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80">
+        <rect width="120" height="80" fill="rgb(118,128,138)"/><circle cx="60" cy="40" r="20" fill="rgb(100,110,120)"/></svg>`;
+      grey = await sharp(Buffer.from(svg)).png().toBuffer();
+    });
+
+    it('brightness=1.5 raises the mean of every channel; brightness=0.5 lowers it', async () => {
+      const plain = await means((await transformImage(grey, variantOf('format=png'), config)).data);
+      const brighter = await means((await transformImage(grey, variantOf('format=png&brightness=1.5'), config)).data);
+      const darker = await means((await transformImage(grey, variantOf('format=png&brightness=0.5'), config)).data);
+      for (let c = 0; c < 3; c++) {
+        expect(brighter[c], `channel ${c}`).to.be.above((plain[c] as number) * 1.3);
+        expect(darker[c], `channel ${c}`).to.be.below((plain[c] as number) * 0.7);
+      }
+    });
+
+    it('brightness=1 folds away: the same variant and derivative key as none; a real value is its own key', () => {
+      const none = variantOf('width=100&format=webp');
+      expect(variantOf('width=100&format=webp&brightness=1')).to.deep.equal(none);
+      expect(variantOf('width=100&format=webp&brightness=1.00')).to.deep.equal(none);
+      expect(derivativeKey('a.jpg', variantOf('width=100&format=webp&brightness=1'))).to.equal(
+        derivativeKey('a.jpg', none),
+      );
+      const brighter = derivativeKey('a.jpg', variantOf('width=100&format=webp&brightness=1.25'));
+      expect(brighter).to.include('-bri1.25');
+      expect(parseDerivativeKey(brighter)?.variant.brightness).to.equal(1.25);
+    });
+
+    it('refuses a value out of range or with too many decimals with a 400 in sharp’s words', () => {
+      for (const [value, message] of [
+        ['6', "Expected number between 0 and 5 for brightness but received '6'"],
+        ['-1', "Expected number between 0 and 5 for brightness but received '-1'"],
+        ['abc', "Expected number between 0 and 5 for brightness but received 'abc'"],
+      ]) {
+        let error: unknown;
+        try {
+          parseImageParams(`brightness=${value}`, config);
+        } catch (e) {
+          error = e;
+        }
+        expect(error, value).to.be.instanceOf(HttpError);
+        expect((error as HttpError).status).to.equal(400);
+        expect((error as HttpError).code).to.equal('invalid_param');
+        expect((error as HttpError).message).to.equal(message);
+      }
+      expect(() => parseImageParams('brightness=1.234', config)).to.throw(HttpError, /brightness/);
+    });
+
+    it('runs after sharpen, as the order of operations says (sharp alone would modulate first)', async () => {
+      const photo = await sharp('fixtures/photos/mountains.jpg').resize({ width: 240 }).png().toBuffer();
+      const out = await transformImage(photo, variantOf('format=png&sharpen=3&brightness=1.4'), config);
+      // The order of operations done by hand, one pass per operation.
+      const sharpened = await sharp(photo).sharpen({ sigma: 3 }).png().toBuffer();
+      const expected = await sharp(sharpened).modulate({ brightness: 1.4 }).raw().toBuffer();
+      const other = await sharp(await sharp(photo).modulate({ brightness: 1.4 }).png().toBuffer())
+        .sharpen({ sigma: 3 })
+        .raw()
+        .toBuffer();
+      const got = await sharp(out.data).removeAlpha().raw().toBuffer();
+      const distance = (a: Buffer, b: Buffer) =>
+        a.reduce((sum, v, i) => sum + Math.abs(v - (b[i] as number)), 0) / a.length;
+      expect(distance(got, expected)).to.be.below(0.5);
+      expect(distance(other, expected), 'the two orders differ on this photograph').to.be.above(1);
+    });
+
+    it('keeps bg the colour asked for: transparency is flattened after the brightness', async () => {
+      const clear = await sharp({
+        create: { width: 40, height: 40, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } },
+      })
+        .png()
+        .toBuffer();
+      const out = await transformImage(clear, variantOf('format=jpeg&bg=6080a0&brightness=1.5'), config);
+      const [r, g, b] = (await sharp(out.data).stats()).channels.map((c) => c.mean);
+      expect(Math.abs((r as number) - 0x60), 'red').to.be.below(4);
+      expect(Math.abs((g as number) - 0x80), 'green').to.be.below(4);
+      expect(Math.abs((b as number) - 0xa0), 'blue').to.be.below(4);
     });
   });
 });

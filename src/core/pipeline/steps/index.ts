@@ -13,6 +13,7 @@ import type { Sharp } from 'sharp';
 import type { Variant } from '../../params.js';
 import { materialise, type PipelineStep, type Render } from '../render.js';
 import { blur } from './blur.js';
+import { brightness } from './brightness.js';
 import { flatten } from './flatten.js';
 import { orient } from './orient.js';
 import { region } from './region.js';
@@ -20,7 +21,7 @@ import { resize } from './resize.js';
 import { sharpen } from './sharpen.js';
 import { srgb } from './srgb.js';
 
-export const PIPELINE: readonly PipelineStep[] = [orient, region, resize, blur, sharpen, flatten, srgb];
+export const PIPELINE: readonly PipelineStep[] = [orient, region, resize, blur, sharpen, brightness, flatten, srgb];
 
 /** Every step applied to the decoded image, through an intermediate where a step needs one. */
 export async function applySteps(image: Sharp, render: Render): Promise<Sharp> {
