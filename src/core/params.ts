@@ -6,6 +6,7 @@
  * cache entry" has one answer.
  */
 import type { EdgeResizerConfig } from './config.js';
+import { overAvifCap } from './encoder-policy.js';
 import { HttpError } from './errors.js';
 import {
   type CanonicalParams,
@@ -115,15 +116,10 @@ export function canonicalVariant(
 ): Variant {
   const c = canonicalParams(params, config);
   let auto: NegotiatedFormat = negotiated === true ? 'auto-webp' : negotiated === false ? 'original' : negotiated;
-  // An AVIF miss must fit the time budget: above the stage's cap (known here when
-  // both dimensions are), `auto` is WebP. Every AVIF-capable browser takes WebP.
-  if (
-    auto === 'auto-avif' &&
-    c.width !== undefined &&
-    c.height !== undefined &&
-    c.width * c.height > config.avifMaxOutputPixels
-  ) {
-    auto = 'auto-webp';
+  // Above the stage's AVIF cap (known here when both dimensions are), `auto` is WebP.
+  const { width, height } = c;
+  if (auto === 'auto-avif' && width !== undefined && height !== undefined) {
+    if (overAvifCap({ width, height }, config.avifMaxOutputPixels)) auto = 'auto-webp';
   }
   const { format, ...rest } = c;
   return { ...rest, format: format === 'auto' ? auto : format };

@@ -2,8 +2,8 @@
  * How one S3 call is made: a key spelled by the store's key codec, a read
  * whose 403/404 means "missing", a write whose every failure is an error, and
  * every failure as a `storage_error` that names no bucket, or the signal's
- * `HttpError` reason when the caller's time ran out (src/storage/s3-store.ts
- * uses these for every operation).
+ * `HttpError` reason when the caller's time ran out (the s3-*.ts
+ * operations use these for every call).
  */
 import { HttpError } from '../core/errors.js';
 import { IDENTITY_KEY_CODEC, type KeyCodec } from './key-codec.js';

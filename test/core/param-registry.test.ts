@@ -22,7 +22,7 @@ const prod: ViewerConfig = viewerConfig(
 
 /** The next wave's sixteen parameters, as rules of the kinds they will most likely be. */
 const NEXT_WAVE: ParamRule[] = [
-  { param: 'brightness' as never, kind: 'decimal', lowest: 0, highest: 10, decimals: 2, field: true, neutral: 1 },
+  { param: 'vibrance' as never, kind: 'decimal', lowest: 0, highest: 10, decimals: 2, field: true, neutral: 1 },
   { param: 'contrast' as never, kind: 'decimal', lowest: 0, highest: 10, decimals: 2, field: true, neutral: 1 },
   { param: 'saturation' as never, kind: 'decimal', lowest: 0, highest: 10, decimals: 2, field: true, neutral: 1 },
   { param: 'hue' as never, kind: 'integer', lowest: 0, highest: 359, field: true, neutral: 0 },
@@ -70,29 +70,29 @@ describe('core/params: the parameter registry', () => {
   });
 
   it('takes a new pipeline step from its descriptor alone: parsed, folded when neutral, in the canonical query', () => {
-    const brightness: ParamDescriptor = {
-      name: 'brightness',
+    const contrast: ParamDescriptor = {
+      name: 'contrast',
       kind: 'decimal',
       lowest: 0.1,
       highest: 10,
       decimals: 2,
       neutral: 1,
-      label: 'Brightness',
-      doc: 'multiplies the brightness',
-      variant: { field: 'brightness', token: 'bri', order: 65 },
+      label: 'Contrast',
+      doc: 'multiplies the contrast',
+      variant: { field: 'contrast', token: 'con', order: 65 },
     };
-    const rules = { ...ruleConfig(createConfig()), params: compileRules([...PARAMS, brightness]) };
+    const rules = { ...ruleConfig(createConfig()), params: compileRules([...PARAMS, contrast]) };
     const canonical = (query: string) =>
       canonicalQuery(canonicalize(parseParams(decodeQuery(query), rules), rules), rules);
-    expect(canonical('brightness=1.50&width=10&blur=2')).to.equal('width=10&blur=2&brightness=1.5');
-    expect(canonical('brightness=1&width=10')).to.equal('width=10');
-    expect(() => canonical('brightness=11')).to.throw(
-      "Expected number between 0.1 and 10 for brightness but received '11'",
+    expect(canonical('contrast=1.50&width=10&blur=2')).to.equal('width=10&blur=2&contrast=1.5');
+    expect(canonical('contrast=1&width=10')).to.equal('width=10');
+    expect(() => canonical('contrast=11')).to.throw(
+      "Expected number between 0.1 and 10 for contrast but received '11'",
     );
     const handle = loadViewerFunction({ ...viewerConfig(createConfig(), null), params: rules.params });
-    const result = handle(viewerEvent('GET', '/a.jpg', 'brightness=2&width=10', {}, '203.0.113.7'));
+    const result = handle(viewerEvent('GET', '/a.jpg', 'contrast=2&width=10', {}, '203.0.113.7'));
     expect(isViewerResponse(result) ? result.statusCode : toQueryString(result.querystring)).to.equal(
-      'width=10&brightness=2',
+      'width=10&contrast=2',
     );
   });
 

@@ -21,7 +21,7 @@ async function caught(promise: Promise<unknown>): Promise<HttpError> {
   return error as HttpError;
 }
 
-describe('core/transform: crops and effects (CONTRACT.md §3)', () => {
+describe('core/transform: crops and effects', () => {
   // 400×300: every pixel names its own coordinates.
   let source: Buffer;
   before(async () => {

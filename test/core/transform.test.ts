@@ -51,7 +51,7 @@ describe('core/transform', () => {
         expect(meta.format).to.equal(out.format === 'avif' ? 'heif' : out.format);
         expect(meta.width).to.equal(out.width);
         const fit = v.width !== undefined && v.height !== undefined ? (v.fit ?? 'cover') : 'inside';
-        // §3: contain pads with bg, white by default.
+        // contain pads with bg, white by default.
         const reference = await referenceResize(input, {
           width: v.width,
           height: v.height,

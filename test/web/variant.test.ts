@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { STEPS } from '../../src/core/params/registry.js';
 import { readNdjson } from '../../web/src/ndjson.js';
 import {
   cacheStatus,
@@ -53,6 +54,15 @@ describe('web/src/variant', () => {
     expect(variantUrl('a.jpg', { ...p, fx: 0.2, gravity: 'attention', bg: '102030ff' })).to.equal(
       '/a.jpg?fx=0.2&bg=102030',
     );
+  });
+
+  it('leaves every step at its neutral value out of the URL, the neutral taken from its descriptor', () => {
+    const neutral = STEPS.filter((d) => 'neutral' in d);
+    expect(neutral.length).to.be.greaterThan(1);
+    for (const d of neutral) {
+      const params = { ...defaultParams(), width: 10, [d.name]: (d as { neutral: unknown }).neutral };
+      expect(variantUrl('a.jpg', params), d.name).to.equal('/a.jpg?width=10');
+    }
   });
 
   it("writes a preset and only what differs from its expansion, and takes the stage's default gravity", () => {

@@ -33,6 +33,7 @@ import {
   type ParamDescriptor,
 } from '../../src/core/params/registry.js';
 import { PARAM_RULES } from '../../src/core/params/rule-table.js';
+import { fittedSize, turnedSize } from '../../src/core/pipeline/plan.js';
 
 // Names, values and defaults come from the server's own rules (src/core/param-rules.ts
 // and the default stage of src/core/config.ts), so the playground cannot drift from them.
@@ -143,14 +144,18 @@ export function presetExpansion(name: string, stage: StageSettings = DEFAULT_STA
   return out;
 }
 
+/** Every step's neutral value (`rotate=0`, `bg=ffffffff`, …), from its descriptor: a URL leaves these out. */
+const STEP_NEUTRALS: Partial<VariantParams> = Object.fromEntries(
+  PARAMS.flatMap((d) => ('variant' in d && 'neutral' in d ? [[d.name, d.neutral]] : [])),
+);
+
 /** The values a URL leaves out: the stage's defaults, overridden by the preset's expansion. */
 export function baselineParams(preset: string | undefined, stage: StageSettings = DEFAULT_STAGE): VariantParams {
   return {
     ...defaultParams(),
     quality: stage.defaultQuality,
     gravity: stage.defaultGravity,
-    rotate: DEFAULT_ROTATE,
-    bg: DEFAULT_BG,
+    ...STEP_NEUTRALS,
     ...(preset === undefined ? {} : presetExpansion(preset, stage)),
   };
 }
@@ -212,35 +217,19 @@ export function variantUrl(key: string, params: VariantParams, stage: StageSetti
 }
 
 /**
- * The size the server should answer with, in device pixels, following sharp's
- * fit modes without enlargement. Used for the placeholder's aspect ratio and the
+ * The size the server should answer with, in device pixels: the server's own
+ * geometry (sharp's fit modes without enlargement). Used for the placeholder's aspect ratio and the
  * `<img>` snippet before the real image has loaded; the real size wins after.
  */
 export function expectedSize(image: SourceImage, params: VariantParams): { width: number; height: number } {
   // rect cuts first; a quarter turn swaps the sides (trim is unknown until the server looks).
-  const cutW = params.rect ? Math.min(params.rect.width, image.width) : image.width;
-  const cutH = params.rect ? Math.min(params.rect.height, image.height) : image.height;
-  const turned = params.rotate === 90 || params.rotate === 270;
-  const w0 = turned ? cutH : cutW;
-  const h0 = turned ? cutW : cutH;
-  const dpr = params.dpr;
-  const W = params.width === undefined ? undefined : Math.round(params.width * dpr);
-  const H = params.height === undefined ? undefined : Math.round(params.height * dpr);
-  const scaled = (s: number) => ({ width: Math.max(1, Math.round(w0 * s)), height: Math.max(1, Math.round(h0 * s)) });
-  if (W === undefined && H === undefined) return scaled(Math.min(1, MAX_DIMENSION / Math.max(w0, h0)));
-  if (H === undefined) return scaled(Math.min(1, (W as number) / w0));
-  if (W === undefined) return scaled(Math.min(1, H / h0));
-  switch (params.fit) {
-    case 'inside':
-      return scaled(Math.min(1, W / w0, H / h0));
-    case 'outside':
-      return scaled(Math.min(1, Math.max(W / w0, H / h0)));
-    default: {
-      // cover, contain and fill give the box; without enlargement the box shrinks to fit the original.
-      const s = Math.min(1, w0 / W, h0 / H);
-      return { width: Math.max(1, Math.round(W * s)), height: Math.max(1, Math.round(H * s)) };
-    }
-  }
+  const cut = {
+    width: params.rect ? Math.min(params.rect.width, image.width) : image.width,
+    height: params.rect ? Math.min(params.rect.height, image.height) : image.height,
+  };
+  const device = (css: number | undefined) => (css === undefined ? undefined : Math.round(css * params.dpr));
+  const target = { width: device(params.width), height: device(params.height) };
+  return fittedSize(turnedSize(cut, params.rotate), target, params.fit, MAX_DIMENSION);
 }
 
 /** Widths for a srcset: each capped at the original's width, duplicates dropped, ascending. */

@@ -228,6 +228,18 @@ export const PARAMS = [
     variant: { field: 'sharpen', token: 'sharpen', order: 70 },
   },
   {
+    name: 'brightness',
+    kind: 'decimal',
+    lowest: 0,
+    highest: 5,
+    decimals: 2,
+    neutral: 1,
+    label: 'Brightness',
+    unit: '×',
+    doc: "multiplies the brightness (sharp's `modulate`), after `sharpen`",
+    variant: { field: 'brightness', token: 'bri', order: 75 },
+  },
+  {
     name: 'bg',
     kind: 'colour',
     neutral: NEUTRAL.background,
