@@ -90,7 +90,7 @@ describe('edge-resizer/client from npm pack', function () {
   it('loads only the client files, with no node: import, and builds the URLs the source does', async () => {
     const log = join(dir, 'loaded.txt');
     writeFileSync(log, '');
-    const env = { ...process.env, LOAD_LOG: log };
+    const env: NodeJS.ProcessEnv = { ...process.env, LOAD_LOG: log };
     delete env.NODE_OPTIONS;
     const { stdout } = await run(process.execPath, ['main.mjs'], { cwd: app, env });
     const loaded = readFileSync(log, 'utf8').trim().split('\n');
