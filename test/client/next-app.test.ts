@@ -1,0 +1,197 @@
+/**
+ * `edge-resizer/next` in a real Next.js app: one page of `<Image>` elements
+ * using the loader file the docs show, `next build` then `next start` on
+ * 127.0.0.1, rendered by Debian Chromium against the local CDN. The stage
+ * allows only the widths the app's `deviceSizes`/`imageSizes` are aligned
+ * with (`widthPolicy: reject`), so a URL the loader got wrong fails to load.
+ * Needs /usr/bin/chromium (or CHROMIUM_PATH); builds dist/client itself.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { type Browser, chromium } from 'playwright-core';
+import sharp from 'sharp';
+import { type LocalServer, startLocalServer } from '../../src/local/server.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+
+const run = promisify(execFile);
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const NEXT_BIN = join(REPO_ROOT, 'node_modules/next/dist/bin/next');
+const WIDTHS = [320, 640, 1280];
+const IMAGE_SIZES = [160];
+
+/** The one-line loader file an app adds (`'use client'` is what the App Router asks of a loader file). */
+const LOADER_FILE = `'use client';\nexport { default } from 'edge-resizer/next';\n`;
+
+const NEXT_CONFIG = `export default {
+  transpilePackages: ['edge-resizer'],
+  images: {
+    loader: 'custom',
+    loaderFile: './edge-resizer-loader.js',
+    deviceSizes: ${JSON.stringify(WIDTHS)},
+    imageSizes: ${JSON.stringify(IMAGE_SIZES)},
+  },
+};
+`;
+
+// No favicon to ask for: its 404 would be a console error that is not ours.
+const PAGE = `import Head from 'next/head';
+import Image from 'next/image';
+export default function Home() {
+  return (
+    <main>
+      <Head><link rel="icon" href="data:," /></Head>
+      <Image id="fixed" src="samples/fig.jpg" width={300} height={203} alt="a fig" />
+      <Image id="responsive" src="samples/mountains.jpg" width={1440} height={1080} sizes="100vw" alt="mountains" />
+      <Image id="small" src="/samples/forest-stream.jpg" width={160} height={107} quality={50} alt="a stream" />
+    </main>
+  );
+}
+`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+describe('edge-resizer/next in a Next.js app', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let cdn: LocalServer;
+  let next: ChildProcess | undefined;
+  let browser: Browser | undefined;
+  let appUrl: string;
+  let buildSeconds = 0;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'client-next-'));
+    await run('npm', ['run', 'build:client', '--silent'], { cwd: REPO_ROOT });
+    cdn = await startLocalServer({
+      dataDir: join(dir, 'data'),
+      port: 0,
+      logLevel: 'silent',
+      seedSamples: true,
+      config: { allowedWidths: [...WIDTHS, ...IMAGE_SIZES], widthPolicy: 'reject' },
+    });
+
+    const app = join(dir, 'app');
+    const installed = join(app, 'node_modules/edge-resizer');
+    mkdirSync(installed, { recursive: true });
+    cpSync(join(REPO_ROOT, 'package.json'), join(installed, 'package.json'));
+    cpSync(join(REPO_ROOT, 'dist'), join(installed, 'dist'), { recursive: true });
+    for (const name of ['next', 'react', 'react-dom'])
+      symlinkSync(join(REPO_ROOT, 'node_modules', name), join(app, 'node_modules', name));
+    mkdirSync(join(app, 'pages'));
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'next-app', private: true }));
+    writeFileSync(join(app, 'edge-resizer-loader.js'), LOADER_FILE);
+    writeFileSync(join(app, 'next.config.mjs'), NEXT_CONFIG);
+    writeFileSync(join(app, 'pages/index.js'), PAGE);
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NEXT_TELEMETRY_DISABLED: '1',
+      NEXT_PUBLIC_EDGE_RESIZER_URL: cdn.url,
+      NEXT_PUBLIC_EDGE_RESIZER_WIDTHS: [...WIDTHS, ...IMAGE_SIZES].join(','),
+    };
+    delete env.NODE_OPTIONS;
+    // webpack: Turbopack compiles nothing outside the app's root, where this app's next is linked from.
+    const started = Date.now();
+    await run(process.execPath, [NEXT_BIN, 'build', '--webpack'], { cwd: app, env });
+    buildSeconds = (Date.now() - started) / 1000;
+
+    const port = await freePort();
+    appUrl = `http://127.0.0.1:${port}`;
+    next = spawn(process.execPath, [NEXT_BIN, 'start', '-H', '127.0.0.1', '-p', String(port)], {
+      cwd: app,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      const onData = (chunk: Buffer) => {
+        output += chunk;
+        if (/Ready|started server|Local:/i.test(output)) resolve();
+      };
+      next?.stdout?.on('data', onData);
+      next?.stderr?.on('data', (chunk: Buffer) => {
+        output += chunk;
+      });
+      next?.once('exit', (code) => reject(new Error(`next start exited ${code}: ${output}`)));
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (next && next.exitCode === null) {
+      const exited = new Promise((resolve) => next?.once('exit', resolve));
+      next.kill('SIGTERM');
+      await exited;
+    }
+    await cdn?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads every <Image> from the CDN at the candidate Chromium chose, as AVIF, with no console error', async () => {
+    console.log(`      next build: ${buildSeconds.toFixed(1)} s`);
+    if (!browser) expect.fail('no browser');
+    const context = await browser.newContext({ viewport: { width: 800, height: 900 }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    page.on('pageerror', (error) => errors.push(error.message));
+    // What Chromium received for each image URL: status, type, and the pixel width of its bytes.
+    const received = new Map<string, Promise<string>>();
+    page.on('response', (response) => {
+      if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+      if (!response.url().startsWith(cdn.url)) return;
+      const seen = response
+        .body()
+        .then((body) => sharp(body).metadata())
+        .then((meta) => `${response.status()} ${response.headers()['content-type']} ${meta.width}px`);
+      received.set(response.url(), seen);
+    });
+    await page.goto(appUrl, { waitUntil: 'load' });
+    // Lazy images below the fold load once scrolled to.
+    await page.evaluate(() => {
+      for (const image of document.images) image.loading = 'eager';
+    });
+    await page.waitForFunction(() => [...document.images].every((image) => image.complete), null, { timeout: 30_000 });
+    const images = await page.evaluate(() =>
+      [...document.images].map((image) => ({
+        id: image.id,
+        naturalWidth: image.naturalWidth,
+        currentSrc: image.currentSrc,
+      })),
+    );
+    const byId = Object.fromEntries(images.map((image) => [image.id, image]));
+    // 300 CSS px at 1x: Next's 1x candidate is the next device or image size up, 320.
+    expect(byId.fixed?.naturalWidth).to.equal(320);
+    expect(await received.get(byId.fixed?.currentSrc ?? '')).to.equal('200 image/avif 320px');
+    // 100vw of an 800 px viewport: Chromium picks the 1280w candidate (its natural width is in CSS px: 800).
+    expect(new URL(byId.responsive?.currentSrc ?? '').searchParams.get('width')).to.equal('1280');
+    expect(byId.responsive?.naturalWidth).to.equal(800);
+    expect(await received.get(byId.responsive?.currentSrc ?? '')).to.equal('200 image/avif 1280px');
+    expect(byId.small?.naturalWidth).to.equal(160);
+    expect(await received.get(byId.small?.currentSrc ?? '')).to.equal('200 image/avif 160px');
+    expect(new URL(byId.small?.currentSrc ?? '').searchParams.get('quality')).to.equal('50');
+    for (const image of images) expect(new URL(image.currentSrc).origin, image.id).to.equal(cdn.url);
+    expect(errors).to.deep.equal([]);
+    await context.close();
+  });
+});
