@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { imageUrl, PARAM_ORDER, signUrl, sizes, snapWidth, srcset } from '../../src/client/index.js';
 import edgeResizerLoader, { createLoader } from '../../src/client/next.js';
 import { createConfig } from '../../src/core/config.js';
-import { decodeQuery, parseParams } from '../../src/core/param-rules.js';
+import { canonicalize, decodeQuery, parseParams } from '../../src/core/param-rules.js';
 import { IMAGE_PARAM_NAMES, PARAMS, type ParamDescriptor } from '../../src/core/params/registry.js';
 import type { ImageParams } from '../../src/core/params/types.js';
 import { ruleConfig } from '../../src/core/params.js';
@@ -136,6 +136,25 @@ describe('edge-resizer/client', () => {
       `${cdn}?width=320&format=auto 320w, ${cdn}?width=640&format=auto 640w, ${cdn}?width=1280&format=auto 1280w`,
     );
     expect(sizes([{ maxWidth: '640px', size: '100vw' }], '50vw')).to.equal('(max-width: 640px) 100vw, 50vw');
+  });
+
+  it("snaps as the edge's widthPolicy snap does (any width, any allowed widths)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4096 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 4096 }), { minLength: 1, maxLength: 6 }),
+        (width, allowed) => {
+          const snapRules = {
+            ...rules,
+            allowedWidths: [...allowed].sort((a, b) => a - b),
+            widthPolicy: 'snap' as const,
+          };
+          const edge = canonicalize(parseParams([['width', String(width)]], snapRules), snapRules).width;
+          expect(snapWidth(width, allowed)).to.equal(edge);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('signs the bytes the core signer writes (any URL, kid, expiry)', async () => {
