@@ -1,7 +1,7 @@
 /**
- * `edge-resizer/next` in a real Next.js app: one page of `<Image>` elements
- * using the loader file the docs show, `next build` then `next start` on
- * 127.0.0.1, rendered by Debian Chromium against the local CDN. The stage
+ * `edge-resizer/next` in a real Next.js app: a Pages Router page of `<Image>`
+ * elements and an App Router one, using the loader file the docs show,
+ * `next build` then `next start` on 127.0.0.1, rendered by Debian Chromium against the local CDN. The stage
  * allows only the widths the app's `deviceSizes`/`imageSizes` are aligned
  * with (`widthPolicy: reject`), so a URL the loader got wrong fails to load.
  * Needs /usr/bin/chromium (or CHROMIUM_PATH); builds dist/client itself.
@@ -53,6 +53,22 @@ export default function Home() {
 }
 `;
 
+const APP_LAYOUT = `export default function RootLayout({ children }) {
+  return (
+    <html lang="en">
+      <head><link rel="icon" href="data:," /></head>
+      <body>{children}</body>
+    </html>
+  );
+}
+`;
+
+const APP_PAGE = `import Image from 'next/image';
+export default function Page() {
+  return <main><Image id="app" src="samples/fig.jpg" width={300} height={203} alt="a fig" /></main>;
+}
+`;
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
@@ -96,6 +112,9 @@ describe('edge-resizer/next in a Next.js app', function () {
     writeFileSync(join(app, 'edge-resizer-loader.js'), LOADER_FILE);
     writeFileSync(join(app, 'next.config.mjs'), NEXT_CONFIG);
     writeFileSync(join(app, 'pages/index.js'), PAGE);
+    mkdirSync(join(app, 'app/app-router'), { recursive: true });
+    writeFileSync(join(app, 'app/layout.js'), APP_LAYOUT);
+    writeFileSync(join(app, 'app/app-router/page.js'), APP_PAGE);
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -145,53 +164,80 @@ describe('edge-resizer/next in a Next.js app', function () {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loads every <Image> from the CDN at the candidate Chromium chose, as AVIF, with no console error', async () => {
-    console.log(`      next build: ${buildSeconds.toFixed(1)} s`);
+  interface Loaded {
+    /** By id: natural width (CSS px), the chosen candidate, and what Chromium received for it. */
+    images: Record<string, { naturalWidth: number; currentSrc: string; received: string }>;
+    errors: string[];
+  }
+
+  /** Opens `path` in an 800 px wide 1x viewport and waits for every image. */
+  async function open(path: string): Promise<Loaded> {
     if (!browser) expect.fail('no browser');
     const context = await browser.newContext({ viewport: { width: 800, height: 900 }, deviceScaleFactor: 1 });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(message.text());
-    });
-    page.on('pageerror', (error) => errors.push(error.message));
-    // What Chromium received for each image URL: status, type, and the pixel width of its bytes.
-    const received = new Map<string, Promise<string>>();
-    page.on('response', (response) => {
-      if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
-      if (!response.url().startsWith(cdn.url)) return;
-      const seen = response
-        .body()
-        .then((body) => sharp(body).metadata())
-        .then((meta) => `${response.status()} ${response.headers()['content-type']} ${meta.width}px`);
-      received.set(response.url(), seen);
-    });
-    await page.goto(appUrl, { waitUntil: 'load' });
-    // Lazy images below the fold load once scrolled to.
-    await page.evaluate(() => {
-      for (const image of document.images) image.loading = 'eager';
-    });
-    await page.waitForFunction(() => [...document.images].every((image) => image.complete), null, { timeout: 30_000 });
-    const images = await page.evaluate(() =>
-      [...document.images].map((image) => ({
-        id: image.id,
-        naturalWidth: image.naturalWidth,
-        currentSrc: image.currentSrc,
-      })),
-    );
-    const byId = Object.fromEntries(images.map((image) => [image.id, image]));
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error') errors.push(message.text());
+      });
+      page.on('pageerror', (error) => errors.push(error.message));
+      // What Chromium received for each image URL: status, type, and the pixel width of its bytes.
+      const received = new Map<string, Promise<string>>();
+      page.on('response', (response) => {
+        if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+        if (!response.url().startsWith(cdn.url)) return;
+        const seen = response
+          .body()
+          .then((body) => sharp(body).metadata())
+          .then((meta) => `${response.status()} ${response.headers()['content-type']} ${meta.width}px`);
+        received.set(response.url(), seen);
+      });
+      await page.goto(`${appUrl}${path}`, { waitUntil: 'load' });
+      // Lazy images below the fold load once scrolled to.
+      await page.evaluate(() => {
+        for (const image of document.images) image.loading = 'eager';
+      });
+      await page.waitForFunction(() => [...document.images].every((image) => image.complete), null, {
+        timeout: 30_000,
+      });
+      const images = await page.evaluate(() =>
+        [...document.images].map((image) => ({
+          id: image.id,
+          naturalWidth: image.naturalWidth,
+          currentSrc: image.currentSrc,
+        })),
+      );
+      const byId: Loaded['images'] = {};
+      for (const image of images) {
+        expect(new URL(image.currentSrc).origin, image.id).to.equal(cdn.url);
+        byId[image.id] = { ...image, received: (await received.get(image.currentSrc)) ?? 'nothing' };
+      }
+      return { images: byId, errors };
+    } finally {
+      await context.close();
+    }
+  }
+
+  it('loads every <Image> of a Pages Router page at the candidate Chromium chose, as AVIF, with no console error', async () => {
+    console.log(`      next build: ${buildSeconds.toFixed(1)} s`);
+    const { images, errors } = await open('/');
     // 300 CSS px at 1x: Next's 1x candidate is the next device or image size up, 320.
-    expect(byId.fixed?.naturalWidth).to.equal(320);
-    expect(await received.get(byId.fixed?.currentSrc ?? '')).to.equal('200 image/avif 320px');
+    expect(images.fixed?.naturalWidth).to.equal(320);
+    expect(images.fixed?.received).to.equal('200 image/avif 320px');
     // 100vw of an 800 px viewport: Chromium picks the 1280w candidate (its natural width is in CSS px: 800).
-    expect(new URL(byId.responsive?.currentSrc ?? '').searchParams.get('width')).to.equal('1280');
-    expect(byId.responsive?.naturalWidth).to.equal(800);
-    expect(await received.get(byId.responsive?.currentSrc ?? '')).to.equal('200 image/avif 1280px');
-    expect(byId.small?.naturalWidth).to.equal(160);
-    expect(await received.get(byId.small?.currentSrc ?? '')).to.equal('200 image/avif 160px');
-    expect(new URL(byId.small?.currentSrc ?? '').searchParams.get('quality')).to.equal('50');
-    for (const image of images) expect(new URL(image.currentSrc).origin, image.id).to.equal(cdn.url);
+    expect(new URL(images.responsive?.currentSrc ?? '').searchParams.get('width')).to.equal('1280');
+    expect(images.responsive?.naturalWidth).to.equal(800);
+    expect(images.responsive?.received).to.equal('200 image/avif 1280px');
+    expect(images.small?.naturalWidth).to.equal(160);
+    expect(images.small?.received).to.equal('200 image/avif 160px');
+    expect(new URL(images.small?.currentSrc ?? '').searchParams.get('quality')).to.equal('50');
     expect(errors).to.deep.equal([]);
-    await context.close();
+  });
+
+  it("loads an App Router page's <Image> through the 'use client' loader file", async () => {
+    const { images, errors } = await open('/app-router');
+    expect(images.app?.naturalWidth).to.equal(320);
+    expect(images.app?.received).to.equal('200 image/avif 320px');
+    expect(errors).to.deep.equal([]);
   });
 });
