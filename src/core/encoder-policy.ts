@@ -5,7 +5,7 @@
  * docs/quality.md; rerun by `npx tsx scripts/calibrate-quality.ts` and
  * `scripts/measure-never-heavier.ts`.
  */
-import type { OutputFormat } from './params.js';
+import type { OutputFormat } from './params/constants.js';
 
 /**
  * JPEG quality → the encoder's quality that looks the same (butteraugli

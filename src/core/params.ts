@@ -39,10 +39,10 @@ export {
   type RequestedFormat,
   type Rotation,
 } from './param-rules.js';
-
+export type { OutputFormat } from './params/constants.js';
 export { IMAGE_PARAM_NAMES } from './params/registry.js';
 
-export type OutputFormat = Exclude<RequestedFormat, 'auto'>;
+import type { OutputFormat } from './params/constants.js';
 
 /**
  * What the derivative will be encoded as, decided before the original is read:

@@ -47,8 +47,6 @@ export interface StoredHead {
   etag?: string;
   /** Bytes of the stored object. */
   length: number;
-  /** The same as `length` (older name). */
-  totalLength: number;
   contentType?: string;
   metadata: Record<string, string>;
 }
@@ -154,7 +152,6 @@ export async function headObject(
   return {
     etag: response.ETag,
     length,
-    totalLength: length,
     contentType: response.ContentType,
     metadata: response.Metadata ?? {},
   };

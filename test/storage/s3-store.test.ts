@@ -94,7 +94,8 @@ describe('storage/s3-store', () => {
       const body = Buffer.alloc(3000, 7);
       await storage.store.putOriginal('m/open.jpg', body, { 'x-amz-iv': 'iv', 'focal-point': '0.5,0.5' }, body.length);
       const head = await storage.store.headOriginal('m/open.jpg');
-      expect(head).to.include({ length: 3000, totalLength: 3000 });
+      expect(head).to.include({ length: 3000 });
+      expect(head).not.to.have.property('totalLength');
       expect(head?.etag).to.match(/^".+"$/);
       expect(head?.metadata).to.deep.equal({ 'x-amz-iv': 'iv', 'focal-point': '0.5,0.5' });
       const opened = await storage.store.openOriginal('m/open.jpg');

@@ -9,6 +9,8 @@ export const FIT_MODES = ['cover', 'contain', 'fill', 'inside', 'outside'] as co
 export type FitMode = (typeof FIT_MODES)[number];
 export const REQUESTED_FORMATS = ['auto', 'webp', 'avif', 'jpeg', 'png'] as const;
 export type RequestedFormat = (typeof REQUESTED_FORMATS)[number];
+/** A format an encoder writes: what `auto` resolves to. */
+export type OutputFormat = Exclude<RequestedFormat, 'auto'>;
 /** Where a crop keeps the image, or where `contain` places it in its padding. */
 export const GRAVITIES = [
   'center',

@@ -26,12 +26,10 @@ import {
 } from '../../core/param-rules.js';
 import { rfc3986 } from '../../core/signing-message.js';
 import type { ViewerConfig } from './config.js';
+import { type CfResponse, type CfValue, error, type HmacModule, type KeyLookup } from './response.js';
 import type { SignedUrlCheck } from './signature.js';
 
-export interface CfValue {
-  value: string;
-  multiValue?: CfValue[];
-}
+export { type CfResponse, type CfValue, error, type HmacModule, type KeyLookup } from './response.js';
 
 export interface CfRequest {
   method: string;
@@ -48,29 +46,12 @@ export interface CfRequest {
   rawQueryString: () => string | undefined;
 }
 
-export interface CfResponse {
-  statusCode: number;
-  statusDescription: string;
-  headers: Record<string, CfValue>;
-  body: { encoding: 'text'; data: string };
-}
-
 export interface CfEvent {
   request: CfRequest;
 }
 
-/** The part of CloudFront Functions' `crypto` module we use. */
-export interface HmacModule {
-  createHmac(algorithm: 'sha256', key: string): { update(data: string): { digest(encoding: 'base64'): string } };
-}
-
 /** Header the origin-response trigger reads for the 302 of an oversized derivative (see origin-request.ts). */
 export const LOCATION_HEADER = 'x-resizer-location';
-
-/** What the handler answers when it needs a signing key from the KeyValueStore first (see build.ts's last line). */
-export interface KeyLookup {
-  kid: string;
-}
 
 /**
  * The parts of the rules only some stages use (param-rules.ts's
@@ -166,13 +147,4 @@ function canonicalPath(uri: string): string {
 /** Header values may not hold CR, LF or other controls: anything outside printable ASCII is percent-encoded. */
 function headerSafe(value: string): string {
   return value.replace(/[^\x21-\x7e]/g, encodeURIComponent);
-}
-
-export function error(status: 400 | 403, code: string, message: string): CfResponse {
-  return {
-    statusCode: status,
-    statusDescription: status === 400 ? 'Bad Request' : 'Forbidden',
-    headers: { 'content-type': { value: 'application/json' }, 'cache-control': { value: 'no-store' } },
-    body: { encoding: 'text', data: JSON.stringify({ status: status, code: code, message: message }) },
-  };
 }

@@ -6,7 +6,7 @@
 import { paramsByName } from '../../core/param-rules.js';
 import { signedMessage } from '../../core/signing-message.js';
 import type { ViewerConfig } from './config.js';
-import { type CfResponse, error, type HmacModule, type KeyLookup } from './handler.js';
+import { type CfResponse, error, type HmacModule, type KeyLookup } from './response.js';
 
 /** What `checkSignedUrl` is, for the handler's `StageRules`. */
 export type SignedUrlCheck = (
