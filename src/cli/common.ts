@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ApiError, errorFromResponse, PartUploadError } from '../client-api/api-client.js';
 
-/** CONTRACT.md §2: 0 success, 1 failure, 2 bad usage. */
+/** Every command: 0 success, 1 failure, 2 bad usage. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** A failure the user can act on: printed as one line, no stack. */

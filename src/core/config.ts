@@ -8,11 +8,11 @@
 
 import type { Gravity } from './param-rules.js';
 
-/** Largest width or height we render (CONTRACT.md §3). 4096 covers a 4K screen at dpr 1 and 2K at dpr 2. */
+/** Largest width or height we render (a larger one is a 400). 4096 covers a 4K screen at dpr 1 and 2K at dpr 2. */
 export const DEFAULT_MAX_DIMENSION = 4096;
-/** Largest original accepted (CONTRACT.md §4): bounds S3 egress and Lambda memory per request. */
+/** Largest original accepted (413 above it): bounds S3 egress and Lambda memory per request. */
 export const DEFAULT_MAX_ORIGINAL_BYTES = 50 * 1024 * 1024;
-/** Largest decoded original (CONTRACT.md §4): 100 MP of RGBA is 400 MB, about what a 1536 MB Lambda can hold safely. */
+/** Largest decoded original (413 above it): 100 MP of RGBA is 400 MB, about what a 1536 MB Lambda can hold safely. */
 export const DEFAULT_MAX_INPUT_PIXELS = 100_000_000;
 /**
  * Lambda@Edge caps a generated response (body after base64 plus headers) at
@@ -32,7 +32,7 @@ export const DEFAULT_TRANSFORM_TIMEOUT_MS = 20_000;
 /** Above this many output pixels `format=auto` does not pick AVIF: bounds the encode to ~0.6 s (1.8 s on a slow Lambda) and ~460 MB; measured in `AVIF_POLICY` (encoder-policy.ts). */
 export const DEFAULT_AVIF_MAX_OUTPUT_PIXELS = 2560 * 1600;
 
-/** Gravity names of CONTRACT.md §3; the list lives with the other parameter rules. */
+/** The `gravity` names; the list lives with the other parameter rules. */
 export type GravityName = Gravity;
 /** `open`: presets and free parameters; `only`: a URL may carry `preset` (and `format`, `dpr`) but nothing else. */
 export type PresetPolicy = 'open' | 'only';
@@ -61,7 +61,7 @@ export interface LimitsConfig {
 }
 
 export interface SigningConfig {
-  /** HMAC secret; signing is off when absent (CONTRACT.md §5). */
+  /** HMAC secret; signing is off when absent. */
   secret?: string;
 }
 
@@ -74,7 +74,7 @@ export interface EdgeResizerConfig {
   originalsBucket: string;
   /** Bucket of derivatives, the CloudFront S3 origin. @default 'edge-resizer-derivatives' */
   derivativesBucket: string;
-  /** Private bucket of staged multipart uploads (CONTRACT.md §7), emptied within a day. @default 'edge-resizer-staging' */
+  /** Private bucket of staged multipart uploads, emptied within a day. @default 'edge-resizer-staging' */
   stagingBucket: string;
   /** DynamoDB metadata table. @default 'edge-resizer-images' */
   metadataTable: string;
@@ -84,14 +84,14 @@ export interface EdgeResizerConfig {
   defaultQuality: number;
   /** @default 'cover' */
   defaultFit: FitMode;
-  /** Optional width allow-list (CONTRACT.md §5); empty means any width. @default [] */
+  /** Optional width allow-list; empty means any width. @default [] */
   allowedWidths: number[];
   /** What to do with a width outside `allowedWidths`. @default 'reject' */
   widthPolicy: WidthPolicy;
   signing: SigningConfig;
-  /** Where a crop keeps the image when the URL names no gravity (CONTRACT.md §3). @default 'focal' */
+  /** Where a crop keeps the image when the URL names no gravity. @default 'focal' */
   defaultGravity: GravityName;
-  /** Named parameter sets: name → query string of image parameters (CONTRACT.md §3). @default {} */
+  /** Named parameter sets: name → query string of image parameters. @default {} */
   presets: Record<string, string>;
   /** @default 'open' */
   presetPolicy: PresetPolicy;

@@ -17,7 +17,6 @@ import {
   type NormalizedAccept,
   normalizeAccept,
   parseParams,
-  type RequestedFormat,
   type RuleConfig,
 } from './param-rules.js';
 import { PARAM_RULES } from './params/rule-table.js';

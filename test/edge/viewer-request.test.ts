@@ -151,7 +151,7 @@ describe('edge/viewer-request (CloudFront Function)', () => {
     expect(toQueryString(c.querystring)).to.equal('width=20&height=10&quality=60&fit=contain&format=webp');
   });
 
-  it("strips fit only when it is the stage's defaultFit (issue 13)", () => {
+  it("strips fit only when it is the stage's defaultFit", () => {
     const contain = { defaultFit: 'contain' as const };
     expect(toQueryString(request(contain, '/a.jpg?width=40&height=30&fit=cover').querystring)).to.equal(
       'width=40&height=30&fit=cover',
@@ -164,7 +164,7 @@ describe('edge/viewer-request (CloudFront Function)', () => {
     );
   });
 
-  it('gives every spelling of one number, key and variant one cache key (issue 12, defect 4)', () => {
+  it('gives every spelling of one number, key and variant one cache key', () => {
     const spellings = [
       '/t/enc2.png?width=400',
       '/t%2Fenc2.png?width=0400',
@@ -180,7 +180,7 @@ describe('edge/viewer-request (CloudFront Function)', () => {
     expect(request({}, '/a%2541.jpg').uri).to.equal('/a%2541.jpg');
   });
 
-  it('canonicalizes the revision-3 parameters', () => {
+  it('canonicalizes the crop, effect and preset parameters', () => {
     const same = [
       '/a.jpg?width=40&height=30&bg=fff&rotate=0&gravity=focal',
       '/a.jpg?bg=FFFFFF&height=30&width=40',
@@ -274,7 +274,7 @@ describe('edge/viewer-request (CloudFront Function)', () => {
     expectError(run({ signingSecret: SECRET }, '/a.jpg?width=40&utm=1&utm=2'), 400, 'invalid_param');
   });
 
-  it('records the path and query exactly as received for the 302 of an oversized derivative (issue 12, defect 11)', () => {
+  it('records the path and query exactly as received for the 302 of an oversized derivative', () => {
     const location = (url: string) => request({}, url).headers['x-resizer-location']?.value;
     expect(location('/a.jpg?width=40&x=%20y')).to.equal('/a.jpg?width=40&x=%20y');
     expect(location('/a.jpg?a%26width%3D5=1&width=40')).to.equal('/a.jpg?a%26width%3D5=1&width=40');
@@ -339,7 +339,7 @@ describe('edge/viewer-request (CloudFront Function)', () => {
     });
   });
 
-  describe('signing keys from the KeyValueStore (issue 16)', () => {
+  describe('signing keys from the KeyValueStore', () => {
     let dir: string;
     let file: string;
     const keys = (entries: Record<string, { secret: string; retired?: string }>) =>

@@ -60,7 +60,7 @@ export const RANGES = {
   trim: range(descriptor('trim')),
 };
 
-/** The server's defaults (CONTRACT.md §3); a URL leaves these out. */
+/** The server's defaults; a URL leaves these out. */
 export const DEFAULT_QUALITY = DEFAULT_CONFIG.defaultQuality;
 export const DEFAULT_FIT: Fit = DEFAULT_CONFIG.defaultFit;
 export const DEFAULT_FORMAT: Format = NEUTRAL.format;
@@ -177,7 +177,7 @@ export function bgText(bg: string): string {
 /**
  * The image URL path and query for `params`, defaults (and a preset's own
  * values) left out so the URL a designer copies is as short as the server
- * allows (both forms give the same cache key, CONTRACT.md §3).
+ * allows (both forms give the same cache key).
  */
 export function variantUrl(key: string, params: VariantParams, stage: StageSettings = DEFAULT_STAGE): string {
   const base = baselineParams(params.preset, stage);
