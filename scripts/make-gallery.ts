@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     '# Gallery',
     '',
     `One fixture (\`fixtures/${FIXTURE}\`), one picture per image URL operation, each rendered by`,
-    'the real pipeline (`src/core/transform.ts`) with `npx tsx scripts/make-gallery.ts`; rerun it after',
+    'the real pipeline (`src/core/pipeline/`) with `npx tsx scripts/make-gallery.ts`; rerun it after',
     'changing the transform (`test/core/gallery.test.ts` fails when a picture no longer matches the code).',
     'The image URL of each is `/<key>?<query>`.',
     '',

@@ -1,5 +1,5 @@
 /**
- * Evidence for the "never heavier" rule and the WebP match in src/core/transform.ts and
+ * Evidence for the "never heavier" rule and the WebP match in src/core/never-heavier.ts and
  * src/core/encoder-policy.ts: for each fixture photograph (fixtures/photos, fixtures/calibration,
  * fixtures/bench) at 400/800/1600 px, and the 1600 px wide ones also at 1100/1300/1450 px, the
  * bytes of WebP (the policy's effort) and AVIF (the policy's effort and quality offset) at the
