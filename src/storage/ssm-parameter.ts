@@ -112,7 +112,7 @@ export async function readSsmParameter(
     for (let attempt = 1; ; attempt += 1) {
       let failure: SsmError;
       // Outside the try: credentials that cannot be had (no AWS_ACCESS_KEY_ID) are not a network error to retry.
-      const headers = await sign(options, url, body);
+      const headers = await signSsmRequest(options, url, body, 'AmazonSSM.GetParameter');
       try {
         const answer = await send(url, headers, body, options.agents, both);
         if (answer.status === 200) return parameterValue(answer.body, attempt);
@@ -178,7 +178,13 @@ export class Sha256 {
   }
 }
 
-async function sign(options: SsmParameterOptions, url: URL, body: string): Promise<Record<string, string>> {
+/** Signs one SSM JSON 1.1 request (its `X-Amz-Target`) with Signature V4; the request's headers. */
+export async function signSsmRequest(
+  options: Pick<SsmParameterOptions, 'region' | 'credentials'>,
+  url: URL,
+  body: string,
+  target: 'AmazonSSM.GetParameter' | 'AmazonSSM.PutParameter',
+): Promise<Record<string, string>> {
   const credentials = typeof options.credentials === 'function' ? await options.credentials() : options.credentials;
   const signer = new SignatureV4({ service: 'ssm', region: options.region, credentials, sha256: Sha256 });
   const signed = await signer.sign({
@@ -192,7 +198,7 @@ async function sign(options: SsmParameterOptions, url: URL, body: string): Promi
       host: url.host,
       'content-type': 'application/x-amz-json-1.1',
       'content-length': String(Buffer.byteLength(body)),
-      'x-amz-target': 'AmazonSSM.GetParameter',
+      'x-amz-target': target,
     },
     body,
   });

@@ -5,8 +5,7 @@
  * `rotate-master-key --stage` writes the keyring with. The CLI only; no
  * retries (a failed write is reported and the rotation is run again).
  */
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256, type SsmCredentials, SsmError, ssmEndpoint } from './ssm-parameter.js';
+import { type SsmCredentials, SsmError, signSsmRequest, ssmEndpoint } from './ssm-parameter.js';
 
 export interface SsmWriteOptions {
   region: string;
@@ -19,24 +18,7 @@ export interface SsmWriteOptions {
 export async function putSsmParameter(options: SsmWriteOptions, name: string, value: string): Promise<void> {
   const url = new URL(options.endpoint ?? ssmEndpoint(options.region));
   const body = JSON.stringify({ Name: name, Value: value, Type: 'SecureString', Overwrite: true });
-  const credentials = typeof options.credentials === 'function' ? await options.credentials() : options.credentials;
-  const signer = new SignatureV4({ service: 'ssm', region: options.region, credentials, sha256: Sha256 });
-  const signed = await signer.sign({
-    method: 'POST',
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: url.port ? Number(url.port) : undefined,
-    path: url.pathname,
-    query: {},
-    headers: {
-      host: url.host,
-      'content-type': 'application/x-amz-json-1.1',
-      'content-length': String(Buffer.byteLength(body)),
-      'x-amz-target': 'AmazonSSM.PutParameter',
-    },
-    body,
-  });
-  const { host: _host, ...headers } = signed.headers;
+  const { host: _host, ...headers } = await signSsmRequest(options, url, body, 'AmazonSSM.PutParameter');
   let response: Response;
   try {
     response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
