@@ -7,7 +7,7 @@ import { DeleteObjectCommand, DeleteObjectsCommand, PutObjectCommand } from '@aw
 import { HttpError } from '../core/errors.js';
 import { derivativePrefix } from '../core/keys.js';
 import { type CallOptions, encode, write } from './s3-calls.js';
-import { getObject, headObject, listKeys, type S3Context } from './s3-objects.js';
+import { getObject, listKeys, type S3Context } from './s3-objects.js';
 
 export interface PutDerivativeOptions extends CallOptions {
   /** User metadata stored with the derivative (for example the original's ETag); `getDerivative` returns it. */
@@ -20,10 +20,6 @@ export const DELETE_BATCH = 1000;
 /** A derivative with its content type, ETag and the metadata it was stored with; undefined when missing. */
 export const getDerivative = (ctx: S3Context, derivativeKey: string, options?: CallOptions) =>
   getObject(ctx, ctx.derivativesBucket, derivativeKey, options);
-
-/** A derivative's headers and metadata without its body; undefined when missing. */
-export const headDerivative = (ctx: S3Context, derivativeKey: string, options?: CallOptions) =>
-  headObject(ctx, ctx.derivativesBucket, derivativeKey, options);
 
 /** Stores a derivative; a refused or failed PUT throws `storage_error` (never "succeeds"). */
 export async function putDerivative(

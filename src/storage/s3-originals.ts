@@ -8,7 +8,7 @@ import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-s
 import type { EnvelopeMetadata } from '../core/envelope.js';
 import { HttpError } from '../core/errors.js';
 import { type CallOptions, copySource, encode, isNoSuchKey, write } from './s3-calls.js';
-import { getObject, getObjectStream, headObject, listKeys, openObject, type S3Context } from './s3-objects.js';
+import { getObject, getObjectStream, headObject, listKeys, type S3Context } from './s3-objects.js';
 
 /** Metadata to set (a string) or remove (`null`); names are lower-case. */
 export type MetadataPatch = Record<string, string | null>;
@@ -16,13 +16,6 @@ export type MetadataPatch = Record<string, string | null>;
 /** The encrypted original and its envelope metadata; undefined when missing. */
 export const getOriginal = (ctx: S3Context, key: string, options?: CallOptions) =>
   getObject(ctx, ctx.originalsBucket, key, options);
-
-/**
- * The original's headers (length, ETag, metadata) with its body still unread:
- * check `length` against a limit, then `read()` or `discard()`.
- */
-export const openOriginal = (ctx: S3Context, key: string, options?: CallOptions) =>
-  openObject(ctx, ctx.originalsBucket, key, options);
 
 /** The encrypted original as a stream, optionally a byte range of the stored object. */
 export const getOriginalStream = (

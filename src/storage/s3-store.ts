@@ -26,7 +26,6 @@ import {
   deleteDerivative,
   deleteDerivatives,
   getDerivative,
-  headDerivative,
   listDerivatives,
   type PutDerivativeOptions,
   putDerivative,
@@ -40,7 +39,6 @@ import {
   headOriginal,
   listOriginals,
   type MetadataPatch,
-  openOriginal,
   putOriginal,
   updateOriginalMetadata,
 } from './s3-originals.js';
@@ -85,12 +83,10 @@ export function createEdgeStore(options: S3StoreOptions) {
   const ctx: S3Context = { ...options };
   return {
     getOriginal: (key: string, o?: CallOptions) => getOriginal(ctx, key, o),
-    openOriginal: (key: string, o?: CallOptions) => openOriginal(ctx, key, o),
     getOriginalStream: (key: string, range?: { start: number; end: number }, o?: CallOptions) =>
       getOriginalStream(ctx, key, range, o),
     headOriginal: (key: string, o?: CallOptions) => headOriginal(ctx, key, o),
     getDerivative: (derivativeKey: string, o?: CallOptions) => getDerivative(ctx, derivativeKey, o),
-    headDerivative: (derivativeKey: string, o?: CallOptions) => headDerivative(ctx, derivativeKey, o),
     putDerivative: (
       derivativeKey: string,
       body: Buffer,
